@@ -1,0 +1,58 @@
+// The liburing shim: the one C header Herald imports (only HeraldIO imports it).
+//
+// Clean-build trap (see shared NOTES.md): liburing.h defines _XOPEN_SOURCE /
+// _GNU_SOURCE before including glibc headers. Inside a Clang module that
+// changes `fd_set`, and a clean build fails with "'fds_bits' ... is not present
+// in definition of 'fd_set' in module 'SwiftGlibc'". Including the glibc
+// headers first, exactly as SwiftGlibc sees them, avoids it.
+#ifndef HERALD_CURING_SHIM_H
+#define HERALD_CURING_SHIM_H
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/select.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <inttypes.h>
+#include <time.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <liburing.h>
+
+// IOSQE_* are macros over the *_BIT enum; Swift cannot import function-like
+// or expression macros, so these re-export them as constants.
+static const uint8_t herald_IOSQE_FIXED_FILE = IOSQE_FIXED_FILE;
+static const uint8_t herald_IOSQE_IO_LINK = IOSQE_IO_LINK;
+static const uint8_t herald_IOSQE_CQE_SKIP_SUCCESS = IOSQE_CQE_SKIP_SUCCESS;
+static const uint8_t herald_IOSQE_BUFFER_SELECT = IOSQE_BUFFER_SELECT;
+
+// IO_URING_READ_ONCE is a macro; the SQ flags word is written by the kernel
+// (IORING_SQ_TASKRUN, IORING_SQ_CQ_OVERFLOW), so it must be read volatile.
+static inline unsigned herald_sq_kflags(const struct io_uring *ring) {
+    return __atomic_load_n(ring->sq.kflags, __ATOMIC_RELAXED);
+}
+
+// `io_uring_prep_accept_direct(..., IORING_FILE_INDEX_ALLOC)` in liburing 2.3
+// adds one to the index and so wraps (NOTES.md); Herald picks the slot itself,
+// and this sets `file_index` exactly as given (1-based in the SQE, per the
+// kernel's io_accept_prep).
+static inline void herald_prep_accept_direct_at(struct io_uring_sqe *sqe, int fd, unsigned slot) {
+    io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+    sqe->file_index = slot + 1;
+}
+
+// errno is a thread-local macro in glibc.
+static inline int herald_errno(void) { return errno; }
+
+#endif

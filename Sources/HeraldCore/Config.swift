@@ -1,0 +1,121 @@
+/// Every limit and setting of a `herald` process, in one place (STYLE habit 5).
+///
+/// Each field carries its unit in its name and a line on why its default is
+/// what it is. `ConfigLoader` fills it from flags, `HERALD_*` environment
+/// variables and a config file; `ConfigOption.all` is the one table that maps
+/// names to fields, so `--help`, the environment and the file can never drift.
+public struct Config: Sendable, Equatable {
+    /// Public WebSocket listener. 8080 is the contract's default.
+    public var listen = HostPort(host: "0.0.0.0", port: 8080)
+    /// Admin HTTP listener; loopback by default so an unconfigured gateway
+    /// never exposes publishing to the network.
+    public var adminListen = HostPort(host: "127.0.0.1", port: 8081)
+    /// Event-loop threads; nil means one per online core (decided at start).
+    public var shards: Int?
+    /// Open WebSocket connections the process will hold, split over shards.
+    /// 100,000 slots cost ~15 MiB of slab and fit any host; raise it for
+    /// bigger machines (the ring count follows from it and the fd limit).
+    public var connectionsMax = 100_000
+    /// Seconds a client may take to send its upgrade request head (slowloris
+    /// guard). 10 s is the contract's default.
+    public var handshakeTimeoutSeconds = 10.0
+    /// Silence after which the server pings. 25 s stays under the 30 s idle
+    /// timeouts common in load balancers and NAT tables.
+    public var pingIntervalSeconds = 25.0
+    /// Time a pinged client has to say anything before it is dropped.
+    public var pongTimeoutSeconds = 10.0
+    /// Largest inbound message (sum of fragments). Clients only send small
+    /// JSON commands; 64 KiB bounds the per-connection assembly buffer.
+    public var messageBytesMax = 64 * 1024
+    /// Largest upgrade request head; the contract answers 431 above it.
+    public var requestHeadBytesMax = 8 * 1024
+    /// Serve the `/echo` diagnostics route (conformance suites, latency probes).
+    public var enableEcho = false
+    /// Seconds SIGTERM waits for close handshakes before exiting anyway.
+    public var shutdownTimeoutSeconds = 10.0
+    /// Bearer token the admin listener requires; nil = none (loopback only).
+    public var adminToken: String?
+    /// Topics one connection may hold (contract default 64).
+    public var topicsPerConnectionMax = 64
+    /// Largest publish body the admin API accepts (413 above).
+    public var publishBytesMax = 1024 * 1024
+    /// Bytes queued for one connection before the slow-consumer policy acts.
+    public var sendQueueBytesMax = 1024 * 1024
+    /// What happens to a connection whose send queue is full.
+    public var slowConsumerPolicy = SlowConsumerPolicy.disconnect
+    /// Provided receive buffers per ring. A few thousand served 20,000 busy
+    /// connections with no ENOBUFS (NOTES.md); idle connections hold none.
+    public var recvBufferCount = 2048
+    /// Size of one provided receive buffer: one page, enough for any
+    /// control message and most upgrade heads in one completion.
+    public var recvBufferBytes = 4096
+    /// Descriptors kept free of the fd limit for listeners, rings, eventfds,
+    /// the admin listener and logs; the rest goes to registered file tables.
+    public var fdReserve = 512
+    /// Minimum level of log lines written to stderr.
+    public var logLevel = LogLevel.info
+
+    public init() {}
+}
+
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT` or `[V6]:PORT`; nil when malformed.
+    public static func parse(_ text: String) -> HostPort? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = UInt16(portText) else { return nil }
+        return HostPort(host: String(host), port: port)
+    }
+
+    /// True for 127.0.0.0/8 and ::1 — where an admin listener needs no token.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+public enum SlowConsumerPolicy: String, Sendable, Equatable, CaseIterable {
+    case disconnect
+    case drop
+}
+
+public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
+    case debug, info, warning, error
+
+    public var name: String {
+        switch self {
+        case .debug: "debug"
+        case .info: "info"
+        case .warning: "warning"
+        case .error: "error"
+        }
+    }
+
+    public static func named(_ name: String) -> LogLevel? {
+        allCases.first { $0.name == name || (name == "warn" && $0 == .warning) }
+    }
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}

@@ -1,0 +1,118 @@
+/// One configurable key: its flag, environment twin, config-file key and how
+/// its text becomes a field of `Config`. `ConfigOption.all` is the only list.
+public struct ConfigOption: Sendable {
+    /// Flag name without dashes; also the config-file key.
+    public let name: String
+    /// Placeholder shown in `--help`; nil for boolean switches.
+    public let valueName: String?
+    public let help: String
+    let apply: @Sendable (inout Config, String) -> Bool
+
+    /// `HERALD_` + the name upper-cased with `-` → `_`.
+    public var environmentName: String {
+        "HERALD_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
+    }
+
+    public var isSwitch: Bool { valueName == nil }
+
+    public static let all: [ConfigOption] = [
+        .init(name: "listen", valueName: "HOST:PORT",
+              help: "public WebSocket listener (default 0.0.0.0:8080; port 0 picks one)") { config, text in
+            guard let value = HostPort.parse(text) else { return false }
+            config.listen = value
+            return true
+        },
+        .init(name: "admin-listen", valueName: "HOST:PORT",
+              help: "admin HTTP listener (default 127.0.0.1:8081); non-loopback needs --admin-token") { config, text in
+            guard let value = HostPort.parse(text) else { return false }
+            config.adminListen = value
+            return true
+        },
+        .init(name: "shards", valueName: "N",
+              help: "event-loop threads (default: online cores)") { config, text in
+            guard let value = Int(text), (1...256).contains(value) else { return false }
+            config.shards = value
+            return true
+        },
+        .init(name: "connections-max", valueName: "N",
+              help: "WebSocket connections held at most (default 100000)") { config, text in
+            guard let value = Int(text), (1...16_000_000).contains(value) else { return false }
+            config.connectionsMax = value
+            return true
+        },
+        seconds("handshake-timeout", "seconds to receive the upgrade request (default 10)", \.handshakeTimeoutSeconds),
+        seconds("ping-interval", "silence before the server pings (default 25)", \.pingIntervalSeconds),
+        seconds("pong-timeout", "seconds a pinged client has to answer (default 10)", \.pongTimeoutSeconds),
+        bytes("message-bytes-max", "largest inbound message, else close 1009 (default 65536)", \.messageBytesMax,
+              range: 125...(16 * 1024 * 1024)),
+        .init(name: "enable-echo", valueName: nil,
+              help: "serve the /echo diagnostics route") { config, text in
+            guard let value = parseBool(text) else { return false }
+            config.enableEcho = value
+            return true
+        },
+        seconds("shutdown-timeout", "seconds SIGTERM waits for closes (default 10)", \.shutdownTimeoutSeconds),
+        .init(name: "admin-token", valueName: "TOKEN",
+              help: "bearer token required by the admin listener") { config, text in
+            guard !text.isEmpty else { return false }
+            config.adminToken = text
+            return true
+        },
+        bytes("topics-per-connection-max", "topics one connection may hold (default 64)", \.topicsPerConnectionMax,
+              range: 1...65_536),
+        bytes("publish-bytes-max", "largest publish body, else 413 (default 1048576)", \.publishBytesMax,
+              range: 1...(64 * 1024 * 1024)),
+        bytes("send-queue-bytes-max", "bytes queued per connection before the slow-consumer policy (default 1048576)",
+              \.sendQueueBytesMax, range: 4096...(1 << 30)),
+        .init(name: "slow-consumer-policy", valueName: "disconnect|drop",
+              help: "what a full send queue does (default disconnect)") { config, text in
+            guard let value = SlowConsumerPolicy(rawValue: text) else { return false }
+            config.slowConsumerPolicy = value
+            return true
+        },
+        bytes("recv-buffer-count", "provided receive buffers per ring (default 2048)", \.recvBufferCount,
+              range: 16...32_768),
+        bytes("recv-buffer-bytes", "bytes per provided receive buffer (default 4096)", \.recvBufferBytes,
+              range: 512...65_536),
+        bytes("fd-reserve", "descriptors kept out of the registered file tables (default 512)", \.fdReserve,
+              range: 32...100_000),
+        .init(name: "log-level", valueName: "debug|info|warning|error",
+              help: "minimum level logged to stderr (default info)") { config, text in
+            guard let value = LogLevel.named(text) else { return false }
+            config.logLevel = value
+            return true
+        },
+    ]
+
+    public static func named(_ name: String) -> ConfigOption? {
+        all.first { $0.name == name }
+    }
+
+    private static func seconds(_ name: String, _ help: String,
+                                _ field: WritableKeyPath<Config, Double> & Sendable) -> ConfigOption {
+        ConfigOption(name: name, valueName: "SECONDS", help: help) { config, text in
+            // A day bounds every timer so tick arithmetic can never overflow.
+            guard let value = Double(text), value > 0, value <= 86_400 else { return false }
+            config[keyPath: field] = value
+            return true
+        }
+    }
+
+    private static func bytes(_ name: String, _ help: String,
+                              _ field: WritableKeyPath<Config, Int> & Sendable,
+                              range: ClosedRange<Int>) -> ConfigOption {
+        ConfigOption(name: name, valueName: "N", help: help) { config, text in
+            guard let value = Int(text), range.contains(value) else { return false }
+            config[keyPath: field] = value
+            return true
+        }
+    }
+
+    static func parseBool(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": true
+        case "0", "false", "no", "off": false
+        default: nil
+        }
+    }
+}

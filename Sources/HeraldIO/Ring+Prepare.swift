@@ -1,0 +1,137 @@
+import CURing
+import Glibc
+
+/// The operations Herald issues. Each takes the `UserData` its completion
+/// will carry; "fixed" descriptors are indices into the ring's file table.
+extension Ring {
+    /// Accepts one connection straight into file-table slot `fileIndex`
+    /// (chosen by the caller, so slot index == file index; no
+    /// IORING_FILE_INDEX_ALLOC and its liburing 2.3 off-by-one, NOTES.md).
+    @inlinable
+    public func prepareAcceptDirect(listener: Int32, fileIndex: UInt32, userData: UserData) {
+        let sqe = nextSQE()
+        herald_prep_accept_direct_at(sqe, listener, fileIndex)
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Multishot receive into the provided-buffer group: one SQE serves the
+    /// connection until it ends; an idle connection holds no buffer.
+    @inlinable
+    public func prepareReceiveMultishot(fixedFile: UInt32, bufferGroup: UInt16, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_recv_multishot(sqe, Int32(bitPattern: fixedFile), nil, 0, 0)
+        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE | herald_IOSQE_BUFFER_SELECT
+        sqe.pointee.buf_group = bufferGroup
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// One `sendmsg` of a gathered iovec: several queued frames leave in one
+    /// syscall-free submission. `MSG_NOSIGNAL`: a closed peer is EPIPE, never SIGPIPE.
+    @inlinable
+    public func prepareSendMessage(fixedFile: UInt32, message: UnsafePointer<msghdr>, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_sendmsg(sqe, Int32(bitPattern: fixedFile), message, UInt32(MSG_NOSIGNAL))
+        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Plain send of one contiguous buffer.
+    @inlinable
+    public func prepareSend(fixedFile: UInt32, bytes: UnsafeRawBufferPointer, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_send(sqe, Int32(bitPattern: fixedFile), bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Closes a direct descriptor and frees its file-table slot.
+    @inlinable
+    public func prepareCloseDirect(fileIndex: UInt32, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_close_direct(sqe, fileIndex)
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// `shutdown(SHUT_WR)` on a direct descriptor: sends FIN after queued
+    /// data, so a close frame is delivered before the TCP close.
+    @inlinable
+    public func prepareShutdownWrite(fixedFile: UInt32, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_shutdown(sqe, Int32(bitPattern: fixedFile), Int32(SHUT_WR))
+        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Cancels every request whose user_data equals `target`.
+    @inlinable
+    public func prepareCancel(target: UserData, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_cancel64(sqe, target.rawValue, Int32(IORING_ASYNC_CANCEL_ALL))
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Cancels every request on a fixed file (all of a connection's I/O).
+    @inlinable
+    public func prepareCancelFixedFile(_ fixedFile: UInt32, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_cancel_fd(sqe, Int32(bitPattern: fixedFile),
+                                UInt32(IORING_ASYNC_CANCEL_ALL) | UInt32(IORING_ASYNC_CANCEL_FD_FIXED))
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Multishot readiness poll on a regular descriptor (an eventfd).
+    @inlinable
+    public func preparePollMultishot(descriptor: Int32, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_poll_multishot(sqe, descriptor, UInt32(POLLIN))
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Posts a completion carrying `payload` on another ring (cross-shard wake-up).
+    @inlinable
+    public func prepareMessageRing(targetDescriptor: Int32, payload: UserData, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_msg_ring(sqe, targetDescriptor, 0, payload.rawValue, 0)
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Plain receive into a caller buffer on a regular descriptor (admin listener).
+    @inlinable
+    public func prepareReceive(descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_recv(sqe, descriptor, buffer.baseAddress, buffer.count, 0)
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Plain send on a regular descriptor (admin listener).
+    @inlinable
+    public func prepareSend(descriptor: Int32, bytes: UnsafeRawBufferPointer, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_send(sqe, descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Accept into the process fd table (admin listener: few connections).
+    @inlinable
+    public func prepareAccept(listener: Int32, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_accept(sqe, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// Close a regular descriptor.
+    @inlinable
+    public func prepareClose(descriptor: Int32, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_close(sqe, descriptor)
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// A no-op whose completion is suppressed unless it fails (wake-ups).
+    @inlinable
+    public func prepareNop(userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_nop(sqe)
+        sqe.pointee.user_data = userData.rawValue
+    }
+}
