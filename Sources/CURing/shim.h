@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <liburing.h>
 
 // IOSQE_* are macros over the *_BIT enum; Swift cannot import function-like
@@ -46,10 +47,17 @@ static inline unsigned herald_sq_kflags(const struct io_uring *ring) {
 // `io_uring_prep_accept_direct(..., IORING_FILE_INDEX_ALLOC)` in liburing 2.3
 // adds one to the index and so wraps (NOTES.md); Herald picks the slot itself,
 // and this sets `file_index` exactly as given (1-based in the SQE, per the
-// kernel's io_accept_prep).
+// kernel's io_accept_prep). No SOCK_CLOEXEC: the kernel rejects it with
+// EINVAL for direct descriptors (they are never in the fd table to leak).
 static inline void herald_prep_accept_direct_at(struct io_uring_sqe *sqe, int fd, unsigned slot) {
-    io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_prep_accept(sqe, fd, NULL, NULL, 0);
     sqe->file_index = slot + 1;
+}
+
+// prctl is variadic and pthread_setname_np needs _GNU_SOURCE (which must not
+// be defined for Swift, NOTES.md): a fixed-signature wrapper.
+static inline void herald_set_thread_name(const char *name) {
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
 // errno is a thread-local macro in glibc.

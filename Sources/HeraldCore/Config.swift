@@ -33,6 +33,10 @@ public struct Config: Sendable, Equatable {
     public var enableEcho = false
     /// Seconds SIGTERM waits for close handshakes before exiting anyway.
     public var shutdownTimeoutSeconds = 10.0
+    /// Seconds a closing connection waits for the peer's close frame or FIN
+    /// before the server drops it; long enough for a busy client on a slow
+    /// link, short enough that dead peers don't pin slots.
+    public var closeTimeoutSeconds = 3.0
     /// Bearer token the admin listener requires; nil = none (loopback only).
     public var adminToken: String?
     /// Topics one connection may hold (contract default 64).

@@ -52,6 +52,7 @@ public struct ConfigOption: Sendable {
             return true
         },
         seconds("shutdown-timeout", "seconds SIGTERM waits for closes (default 10)", \.shutdownTimeoutSeconds),
+        seconds("close-timeout", "seconds a closing connection waits for the peer (default 3)", \.closeTimeoutSeconds),
         .init(name: "admin-token", valueName: "TOKEN",
               help: "bearer token required by the admin listener") { config, text in
             guard !text.isEmpty else { return false }

@@ -1,0 +1,11 @@
+import Glibc
+
+/// CLOCK_MONOTONIC in milliseconds: immune to wall-clock steps, read once
+/// per loop turn.
+enum Clock {
+    static func monotonicMilliseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
+    }
+}

@@ -1,0 +1,102 @@
+import HeraldCore
+import HeraldProtocol
+
+/// Everything one connection holds in user space: a fixed-size, plain-data
+/// slot in its ring's slab (no class references, no per-connection heap
+/// object). The slot's index is also the connection's index in the ring's
+/// registered file table.
+///
+/// Layout (x86-64, see Docs/ARCHITECTURE.md; `ConnectionSlotTests` pins it):
+///
+///     offset  field                     bytes
+///          0  timer (wheel links)          12
+///         12  state, route, flags           4
+///         16  pendingOperations             2
+///         18  closeCode                     2
+///         20  lastHeardTick                 4
+///         24  decoder (FrameDecoder)      ≤32
+///         56  utf8 (UTF8Validator)          …
+///             assembly pointer/length/cap  16   — borrowed only while a frame or head is incomplete
+///             control pointer               8   — ditto, for a control frame split across receives
+///             send head/tail/offset/bytes  16
+///             sendBatch                     4
+///             subscriptions                 4
+struct ConnectionSlot: BitwiseCopyable {
+    var timer = TimerLink()
+    var state = ConnectionState.free
+    var route = Route.webSocket
+    var flags = ConnectionFlags()
+    /// SQEs issued for this slot whose final completion has not arrived;
+    /// the slot (and its file index) is reused only when this is zero.
+    var pendingOperations: UInt16 = 0
+    /// The close code this connection ended with (for `closes_total`).
+    var closeCode: UInt16 = 0
+    /// Wheel tick of the last bytes received (heartbeats are lazy: the
+    /// timer checks this instead of being moved on every receive).
+    var lastHeardTick: UInt32 = 0
+    var decoder = FrameDecoder()
+    var utf8 = UTF8Validator()
+    /// Message (or request head) bytes gathered across receives.
+    var assembly: UnsafeMutableRawPointer? = nil
+    var assemblyLength: UInt32 = 0
+    var assemblyCapacity: UInt32 = 0
+    /// Control-frame payload (≤ 125 bytes) split across receives.
+    var control: UnsafeMutableRawPointer? = nil
+    var controlLength: UInt8 = 0
+    /// Opcode of the control frame being received.
+    var controlOpcode: UInt8 = 0
+    var sendHead: UInt32 = SendNodePool.none
+    var sendTail: UInt32 = SendNodePool.none
+    /// Bytes of the head node already on the wire (after a partial send).
+    var sendOffset: UInt32 = 0
+    var queuedBytes: UInt32 = 0
+    var sendBatch: UInt32 = ConnectionSlot.noBatch
+    /// Head of this connection's subscription list (pub/sub).
+    var subscriptions: UInt32 = .max
+
+    static let noBatch: UInt32 = .max
+}
+
+enum ConnectionState: UInt8, BitwiseCopyable {
+    /// In the slab's free list.
+    case free
+    /// An accept SQE targets this slot's file index.
+    case accepting
+    /// TCP open, request head not yet complete.
+    case handshaking
+    /// WebSocket open.
+    case open
+    /// A close frame or an HTTP error is queued; the connection ends when
+    /// the queue drains (and, for a clean close, the peer's close arrives).
+    case closing
+    /// Cancel and close_direct issued; waiting for pending completions.
+    case tearingDown
+}
+
+enum Route: UInt8, BitwiseCopyable {
+    case webSocket
+    case echo
+}
+
+struct ConnectionFlags: OptionSet, BitwiseCopyable {
+    var rawValue: UInt16
+    static let receiveArmed = ConnectionFlags(rawValue: 1 << 0)
+    static let sendInFlight = ConnectionFlags(rawValue: 1 << 1)
+    /// On the ring's flush list.
+    static let flushQueued = ConnectionFlags(rawValue: 1 << 2)
+    static let closeSent = ConnectionFlags(rawValue: 1 << 3)
+    static let closeReceived = ConnectionFlags(rawValue: 1 << 4)
+    static let pingOutstanding = ConnectionFlags(rawValue: 1 << 5)
+    /// Tear down as soon as the send queue drains (HTTP errors, protocol violations).
+    static let endAfterSend = ConnectionFlags(rawValue: 1 << 6)
+    /// On the ring's re-arm list (receive ended with ENOBUFS).
+    static let rearmQueued = ConnectionFlags(rawValue: 1 << 7)
+    /// The message in progress is text (UTF-8 validated as it streams).
+    static let textMessage = ConnectionFlags(rawValue: 1 << 8)
+    /// Ignore further input (a violation was answered; waiting to close).
+    static let inputClosed = ConnectionFlags(rawValue: 1 << 9)
+    /// The upgrade succeeded (its end counts in `closes_total`).
+    static let upgraded = ConnectionFlags(rawValue: 1 << 10)
+    /// The data frame being received has FIN set (ends its message).
+    static let finalFrame = ConnectionFlags(rawValue: 1 << 11)
+}

@@ -1,0 +1,103 @@
+/// Every event the engine counts (STYLE habit 10: every drop, close reason
+/// and overflow is visible in `/metrics`). Grouped counters share a metric
+/// name and differ by one label.
+public enum Counter: Int, CaseIterable, Sendable {
+    case tcpAccepted
+    case acceptErrors
+    case connectionsUpgraded
+    case connectionsClosed
+    case handshakeFailedBadRequest
+    case handshakeFailedVersion
+    case handshakeFailedTooLarge
+    case handshakeFailedNotFound
+    case handshakeFailedTimeout
+    case handshakeFailedPeerClosed
+    case publicHTTPRequests
+    case close1000
+    case close1001
+    case close1002
+    case close1003
+    case close1006
+    case close1007
+    case close1008
+    case close1009
+    case close1011
+    case closeOther
+    case bytesReceived
+    case bytesSent
+    case messagesReceived
+    case clientErrorsSent
+    case pingsSent
+    case pongTimeouts
+    case receiveNoBuffers
+    case receiveErrors
+    case sendErrors
+    case sendPartial
+    case sendBatchesExhausted
+    case submissionQueueFull
+    case acceptPausedFull
+
+    /// (metric name without `herald_`, label name, label value, help)
+    public var metric: (name: String, label: String?, value: String?, help: String) {
+        switch self {
+        case .tcpAccepted: ("tcp_accepted_total", nil, nil, "TCP connections accepted on the public listener")
+        case .acceptErrors: ("accept_errors_total", nil, nil, "accept completions that failed")
+        case .connectionsUpgraded: ("connections_total", nil, nil, "WebSocket connections ever opened")
+        case .connectionsClosed: ("connections_closed_total", nil, nil, "WebSocket connections closed")
+        case .handshakeFailedBadRequest: Counter.handshake("bad_request")
+        case .handshakeFailedVersion: Counter.handshake("version")
+        case .handshakeFailedTooLarge: Counter.handshake("too_large")
+        case .handshakeFailedNotFound: Counter.handshake("not_found")
+        case .handshakeFailedTimeout: Counter.handshake("timeout")
+        case .handshakeFailedPeerClosed: Counter.handshake("peer_closed")
+        case .publicHTTPRequests: ("public_http_requests_total", nil, nil, "plain HTTP requests answered on the public listener (/healthz)")
+        case .close1000: Counter.close("1000")
+        case .close1001: Counter.close("1001")
+        case .close1002: Counter.close("1002")
+        case .close1003: Counter.close("1003")
+        case .close1006: Counter.close("1006")
+        case .close1007: Counter.close("1007")
+        case .close1008: Counter.close("1008")
+        case .close1009: Counter.close("1009")
+        case .close1011: Counter.close("1011")
+        case .closeOther: Counter.close("other")
+        case .bytesReceived: ("bytes_received_total", nil, nil, "bytes received from public-listener clients")
+        case .bytesSent: ("bytes_sent_total", nil, nil, "bytes sent to public-listener clients")
+        case .messagesReceived: ("messages_received_total", nil, nil, "WebSocket data messages received from clients")
+        case .clientErrorsSent: ("client_errors_total", nil, nil, "error messages sent to clients (bad JSON, unknown type, bad topic)")
+        case .pingsSent: ("pings_sent_total", nil, nil, "heartbeat pings sent to silent connections")
+        case .pongTimeouts: ("pong_timeouts_total", nil, nil, "connections dropped for not answering a ping")
+        case .receiveNoBuffers: ("receive_no_buffers_total", nil, nil, "multishot receives parked because the provided-buffer ring was empty")
+        case .receiveErrors: ("receive_errors_total", nil, nil, "receives that ended in an error (reset, ...)")
+        case .sendErrors: ("send_errors_total", nil, nil, "sends that failed (EPIPE, ECONNRESET, ...)")
+        case .sendPartial: ("send_partial_total", nil, nil, "sends that wrote fewer bytes than queued (rest re-sent)")
+        case .sendBatchesExhausted: ("send_batches_exhausted_total", nil, nil, "loop turns where a send waited for a free iovec batch")
+        case .submissionQueueFull: ("submission_queue_full_total", nil, nil, "times a full SQ was submitted early to make room")
+        case .acceptPausedFull: ("accept_paused_full_total", nil, nil, "times a ring stopped accepting because all its slots were taken")
+        }
+    }
+
+    private static func handshake(_ reason: String) -> (String, String?, String?, String) {
+        ("handshakes_failed_total", "reason", reason, "upgrade requests answered with an error or dropped, by reason")
+    }
+
+    private static func close(_ code: String) -> (String, String?, String?, String) {
+        ("closes_total", "code", code, "WebSocket connections closed, by close code (1006: TCP ended without a close frame)")
+    }
+
+    /// The counter for a close code, for `closes_total{code=…}`.
+    static func forClose(_ code: UInt16) -> Counter {
+        switch code {
+        case 1000: .close1000
+        case 1001: .close1001
+        case 1002: .close1002
+        case 1003: .close1003
+        case 1006: .close1006
+        case 1007: .close1007
+        case 1008: .close1008
+        case 1009: .close1009
+        case 1011: .close1011
+        default: .closeOther
+        }
+    }
+}

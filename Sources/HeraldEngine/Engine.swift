@@ -1,0 +1,153 @@
+import Glibc
+import HeraldCore
+import HeraldIO
+
+/// Starts and stops the whole gateway: listeners, shard threads, the admin
+/// thread; waits for SIGTERM/SIGINT.
+public final class Engine {
+    private let config: Config
+    private var shards: [Shard] = []
+    private var admin: AdminServer?
+    private var listeners: [Int32] = []
+    public private(set) var plan: RingPlan
+    public private(set) var listenPort: UInt16 = 0
+    public private(set) var adminPort: UInt16 = 0
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(config: Config) {
+        self.config = config
+        Socket.raiseOpenFilesLimit()
+        let shardCount = config.shards ?? Socket.onlineCores()
+        plan = RingPlan(connectionsMax: config.connectionsMax, shards: shardCount,
+                        openFilesLimit: Socket.openFilesLimit(), fdReserve: config.fdReserve)
+    }
+
+    /// Binds, starts every thread, logs the ready line. Throws (and the
+    /// process exits non-zero) when io_uring or a feature is missing.
+    public func start() throws {
+        Log.configure(level: config.logLevel)
+        let fdLimit = Socket.openFilesLimit()
+        // Each shard listens on its own SO_REUSEPORT socket; with port 0 the
+        // first picks the port and the others join it.
+        var port = config.listen.port
+        for _ in 0..<plan.shards {
+            let fd = try Socket.listen(host: config.listen.host, port: port, backlog: 4096, reusePort: true)
+            listeners.append(fd)
+            port = Socket.boundPort(fd)
+        }
+        listenPort = port
+        let adminListener = try Socket.listen(host: config.adminListen.host, port: config.adminListen.port,
+                                              backlog: 128, reusePort: false)
+        adminPort = Socket.boundPort(adminListener)
+        for index in 0..<plan.shards {
+            shards.append(try Shard(index: index, plan: plan, config: config, listener: listeners[index]))
+        }
+        let failures = StartBarrier(count: plan.shards)
+        for shard in shards {
+            shard.start { error in failures.arrive(error) }
+        }
+        if let error = failures.wait() {
+            for shard in shards { shard.requestStop() }
+            throw StartError(description: "cannot start shard: \(error)")
+        }
+        let report = StatsReport(shards: shards.map(\.counters), startedMilliseconds: Clock.monotonicMilliseconds())
+        let server = try AdminServer(listener: adminListener,
+                                     router: AdminRouter(token: config.adminToken, stats: report), config: config)
+        server.start()
+        admin = server
+        Log.info("ready", [
+            "listen": HostPort(host: config.listen.host, port: listenPort).description,
+            "admin": HostPort(host: config.adminListen.host, port: adminPort).description,
+            "shards": "\(plan.shards)",
+            "rings": "\(plan.ringCount)",
+            "connections-max": "\(config.connectionsMax)",
+            "slots-per-ring": "\(plan.connectionsPerRing)",
+            "fd-limit": "\(fdLimit)",
+            "echo": config.enableEcho ? "on" : "off",
+        ])
+    }
+
+    /// Blocks until SIGTERM or SIGINT, then shuts down: stop accepting,
+    /// close connections with 1001, exit within the shutdown timeout.
+    /// A second signal exits at once.
+    public func runUntilSignalled() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        Log.info("shutting down", ["signal": received == SIGTERM ? "SIGTERM" : "SIGINT",
+                                   "timeout-seconds": "\(config.shutdownTimeoutSeconds)"])
+        Engine.exitOnSecondSignal()
+        for shard in shards { shard.requestStop() }
+        for shard in shards { shard.join() }
+        admin?.stop()
+        admin?.join()
+        for fd in listeners { Socket.close(fd) }
+        Log.info("stopped")
+    }
+
+    /// An operator who signals twice wants out now: a thread waits for the
+    /// second signal and exits without the graceful close.
+    private static func exitOnSecondSignal() {
+        var thread = pthread_t()
+        _ = pthread_create(&thread, nil, { _ in
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            sigaddset(&signals, SIGTERM)
+            sigaddset(&signals, SIGINT)
+            var received: Int32 = 0
+            sigwait(&signals, &received)
+            Log.warning("second signal: exiting without waiting for closes")
+            _exit(1)
+        }, nil)
+        pthread_detach(thread)
+    }
+
+    /// Blocks SIGTERM/SIGINT/SIGPIPE in the calling thread (and so in every
+    /// thread it spawns) before anything starts: signals are then taken
+    /// only by `sigwait` in `runUntilSignalled`.
+    public static func blockSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+}
+
+/// Waits for every shard thread to report its set-up result.
+final class StartBarrier: @unchecked Sendable {
+    // @unchecked: all state is guarded by `mutex`/`condition`.
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var remaining: Int
+    private var firstError: Error?
+
+    init(count: Int) {
+        remaining = count
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+
+    func arrive(_ error: Error?) {
+        pthread_mutex_lock(&mutex)
+        if firstError == nil { firstError = error }
+        remaining -= 1
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func wait() -> Error? {
+        pthread_mutex_lock(&mutex)
+        while remaining > 0 { pthread_cond_wait(&condition, &mutex) }
+        let error = firstError
+        pthread_mutex_unlock(&mutex)
+        return error
+    }
+}

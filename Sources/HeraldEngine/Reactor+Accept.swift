@@ -1,0 +1,80 @@
+import HeraldCore
+import HeraldIO
+
+/// Accepting: every accept targets a slot reserved in advance, and the
+/// accepted socket lands in the ring's file table at that slot's index
+/// (slot index == file index), never in the process fd table.
+extension Reactor {
+    /// Keeps up to `acceptsInFlightMax` accepts armed while slots are free.
+    /// A full ring arms none: its share of the listener's backlog is taken
+    /// by the shard's other rings, or waits until a slot frees.
+    func replenishAccepts() {
+        guard accepting, nowMilliseconds >= acceptBackoffUntilMilliseconds else { return }
+        while acceptsInFlight < ReactorSettings.acceptsInFlightMax {
+            guard let handle = slab.allocate() else {
+                if acceptsInFlight == 0 { counters.add(.acceptPausedFull) }
+                return
+            }
+            let slot = slab.pointer(handle.index)
+            slot.pointee.state = .accepting
+            slot.pointee.pendingOperations = 1
+            ring.prepareAcceptDirect(listener: listener, fileIndex: handle.index,
+                                     userData: userData(.accept, handle.index))
+            acceptsInFlight += 1
+        }
+    }
+
+    func acceptCompleted(_ completion: Completion) {
+        guard let slot = liveSlot(completion.userData) else { return }
+        let index = completion.userData.index
+        acceptsInFlight -= 1
+        slot.pointee.pendingOperations -= 1
+        if let error = completion.error {
+            // ECANCELED is shutdown and ECONNABORTED a client that gave up
+            // in the backlog: both cost this one attempt only. Anything else
+            // (ENOMEM, ENFILE, EINVAL) would fail again at once, so this
+            // ring pauses its accepts briefly instead of spinning.
+            switch error {
+            case .canceled:
+                break
+            case .connectionAborted:
+                counters.add(.acceptErrors)
+            default:
+                counters.add(.acceptErrors)
+                if acceptBackoffUntilMilliseconds <= nowMilliseconds {
+                    Log.warning("accept failed; pausing this ring's accepts",
+                                ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "error": "\(error)",
+                                 "pause-ms": "\(ReactorSettings.acceptBackoffMilliseconds)"])
+                }
+                acceptBackoffUntilMilliseconds = nowMilliseconds + ReactorSettings.acceptBackoffMilliseconds
+            }
+            release(index)
+            return
+        }
+        counters.add(.tcpAccepted)
+        slot.pointee.state = .handshaking
+        slot.pointee.lastHeardTick = nowTick
+        armReceive(index)
+        wheel.schedule(index, afterMilliseconds: settings.handshakeTimeoutMilliseconds)
+    }
+
+    /// Multishot receive from the provided-buffer ring.
+    func armReceive(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        slot.pointee.flags.insert(.receiveArmed)
+        slot.pointee.pendingOperations += 1
+        ring.prepareReceiveMultishot(fixedFile: index, bufferGroup: buffers.group, userData: userData(.receive, index))
+    }
+
+    /// Stops accepting (shutdown): cancels every armed accept on the listener.
+    func stopAccepting() {
+        accepting = false
+        guard acceptsInFlight > 0 else { return }
+        for index in 0..<UInt32(slab.capacity) where slab.isAllocated(index) {
+            if slab.pointer(index).pointee.state == .accepting {
+                ring.prepareCancel(target: userData(.accept, index),
+                                   userData: UserData(kind: OperationKind.acceptCancel.rawValue, generation: 0, index: 0))
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import HeraldCore
+import HeraldIO
+import HeraldProtocol
+
+/// Ending connections. A slot is reused only after every SQE issued for it
+/// has completed (`pendingOperations == 0`): its file index must be closed
+/// before another accept may target it, and late completions must find the
+/// old generation.
+extension Reactor {
+    /// Everything queued is out and the connection should end: half-close
+    /// our side (FIN after the queued bytes, so the close frame or HTTP error
+    /// is delivered) and keep reading until the peer closes too, or the close
+    /// timeout. Closing at once with unread input would send RST, and the
+    /// peer could lose our last frame (RFC 6455 §7.1.1, "lingering close").
+    func finishAfterSend(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        slot.pointee.flags.remove(.endAfterSend)
+        if slot.pointee.flags.contains(.closeReceived) || !slot.pointee.flags.contains(.receiveArmed) {
+            tearDown(index)
+            return
+        }
+        slot.pointee.flags.insert(.inputClosed)
+        slot.pointee.pendingOperations += 1
+        ring.prepareShutdownWrite(fixedFile: index, userData: userData(.shutdownWrite, index))
+    }
+
+    /// Cancels the connection's I/O and closes its direct descriptor.
+    func tearDown(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        guard slot.pointee.state != .tearingDown, slot.pointee.state != .free else { return }
+        wheel.cancel(index)
+        if slot.pointee.flags.contains(.upgraded) {
+            let code = slot.pointee.closeCode == 0 ? CloseCode.abnormal.rawValue : slot.pointee.closeCode
+            counters.add(Counter.forClose(code))
+            counters.add(.connectionsClosed)
+            openConnections -= 1
+            slot.pointee.flags.remove(.upgraded)
+        }
+        slot.pointee.state = .tearingDown
+        slot.pointee.flags.insert(.inputClosed)
+        freeAssembly(index)
+        slot.pointee.control?.deallocate()
+        slot.pointee.control = nil
+        // Cancel first (the multishot receive would otherwise hold the
+        // socket open), then close the table entry. SQEs of one submission
+        // are issued in order, so no link is needed — and a link would turn
+        // the close into ECANCELED whenever there is nothing to cancel.
+        slot.pointee.pendingOperations += 2
+        ring.prepareCancelFixedFile(index, userData: userData(.cancel, index))
+        ring.prepareCloseDirect(fileIndex: index, userData: userData(.close, index))
+    }
+
+    func auxiliaryCompleted(_ completion: Completion) {
+        guard let slot = liveSlot(completion.userData) else { return }
+        slot.pointee.pendingOperations -= 1
+        maybeFinish(completion.userData.index)
+    }
+
+    /// Frees the slot once it is torn down and nothing is in flight.
+    func maybeFinish(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        guard slot.pointee.state == .tearingDown, slot.pointee.pendingOperations == 0 else { return }
+        release(index)
+    }
+
+    /// Returns a slot to the slab with every borrowed resource released.
+    func release(_ index: UInt32) {
+        dropQueue(index)
+        freeAssembly(index)
+        let slot = slab.pointer(index)
+        slot.pointee.control?.deallocate()
+        slot.pointee.control = nil
+        wheel.cancel(index)
+        leaveAllTopics(index)
+        slot.pointee.state = .free
+        slab.free(index)
+    }
+
+    /// Shutdown: stop accepting, close every WebSocket with 1001 (CONTRACT),
+    /// drop connections still in their handshake.
+    func beginShutdown() {
+        shuttingDown = true
+        stopAccepting()
+        for index in 0..<UInt32(slab.capacity) where slab.isAllocated(index) {
+            let slot = slab.pointer(index)
+            switch slot.pointee.state {
+            case .open:
+                initiateClose(index, .goingAway, reason: "server shutting down")
+            case .handshaking:
+                tearDown(index)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Shutdown deadline passed: drop whatever is still open.
+    func forceClose() {
+        for index in 0..<UInt32(slab.capacity) where slab.isAllocated(index) {
+            switch slab.pointer(index).pointee.state {
+            case .open, .closing, .handshaking: tearDown(index)
+            default: break
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import HeraldCore
+import HeraldProtocol
+
+/// RFC 6455 frames in, messages out. The pure `FrameDecoder` validates and
+/// unmasks in place; this layer streams UTF-8 validation, assembles
+/// messages that span frames or receives, and answers control frames.
+extension Reactor {
+    func frameBytes(_ index: UInt32, _ bytes: UnsafeMutableRawBufferPointer) {
+        let slot = slab.pointer(index)
+        var offset = 0
+        while !slot.pointee.flags.contains(.inputClosed) {
+            let rest = UnsafeMutableRawBufferPointer(rebasing: bytes[offset...])
+            let step = slot.pointee.decoder.next(rest, messageBytesMax: settings.messageBytesMax, allowRSV1: false)
+            offset += step.consumed
+            switch step.event {
+            case .needMore:
+                return
+            case .frameStart(let header):
+                frameStarted(index, header)
+            case .payload(let chunk, let frameComplete):
+                if slot.pointee.controlOpcode != 0 {
+                    controlPayload(index, chunk, complete: frameComplete)
+                } else {
+                    dataPayload(index, chunk, complete: frameComplete)
+                }
+            case .failure(let code):
+                fail(index, code)
+                return
+            }
+            if offset >= bytes.count, case .needMore = step.event { return }
+        }
+    }
+
+    private func frameStarted(_ index: UInt32, _ header: FrameHeader) {
+        let slot = slab.pointer(index)
+        if header.opcode.isControl {
+            slot.pointee.controlOpcode = header.opcode.rawValue
+            slot.pointee.controlLength = 0
+            return
+        }
+        slot.pointee.controlOpcode = 0
+        if header.isFirstFrameOfMessage {
+            if header.opcode == .text {
+                slot.pointee.flags.insert(.textMessage)
+                slot.pointee.utf8.reset()
+            } else {
+                slot.pointee.flags.remove(.textMessage)
+            }
+        }
+        if header.fin {
+            slot.pointee.flags.insert(.finalFrame)
+        } else {
+            slot.pointee.flags.remove(.finalFrame)
+        }
+    }
+
+    private func dataPayload(_ index: UInt32, _ chunk: UnsafeMutableRawBufferPointer, complete: Bool) {
+        let slot = slab.pointer(index)
+        let isText = slot.pointee.flags.contains(.textMessage)
+        // Fail fast on invalid UTF-8, mid-message (RFC 6455 §8.1; Autobahn 6.x).
+        if isText && !slot.pointee.utf8.validate(UnsafeRawBufferPointer(chunk)) {
+            fail(index, .invalidPayload)
+            return
+        }
+        let endsMessage = complete && slot.pointee.flags.contains(.finalFrame)
+        if endsMessage && isText && !slot.pointee.utf8.isAtCharacterBoundary {
+            fail(index, .invalidPayload)
+            return
+        }
+        let opcode: Opcode = isText ? .text : .binary
+        if endsMessage && slot.pointee.assembly == nil {
+            // The whole message is in this receive: handle it in place.
+            message(index, opcode, UnsafeRawBufferPointer(chunk))
+            return
+        }
+        // Bounded by the decoder's 1009 check on the summed message length.
+        appendAssembly(index, UnsafeRawBufferPointer(chunk), limit: settings.messageBytesMax)
+        if endsMessage {
+            let whole = UnsafeRawBufferPointer(start: slot.pointee.assembly, count: Int(slot.pointee.assemblyLength))
+            message(index, opcode, whole)
+            freeAssembly(index)
+        }
+    }
+
+    private func controlPayload(_ index: UInt32, _ chunk: UnsafeMutableRawBufferPointer, complete: Bool) {
+        let slot = slab.pointer(index)
+        let opcode = Opcode(rawValue: slot.pointee.controlOpcode) ?? .ping
+        if complete && slot.pointee.control == nil {
+            slot.pointee.controlOpcode = 0
+            control(index, opcode, UnsafeRawBufferPointer(chunk))
+            return
+        }
+        // A control frame split across receives: ≤ 125 bytes (the decoder
+        // enforces RFC 6455 §5.5), gathered in a small borrowed buffer.
+        if slot.pointee.control == nil {
+            slot.pointee.control = .allocate(byteCount: 125, alignment: 8)
+        }
+        let length = Int(slot.pointee.controlLength)
+        let take = min(chunk.count, 125 - length)
+        if take > 0 {
+            // Safe: length + take ≤ 125, the buffer's size.
+            (slot.pointee.control! + length).copyMemory(from: chunk.baseAddress!, byteCount: take)
+            slot.pointee.controlLength = UInt8(length + take)
+        }
+        guard complete else { return }
+        slot.pointee.controlOpcode = 0
+        let payload = UnsafeRawBufferPointer(start: slot.pointee.control, count: Int(slot.pointee.controlLength))
+        control(index, opcode, payload)
+        slot.pointee.control?.deallocate()
+        slot.pointee.control = nil
+        slot.pointee.controlLength = 0
+    }
+
+    private func control(_ index: UInt32, _ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
+        let slot = slab.pointer(index)
+        switch opcode {
+        case .ping:
+            // RFC 6455 §5.5.2: answer with a pong carrying the same payload,
+            // unless our close frame is already out.
+            guard !slot.pointee.flags.contains(.closeSent) else { return }
+            enqueue(index, OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: Array(payload))))
+        case .pong:
+            // Any input already counts as liveness (lastHeardTick).
+            break
+        case .close:
+            closeReceived(index, payload)
+        default:
+            break
+        }
+    }
+
+    private func closeReceived(_ index: UInt32, _ payload: UnsafeRawBufferPointer) {
+        let slot = slab.pointer(index)
+        switch ClosePayload.parse(payload) {
+        case .failure(let code):
+            fail(index, code)
+        case .ok(let code, _):
+            slot.pointee.flags.insert([.closeReceived, .inputClosed])
+            if slot.pointee.flags.contains(.closeSent) {
+                // We started the close; the handshake is complete. The server
+                // closes TCP first (RFC 6455 §7.1.1).
+                tearDown(index)
+                return
+            }
+            slot.pointee.closeCode = code?.rawValue ?? CloseCode.noStatus.rawValue
+            // Echo the code (RFC 6455 §5.5.1), or an empty close for none.
+            let reply = code.map { FrameEncoder.closeFrame(code: $0, reason: "") }
+                ?? FrameEncoder.frame(opcode: .close, payload: [UInt8]())
+            sendClose(index, frame: reply, endAfterSend: true)
+        }
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): close frame with `code`, no
+    /// further input, TCP closed once the frame is out.
+    func fail(_ index: UInt32, _ code: CloseCode) {
+        let slot = slab.pointer(index)
+        slot.pointee.flags.insert(.inputClosed)
+        freeAssembly(index)
+        guard !slot.pointee.flags.contains(.closeSent) else { return }
+        slot.pointee.closeCode = code.rawValue
+        sendClose(index, frame: FrameEncoder.closeFrame(code: code, reason: Reactor.reason(for: code)), endAfterSend: true)
+    }
+
+    /// Starts a server-side close and waits for the peer's close (shutdown,
+    /// policy): the connection ends when it answers or at the close timeout.
+    func initiateClose(_ index: UInt32, _ code: CloseCode, reason: String) {
+        let slot = slab.pointer(index)
+        guard !slot.pointee.flags.contains(.closeSent) else { return }
+        slot.pointee.closeCode = code.rawValue
+        sendClose(index, frame: FrameEncoder.closeFrame(code: code, reason: reason), endAfterSend: false)
+    }
+
+    private func sendClose(_ index: UInt32, frame: [UInt8], endAfterSend: Bool) {
+        let slot = slab.pointer(index)
+        enqueue(index, OutboundFrame(copying: frame))
+        slot.pointee.flags.insert(.closeSent)
+        if endAfterSend { slot.pointee.flags.insert(.endAfterSend) }
+        slot.pointee.state = .closing
+        wheel.schedule(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
+    }
+
+    static func reason(for code: CloseCode) -> String {
+        switch code {
+        case .protocolError: "protocol error"
+        case .invalidPayload: "invalid UTF-8"
+        case .messageTooBig: "message too big"
+        case .unsupportedData: "binary messages are not accepted here"
+        case .policyViolation: "policy violation"
+        default: ""
+        }
+    }
+
+    // MARK: Messages
+
+    /// A complete data message from a client.
+    private func message(_ index: UInt32, _ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
+        let slot = slab.pointer(index)
+        counters.add(.messagesReceived)
+        guard !slot.pointee.flags.contains(.closeSent) else { return }
+        switch slot.pointee.route {
+        case .echo:
+            let count = payload.count
+            enqueue(index, OutboundFrame(count: FrameEncoder.headerLength(payloadLength: count, masked: false) + count) { out in
+                let header = FrameEncoder.writeHeader(opcode: opcode, fin: true, rsv1: false, payloadLength: count,
+                                                      to: out.baseAddress!)
+                if count > 0 {
+                    // Safe: the buffer was sized header + count.
+                    (out.baseAddress! + header).copyMemory(from: payload.baseAddress!, byteCount: count)
+                }
+            })
+        case .webSocket:
+            guard opcode == .text else {
+                // CONTRACT: clients send JSON text frames; 1003 is RFC 6455's
+                // "data it cannot accept".
+                fail(index, .unsupportedData)
+                return
+            }
+            command(index, payload)
+        }
+    }
+
+    private func command(_ index: UInt32, _ payload: UnsafeRawBufferPointer) {
+        switch ClientMessage.parse(payload) {
+        case .success(.ping):
+            sendText(index, ServerMessage.pong())
+        case .success(.subscribe(let topic)):
+            subscribe(index, topic: topic)
+        case .success(.unsubscribe(let topic)):
+            unsubscribe(index, topic: topic)
+        case .failure(let error):
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: error.code, message: error.message))
+        }
+    }
+
+    /// A server→client text message (control replies; not the publish path).
+    func sendText(_ index: UInt32, _ json: [UInt8]) {
+        enqueue(index, OutboundFrame(copying: FrameEncoder.frame(opcode: .text, payload: json)))
+    }
+}

@@ -1,0 +1,250 @@
+import HeraldCore
+import HeraldIO
+import HeraldProtocol
+
+/// Receiving: bytes arrive in provided buffers, are parsed in place and the
+/// buffer goes straight back to the ring. Only an incomplete request head or
+/// frame is copied out ("borrowed"), and only until it completes.
+extension Reactor {
+    func receiveCompleted(_ completion: Completion) {
+        guard let slot = liveSlot(completion.userData) else {
+            if let id = completion.bufferID { buffers.recycle(id) }
+            return
+        }
+        let index = completion.userData.index
+        if !completion.hasMore {
+            slot.pointee.flags.remove(.receiveArmed)
+            slot.pointee.pendingOperations -= 1
+        }
+        if completion.result > 0, let id = completion.bufferID {
+            counters.add(.bytesReceived, UInt64(completion.result))
+            slot.pointee.lastHeardTick = nowTick
+            slot.pointee.flags.remove(.pingOutstanding)
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: buffers.buffer(id)[0..<Int(completion.result)])
+            consume(index, bytes)
+            buffers.recycle(id)
+            rearmIfNeeded(index)
+        } else if completion.result == 0 {
+            peerEnded(index)
+        } else if let error = completion.error {
+            switch error {
+            case .noBuffers:
+                // Park and re-arm once buffers have been returned (NOTES.md:
+                // re-arming at once floods the CQ with ENOBUFS).
+                counters.add(.receiveNoBuffers)
+                parkForRearm(index)
+            case .canceled:
+                maybeFinish(index)
+            default:
+                counters.add(.receiveErrors)
+                peerEnded(index)
+            }
+        }
+    }
+
+    private func consume(_ index: UInt32, _ bytes: UnsafeMutableRawBufferPointer) {
+        let slot = slab.pointer(index)
+        switch slot.pointee.state {
+        case .handshaking: handshakeBytes(index, bytes)
+        case .open, .closing: frameBytes(index, bytes)
+        case .free, .accepting, .tearingDown: break
+        }
+    }
+
+    /// The peer closed or reset its side.
+    func peerEnded(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        switch slot.pointee.state {
+        case .handshaking:
+            counters.add(.handshakeFailedPeerClosed)
+            tearDown(index)
+        case .open:
+            // No close frame: RFC 6455 §7.1.5 calls this 1006.
+            slot.pointee.closeCode = CloseCode.abnormal.rawValue
+            tearDown(index)
+        case .closing:
+            tearDown(index)
+        case .free, .accepting, .tearingDown:
+            maybeFinish(index)
+        }
+    }
+
+    /// A multishot receive that ended while the connection still needs input.
+    private func rearmIfNeeded(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        guard !slot.pointee.flags.contains(.receiveArmed) else { return }
+        switch slot.pointee.state {
+        case .handshaking, .open, .closing: armReceive(index)
+        default: break
+        }
+    }
+
+    private func parkForRearm(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        guard !slot.pointee.flags.contains(.rearmQueued) else { return }
+        slot.pointee.flags.insert(.rearmQueued)
+        rearmList.append(index)
+    }
+
+    func rearmParkedReceives() {
+        guard !rearmList.isEmpty else { return }
+        let parked = rearmList
+        rearmList.removeAll(keepingCapacity: true)
+        for index in parked {
+            let slot = slab.pointer(index)
+            slot.pointee.flags.remove(.rearmQueued)
+            rearmIfNeeded(index)
+        }
+    }
+
+    // MARK: Upgrade request
+
+    private func handshakeBytes(_ index: UInt32, _ bytes: UnsafeMutableRawBufferPointer) {
+        let slot = slab.pointer(index)
+        let limit = settings.requestHeadBytesMax
+        if slot.pointee.assembly == nil {
+            // Common case: the whole head arrived in one receive — parse it
+            // in the provided buffer, no copy.
+            let result = HTTPRequestHeadParser.parse(UnsafeRawBufferPointer(bytes), maxHeadBytes: limit)
+            if case .incomplete = result {
+                appendAssembly(index, UnsafeRawBufferPointer(bytes), limit: limit + 1)
+                return
+            }
+            handshakeParsed(index, result, bytes)
+            return
+        }
+        appendAssembly(index, UnsafeRawBufferPointer(bytes), limit: limit + settings.recvBufferBytes)
+        let gathered = UnsafeMutableRawBufferPointer(start: slot.pointee.assembly,
+                                                     count: Int(slot.pointee.assemblyLength))
+        let result = HTTPRequestHeadParser.parse(UnsafeRawBufferPointer(gathered), maxHeadBytes: limit)
+        if case .incomplete = result {
+            if gathered.count > limit { reject(index, .requestHeaderFieldsTooLarge, counter: .handshakeFailedTooLarge) }
+            return
+        }
+        handshakeParsed(index, result, gathered)
+        freeAssembly(index)
+    }
+
+    private func handshakeParsed(_ index: UInt32, _ result: HTTPHeadParseResult, _ bytes: UnsafeMutableRawBufferPointer) {
+        switch result {
+        case .incomplete:
+            return
+        case .tooLarge:
+            reject(index, .requestHeaderFieldsTooLarge, counter: .handshakeFailedTooLarge)
+        case .malformed:
+            reject(index, .badRequest, counter: .handshakeFailedBadRequest)
+        case .complete(let head, let headLength):
+            let upgraded = route(index, head)
+            // Frames a client sent right behind its request head.
+            if upgraded && headLength < bytes.count {
+                let rest = UnsafeMutableRawBufferPointer(rebasing: bytes[headLength...])
+                // The head may have been in the assembly buffer: the rest is
+                // copied out before that buffer is freed by the caller.
+                let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: rest.count, alignment: 8)
+                copy.copyMemory(from: UnsafeRawBufferPointer(rest))
+                frameBytes(index, copy)
+                copy.deallocate()
+            }
+        }
+    }
+
+    /// Routes a complete request head; returns true when it upgraded.
+    private func route(_ index: UInt32, _ head: HTTPRequestHead) -> Bool {
+        let slot = slab.pointer(index)
+        let route: Route
+        switch head.path {
+        case "/healthz":
+            counters.add(.publicHTTPRequests)
+            let ok = head.method == "GET" || head.method == "HEAD"
+            respond(index, HTTPResponse.make(status: ok ? .ok : .methodNotAllowed,
+                                             body: ok && head.method == "GET" ? Array("ok".utf8) : [],
+                                             headers: ok ? [] : [("Allow", "GET")], close: true))
+            return false
+        case "/ws":
+            route = .webSocket
+        case "/echo" where settings.enableEcho:
+            route = .echo
+        default:
+            reject(index, .notFound, counter: .handshakeFailedNotFound)
+            return false
+        }
+        switch WebSocketHandshake.evaluate(head) {
+        case .reject(let status):
+            reject(index, status, counter: status == .upgradeRequired ? .handshakeFailedVersion : .handshakeFailedBadRequest)
+            return false
+        case .upgrade(let accept, _):
+            // permessage-deflate is not negotiated (yet): leaving the
+            // extension out of the response is a valid answer to any offer
+            // (RFC 6455 §9.1), and clients then send uncompressed frames.
+            if route == .webSocket, QueryString.parse(head.query) == nil {
+                reject(index, .badRequest, counter: .handshakeFailedBadRequest)
+                return false
+            }
+            enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(accept: accept,
+                                                                                                 extensions: nil)))
+            slot.pointee.route = route
+            slot.pointee.state = .open
+            slot.pointee.flags.insert(.upgraded)
+            counters.add(.connectionsUpgraded)
+            openConnections += 1
+            let delay = TimingWheel.jittered(settings.pingIntervalMilliseconds, index: index,
+                                             salt: UInt32(truncatingIfNeeded: ringIndex &* 7919 &+ shardIndex),
+                                             fraction: ReactorSettings.pingJitterFraction)
+            wheel.schedule(index, afterMilliseconds: delay)
+            return true
+        }
+    }
+
+    /// Answers a plain HTTP error and closes once it is sent (CONTRACT
+    /// "Handshake failures answer plain HTTP and close").
+    func reject(_ index: UInt32, _ status: HTTPStatus, counter: Counter) {
+        counters.add(counter)
+        let headers: [(String, String)] = status == .upgradeRequired ? [("Sec-WebSocket-Version", "13")] : []
+        let body = Array("\(status.code) \(status.reason)\n".utf8)
+        respond(index, HTTPResponse.make(status: status, body: body, headers: headers, close: true))
+    }
+
+    private func respond(_ index: UInt32, _ response: [UInt8]) {
+        let slot = slab.pointer(index)
+        enqueue(index, OutboundFrame(copying: response))
+        slot.pointee.state = .closing
+        slot.pointee.flags.formUnion([.endAfterSend, .inputClosed])
+        wheel.schedule(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
+    }
+
+    // MARK: Borrowed buffers
+
+    /// Appends to the connection's assembly buffer, growing it (bounded by
+    /// `limit`; bytes past it are dropped — the caller rejects before that matters).
+    func appendAssembly(_ index: UInt32, _ bytes: UnsafeRawBufferPointer, limit: Int) {
+        let slot = slab.pointer(index)
+        let length = Int(slot.pointee.assemblyLength)
+        let take = min(bytes.count, max(0, limit - length))
+        guard take > 0 else { return }
+        let needed = length + take
+        if needed > Int(slot.pointee.assemblyCapacity) {
+            // Grow geometrically from one receive buffer, capped at the limit.
+            var capacity = max(Int(slot.pointee.assemblyCapacity), settings.recvBufferBytes)
+            while capacity < needed { capacity *= 2 }
+            capacity = min(capacity, max(limit, needed))
+            let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+            if let old = slot.pointee.assembly {
+                grown.copyMemory(from: old, byteCount: length)
+                old.deallocate()
+            }
+            slot.pointee.assembly = grown
+            slot.pointee.assemblyCapacity = UInt32(capacity)
+        }
+        // Safe: needed ≤ capacity was just ensured.
+        (slot.pointee.assembly! + length).copyMemory(from: bytes.baseAddress!, byteCount: take)
+        slot.pointee.assemblyLength = UInt32(needed)
+    }
+
+    func freeAssembly(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        slot.pointee.assembly?.deallocate()
+        slot.pointee.assembly = nil
+        slot.pointee.assemblyLength = 0
+        slot.pointee.assemblyCapacity = 0
+    }
+}

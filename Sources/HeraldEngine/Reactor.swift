@@ -1,0 +1,166 @@
+import Glibc
+import HeraldCore
+import HeraldIO
+import HeraldProtocol
+
+/// One io_uring ring and the connections accepted into its file table:
+/// slab slots, provided receive buffers, send queues and a timing wheel.
+///
+/// A shard thread drives one or more reactors (more when the fd limit caps a
+/// file table below the shard's share of `--connections-max`). Everything
+/// here runs on that thread only.
+///
+/// A loop turn (`turn(now:)`): reap completions in batches and handle them;
+/// advance the wheel; re-arm parked receives; gather every connection's
+/// queued frames into one sendmsg each; top up accepts; publish recycled
+/// buffers; submit the whole batch with one `io_uring_enter`.
+final class Reactor {
+    let shardIndex: Int
+    let ringIndex: Int
+    let ring: Ring
+    let buffers: BufferRing
+    let slab: Slab<ConnectionSlot>
+    let wheel: TimingWheel
+    let settings: ReactorSettings
+    let counters: ShardCounters
+    let listener: Int32
+    var nodes: SendNodePool
+    var batches: SendBatchPool
+    /// Connections with queued frames and no send in flight.
+    var flushList: [UInt32] = []
+    /// Connections whose multishot receive ended for want of buffers.
+    var rearmList: [UInt32] = []
+    var acceptsInFlight = 0
+    /// Accepts stay unarmed until then after an unexpected accept error.
+    var acceptBackoffUntilMilliseconds: UInt64 = 0
+    var accepting = true
+    var shuttingDown = false
+    /// WebSocket connections open on this ring (a gauge for stats).
+    var openConnections = 0
+    var nowMilliseconds: UInt64
+    let completions: UnsafeMutableBufferPointer<Completion>
+    /// The one ping frame every heartbeat shares (RFC 6455 §5.5.2, empty payload).
+    let pingFrame: OutboundFrame
+    /// Set when this reactor polls the shard's wake eventfd (the primary ring).
+    let wakeDescriptor: Int32?
+
+    init(shardIndex: Int, ringIndex: Int, capacity: Int, listener: Int32, wakeDescriptor: Int32,
+         isPrimary: Bool, settings: ReactorSettings, counters: ShardCounters, nowMilliseconds: UInt64) throws {
+        self.shardIndex = shardIndex
+        self.ringIndex = ringIndex
+        self.settings = settings
+        self.counters = counters
+        self.listener = listener
+        self.nowMilliseconds = nowMilliseconds
+        // SQ: room for one turn's sends to a few thousand connections; a
+        // fuller turn submits early (counted), it does not fail.
+        ring = try Ring(entries: 4096, completionEntries: 16_384)
+        try ring.registerSparseFiles(count: UInt32(capacity))
+        ring.registerRingDescriptor()
+        buffers = try BufferRing(ring: ring, group: 0, count: settings.recvBufferCount,
+                                 bufferBytes: settings.recvBufferBytes)
+        slab = Slab(capacity: capacity, initial: ConnectionSlot())
+        wheel = TimingWheel(capacity: capacity, bucketCount: ReactorSettings.wheelBuckets,
+                            tickMilliseconds: ReactorSettings.tickMilliseconds, nowMilliseconds: nowMilliseconds,
+                            links: slab.baseAddress, stride: MemoryLayout<ConnectionSlot>.stride,
+                            linkOffset: MemoryLayout<ConnectionSlot>.offset(of: \.timer)!)
+        nodes = SendNodePool(initialCapacity: min(capacity, 65_536))
+        batches = SendBatchPool(count: min(capacity, ReactorSettings.sendBatches))
+        flushList.reserveCapacity(min(capacity, 65_536))
+        completions = .allocate(capacity: ReactorSettings.reapBatch)
+        pingFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .ping, payload: [UInt8]()))
+        if isPrimary {
+            self.wakeDescriptor = wakeDescriptor
+            ring.preparePollMultishot(descriptor: wakeDescriptor,
+                                      userData: UserData(kind: OperationKind.wake.rawValue, generation: 0, index: 0))
+        } else {
+            // Secondary rings signal the eventfd the primary ring polls, so
+            // the one blocking wait of the shard thread covers every ring.
+            self.wakeDescriptor = nil
+            try ring.registerCompletionEventDescriptor(wakeDescriptor)
+        }
+        replenishAccepts()
+        ring.submit()
+    }
+
+    deinit {
+        completions.deallocate()
+    }
+
+    /// Current wheel tick, for cheap "last heard" stamps.
+    var nowTick: UInt32 { UInt32(truncatingIfNeeded: nowMilliseconds / ReactorSettings.tickMilliseconds) }
+
+    /// One loop turn; returns true when it handled any completion.
+    @discardableResult
+    func turn(now: UInt64) -> Bool {
+        nowMilliseconds = now
+        var handled = 0
+        // Bounded so one flooded ring cannot starve the shard's others.
+        for _ in 0..<16 {
+            let count = ring.reap(into: completions)
+            if count == 0 { break }
+            for position in 0..<count {
+                dispatch(completions[position])
+            }
+            handled += count
+            if count < completions.count { break }
+        }
+        wheel.advance(toMilliseconds: now) { index in timerFired(index) }
+        rearmParkedReceives()
+        flush()
+        replenishAccepts()
+        buffers.publish()
+        if ring.pendingSubmissions > 0 { ring.submit() }
+        counters.add(.submissionQueueFull, ring.submissionQueueFullCount &- reportedFullCount)
+        reportedFullCount = ring.submissionQueueFullCount
+        return handled > 0
+    }
+
+    private var reportedFullCount: UInt64 = 0
+
+    /// The one switch over completion kinds.
+    func dispatch(_ completion: Completion) {
+        guard let kind = OperationKind(rawValue: completion.userData.kind) else {
+            preconditionFailure("completion with unknown kind \(completion.userData.kind)")
+        }
+        switch kind {
+        case .accept: acceptCompleted(completion)
+        case .receive: receiveCompleted(completion)
+        case .send: sendCompleted(completion)
+        case .cancel, .close, .shutdownWrite: auxiliaryCompleted(completion)
+        case .wake: wakeCompleted(completion)
+        case .acceptCancel: break
+        }
+    }
+
+    /// The slot a completion names, or nil when the slot has since been
+    /// reused (stale generation) — then the completion is dropped.
+    @inline(__always)
+    func liveSlot(_ userData: UserData) -> UnsafeMutablePointer<ConnectionSlot>? {
+        let handle = SlotHandle(index: userData.index, generation: userData.generation)
+        guard slab.isLive(handle) else { return nil }
+        return slab.pointer(userData.index)
+    }
+
+    @inline(__always)
+    func userData(_ kind: OperationKind, _ index: UInt32) -> UserData {
+        UserData(kind: kind.rawValue, generation: slab.handle(index).generation, index: index)
+    }
+
+    private func wakeCompleted(_ completion: Completion) {
+        guard let wakeDescriptor else { return }
+        Socket.drainEvent(wakeDescriptor)
+        if !completion.hasMore {
+            ring.preparePollMultishot(descriptor: wakeDescriptor,
+                                      userData: UserData(kind: OperationKind.wake.rawValue, generation: 0, index: 0))
+        }
+    }
+
+    /// Milliseconds the shard may sleep before this ring's next timer.
+    func sleepBudgetMilliseconds() -> UInt64? {
+        wheel.millisecondsUntilNextExpiry(nowMilliseconds: nowMilliseconds)
+    }
+
+    /// True when every slot is back in the free list.
+    var isDrained: Bool { slab.count == 0 }
+}

@@ -1,0 +1,64 @@
+import HeraldCore
+
+/// The per-ring view of `Config`, converted once into the units the loop
+/// uses (milliseconds, wheel ticks, bytes).
+struct ReactorSettings {
+    /// Wheel resolution. 50 ms keeps timers well inside the contract's
+    /// second-scale timeouts while a 1,024-bucket wheel spans 51 s, more than
+    /// the default ping interval, so most timers fire on their first pass.
+    static let tickMilliseconds: UInt64 = 50
+    static let wheelBuckets = 1024
+    /// Accepts kept armed per ring, each with its slot reserved up front.
+    /// 16 absorbs a connect burst between two loop turns.
+    static let acceptsInFlightMax = 16
+    /// Pause after an accept error that would repeat at once (ENOMEM,
+    /// ENFILE): long enough not to spin, short enough to be invisible.
+    static let acceptBackoffMilliseconds: UInt64 = 100
+    /// Heartbeat deadlines of connections opened together are spread over
+    /// the last 20 % of the ping interval, so a burst of a million accepts
+    /// becomes a ramp of pings rather than one tick's storm.
+    static let pingJitterFraction = 0.2
+    /// Completions copied out of the CQ per reap.
+    static let reapBatch = 256
+    /// sendmsg batches per ring (each one in-flight send).
+    static let sendBatches = 4096
+
+    let handshakeTimeoutMilliseconds: UInt64
+    let pingIntervalMilliseconds: UInt64
+    let pongTimeoutMilliseconds: UInt64
+    let closeTimeoutMilliseconds: UInt64
+    let messageBytesMax: Int
+    let requestHeadBytesMax: Int
+    let enableEcho: Bool
+    let recvBufferCount: Int
+    let recvBufferBytes: Int
+
+    init(_ config: Config) {
+        handshakeTimeoutMilliseconds = UInt64(config.handshakeTimeoutSeconds * 1000)
+        pingIntervalMilliseconds = UInt64(config.pingIntervalSeconds * 1000)
+        pongTimeoutMilliseconds = UInt64(config.pongTimeoutSeconds * 1000)
+        closeTimeoutMilliseconds = UInt64(config.closeTimeoutSeconds * 1000)
+        messageBytesMax = config.messageBytesMax
+        requestHeadBytesMax = config.requestHeadBytesMax
+        enableEcho = config.enableEcho
+        // The kernel needs a power-of-two buffer ring.
+        var count = 16
+        while count < config.recvBufferCount { count <<= 1 }
+        recvBufferCount = min(count, 32_768)
+        recvBufferBytes = config.recvBufferBytes
+    }
+}
+
+/// What a `user_data` names; one handler per kind in `Reactor.dispatch`.
+enum OperationKind: UInt8 {
+    case accept = 1
+    case receive = 2
+    case send = 3
+    case cancel = 4
+    case close = 5
+    case shutdownWrite = 6
+    /// The shard's wake eventfd (multishot poll on the primary ring).
+    case wake = 7
+    /// Cancelling the listener's accepts at shutdown.
+    case acceptCancel = 8
+}

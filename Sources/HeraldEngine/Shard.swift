@@ -1,0 +1,128 @@
+import Glibc
+import HeraldCore
+import HeraldIO
+import Synchronization
+
+/// One event-loop thread and the rings (reactors) it owns.
+///
+/// The thread is the single issuer of each of its rings. It turns every
+/// reactor, then blocks in `io_uring_enter` on the primary ring only. The
+/// secondary rings signal the shard's eventfd on each completion (registered
+/// with `io_uring_register_eventfd`) and the primary ring polls that eventfd,
+/// so one wait covers them all; other threads wake the shard the same way.
+final class Shard: @unchecked Sendable {
+    // @unchecked: everything but `counters`, `wakeDescriptor` and the
+    // engine's stop flag is touched only by the shard thread after `start`.
+    let index: Int
+    let counters: ShardCounters
+    let wakeDescriptor: Int32
+    private let plan: RingPlan
+    private let config: Config
+    private let listener: Int32
+    private var reactors: [Reactor] = []
+    private let stopRequested: Atomic<Bool>
+    private var thread = pthread_t()
+
+    init(index: Int, plan: RingPlan, config: Config, listener: Int32) throws {
+        self.index = index
+        self.plan = plan
+        self.config = config
+        self.listener = listener
+        stopRequested = Atomic(false)
+        counters = ShardCounters(rings: plan.ringsPerShard)
+        wakeDescriptor = try Socket.eventDescriptor()
+    }
+
+    /// Rings are created on the shard thread itself: SINGLE_ISSUER binds a
+    /// ring to the first task that submits to it.
+    private func setUp() throws {
+        let settings = ReactorSettings(config)
+        let now = Clock.monotonicMilliseconds()
+        for ringIndex in 0..<plan.ringsPerShard {
+            reactors.append(try Reactor(shardIndex: index, ringIndex: ringIndex, capacity: plan.connectionsPerRing,
+                                        listener: listener, wakeDescriptor: wakeDescriptor,
+                                        isPrimary: ringIndex == 0, settings: settings, counters: counters,
+                                        nowMilliseconds: now))
+        }
+    }
+
+    func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+        Socket.signalEvent(wakeDescriptor)
+    }
+
+    /// Starts the thread; `ready` is called on it once its rings exist (or
+    /// with the error that prevented them).
+    func start(ready: @escaping @Sendable (Error?) -> Void) {
+        let box = Unmanaged.passRetained(ThreadContext(shard: self, ready: ready))
+        let result = pthread_create(&thread, nil, { argument in
+            let context = Unmanaged<ThreadContext>.fromOpaque(argument!).takeRetainedValue()
+            context.shard.threadMain(ready: context.ready)
+            return nil
+        }, box.toOpaque())
+        precondition(result == 0, "pthread_create failed: \(result)")
+    }
+
+    func join() { pthread_join(thread, nil) }
+
+    private func threadMain(ready: @Sendable (Error?) -> Void) {
+        setCurrentThreadName("herald-shard-\(index)")
+        do {
+            try setUp()
+        } catch {
+            ready(error)
+            return
+        }
+        ready(nil)
+        run()
+        reactors.removeAll()
+    }
+
+    private func run() {
+        var shutdownDeadline: UInt64?
+        let primary = reactors[0].ring
+        while true {
+            let now = Clock.monotonicMilliseconds()
+            if shutdownDeadline == nil && stopRequested.load(ordering: .acquiring) {
+                shutdownDeadline = now + UInt64(config.shutdownTimeoutSeconds * 1000)
+                for reactor in reactors { reactor.beginShutdown() }
+            }
+            var busy = false
+            for reactor in reactors where reactor.turn(now: now) { busy = true }
+            counters.openConnections.store(reactors.reduce(0) { $0 + $1.openConnections }, ordering: .relaxed)
+            if let deadline = shutdownDeadline {
+                if reactors.allSatisfy(\.isDrained) { return }
+                if now >= deadline {
+                    // Past the deadline: drop what remains, give the closes
+                    // a last moment to complete, then leave regardless.
+                    for reactor in reactors { reactor.forceClose() }
+                    for _ in 0..<20 where !reactors.allSatisfy(\.isDrained) {
+                        for reactor in reactors { reactor.turn(now: Clock.monotonicMilliseconds()) }
+                        primary.submitAndWait(timeoutNanoseconds: 10_000_000)
+                    }
+                    return
+                }
+            }
+            if busy { continue }
+            if reactors.contains(where: { $0.ring.hasCompletions || $0.ring.hasPendingTaskWork }) { continue }
+            // Sleep until the nearest timer; the cap bounds the cost of any
+            // missed wake-up and keeps shutdown checks timely.
+            var budget: UInt64 = 1000
+            for reactor in reactors {
+                if let next = reactor.sleepBudgetMilliseconds() { budget = min(budget, next) }
+            }
+            if let deadline = shutdownDeadline { budget = min(budget, deadline > now ? deadline - now : 0) }
+            primary.submitAndWait(timeoutNanoseconds: max(budget, 1) * 1_000_000)
+        }
+    }
+}
+
+private final class ThreadContext {
+    let shard: Shard
+    let ready: @Sendable (Error?) -> Void
+
+    init(shard: Shard, ready: @escaping @Sendable (Error?) -> Void) {
+        self.shard = shard
+        self.ready = ready
+    }
+}

@@ -1,0 +1,77 @@
+import HeraldCore
+
+/// `/v1/stats` JSON and `/metrics` Prometheus text, both read from the
+/// shards' counters (relaxed atomic loads; figures are a moment's view).
+struct StatsReport {
+    let shards: [ShardCounters]
+    let startedMilliseconds: UInt64
+
+    func total(_ counter: Counter) -> UInt64 {
+        shards.reduce(0) { $0 &+ $1.value(counter) }
+    }
+
+    var openConnections: Int {
+        shards.reduce(0) { $0 + $1.openConnections.load(ordering: .relaxed) }
+    }
+
+    func json() -> [UInt8] {
+        var out = "{"
+        out += "\"connections\":\(openConnections)"
+        out += ",\"connections_total\":\(total(.connectionsUpgraded))"
+        out += ",\"topics\":0,\"subscriptions\":0"
+        out += ",\"messages_published_total\":0,\"messages_delivered_total\":0"
+        out += ",\"bytes_sent_total\":\(total(.bytesSent))"
+        out += ",\"bytes_received_total\":\(total(.bytesReceived))"
+        out += ",\"messages_received_total\":\(total(.messagesReceived))"
+        out += ",\"tcp_accepted_total\":\(total(.tcpAccepted))"
+        out += ",\"uptime_seconds\":\((Clock.monotonicMilliseconds() - startedMilliseconds) / 1000)"
+        out += ",\"handshakes_failed\":" + labelled("handshakes_failed_total") { total($0) }
+        out += ",\"closes\":" + labelled("closes_total") { total($0) }
+        out += ",\"shards\":["
+        for (index, shard) in shards.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"shard\":\(index),\"rings\":\(shard.rings)"
+            out += ",\"connections\":\(shard.openConnections.load(ordering: .relaxed))"
+            out += ",\"connections_total\":\(shard.value(.connectionsUpgraded))"
+            out += ",\"bytes_sent_total\":\(shard.value(.bytesSent))"
+            out += ",\"bytes_received_total\":\(shard.value(.bytesReceived))"
+            out += ",\"receive_no_buffers_total\":\(shard.value(.receiveNoBuffers))"
+            out += ",\"submission_queue_full_total\":\(shard.value(.submissionQueueFull))}"
+        }
+        out += "]}"
+        return Array(out.utf8)
+    }
+
+    /// `{"label value": n, ...}` for one labelled metric family.
+    private func labelled(_ name: String, _ value: (Counter) -> UInt64) -> String {
+        let members = Counter.allCases.filter { $0.metric.name == name }
+        return "{" + members.map { "\"\($0.metric.value ?? "")\":\(value($0))" }.joined(separator: ",") + "}"
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    func prometheus() -> [UInt8] {
+        var out = ""
+        out += "# HELP herald_connections WebSocket connections open now\n# TYPE herald_connections gauge\n"
+        out += "herald_connections \(openConnections)\n"
+        out += "# HELP herald_shard_connections WebSocket connections open now, by shard\n"
+        out += "# TYPE herald_shard_connections gauge\n"
+        for (index, shard) in shards.enumerated() {
+            out += "herald_shard_connections{shard=\"\(index)\"} \(shard.openConnections.load(ordering: .relaxed))\n"
+        }
+        var seen = Set<String>()
+        for counter in Counter.allCases {
+            let metric = counter.metric
+            if seen.insert(metric.name).inserted {
+                out += "# HELP herald_\(metric.name) \(metric.help)\n# TYPE herald_\(metric.name) counter\n"
+            }
+            if let label = metric.label, let value = metric.value {
+                out += "herald_\(metric.name){\(label)=\"\(value)\"} \(total(counter))\n"
+            } else {
+                out += "herald_\(metric.name) \(total(counter))\n"
+            }
+        }
+        out += "# HELP herald_uptime_seconds seconds since start\n# TYPE herald_uptime_seconds gauge\n"
+        out += "herald_uptime_seconds \((Clock.monotonicMilliseconds() - startedMilliseconds) / 1000)\n"
+        return Array(out.utf8)
+    }
+}

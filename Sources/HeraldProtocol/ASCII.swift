@@ -1,0 +1,57 @@
+/// Byte-level helpers for the ASCII-only grammars of HTTP (RFC 9110 §5.6)
+/// and WebSocket headers. Case-insensitive here means ASCII-only folding:
+/// HTTP field names and tokens are ASCII (RFC 9110 §5.1, §5.6.2), and
+/// Unicode case mapping would be both slower and wrong for them.
+enum ASCII {
+    static let cr = UInt8(ascii: "\r")
+    static let lf = UInt8(ascii: "\n")
+    static let space = UInt8(ascii: " ")
+    static let tab = UInt8(ascii: "\t")
+    static let colon = UInt8(ascii: ":")
+    static let comma = UInt8(ascii: ",")
+    static let del: UInt8 = 0x7F
+
+    @inline(__always)
+    static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+
+    static func equalsIgnoringCase(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
+        let left = a.utf8
+        let right = b.utf8
+        guard left.count == right.count else { return false }
+        return zip(left, right).allSatisfy { lowercased($0) == lowercased($1) }
+    }
+
+    /// RFC 9110 §5.6.2 `tchar`.
+    static func isTokenChar(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"),
+            UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func isToken(_ s: some StringProtocol) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy(isTokenChar)
+    }
+
+    /// RFC 9110 §5.6.3 OWS.
+    static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+
+    /// `s` without leading and trailing OWS.
+    static func trimmed(_ s: Substring) -> Substring {
+        var start = s.utf8.startIndex
+        var end = s.utf8.endIndex
+        while start < end, isWhitespace(s.utf8[start]) { start = s.utf8.index(after: start) }
+        while end > start, isWhitespace(s.utf8[s.utf8.index(before: end)]) { end = s.utf8.index(before: end) }
+        return Substring(s.utf8[start..<end])
+    }
+}

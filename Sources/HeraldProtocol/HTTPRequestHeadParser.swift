@@ -1,0 +1,132 @@
+/// Parses an HTTP/1.x request head (RFC 9112 §2.2, §3, §5).
+///
+/// Stateless: the caller accumulates received bytes and calls again after
+/// each receive. A head is small and the caller bounds it, so rescanning
+/// costs at most `maxHeadBytes` per receive, and no state has to live in
+/// the connection slot.
+public enum HTTPRequestHeadParser {
+    /// Parses the head at the start of `bytes`.
+    ///
+    /// - CRLF line endings are required; a bare LF or CR is malformed
+    ///   (RFC 9112 §2.2 allows accepting bare LF, but a strict reading keeps
+    ///   request smuggling through proxies off the table).
+    /// - Empty lines before the request line are skipped (RFC 9112 §2.2).
+    /// - obs-fold, control characters, a missing method, target or version,
+    ///   or a version other than HTTP/1.0 or HTTP/1.1 are malformed.
+    /// - A head longer than `maxHeadBytes`, complete or not, is `.tooLarge`.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxHeadBytes: Int) -> HTTPHeadParseResult {
+        let count = bytes.count
+        // RFC 9112 §2.2: "SHOULD ignore at least one empty line (CRLF)
+        // received prior to the request-line".
+        var start = 0
+        while count - start >= 2 && bytes[start] == ASCII.cr && bytes[start + 1] == ASCII.lf {
+            start += 2
+        }
+        var lineStart = start
+        var index = start
+        var end = -1
+        while index < count {
+            // Byte `index` would make the head at least index + 1 bytes long.
+            if index >= maxHeadBytes { return .tooLarge }
+            let byte = bytes[index]
+            if byte == ASCII.lf {
+                // Every LF must end a CRLF.
+                guard index > start, bytes[index - 1] == ASCII.cr else { return .malformed }
+                if index - 1 == lineStart && lineStart > start {
+                    end = index + 1
+                    break
+                }
+                lineStart = index + 1
+            } else if index > start && bytes[index - 1] == ASCII.cr {
+                // A CR not followed by LF.
+                return .malformed
+            }
+            index += 1
+        }
+        if end < 0 {
+            return count >= maxHeadBytes ? .tooLarge : .incomplete
+        }
+        guard let head = parseLines(bytes, from: start, to: end - 2) else { return .malformed }
+        return .complete(head, headLength: end)
+    }
+
+    /// Parses the request line and fields in `bytes[from..<to]`, a sequence
+    /// of CRLF-terminated lines already checked for line endings.
+    static func parseLines(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> HTTPRequestHead? {
+        var lines: [Range<Int>] = []
+        var lineStart = from
+        var index = from
+        while index < to {
+            if bytes[index] == ASCII.cr {
+                lines.append(lineStart..<index)
+                index += 2
+                lineStart = index
+            } else {
+                index += 1
+            }
+        }
+        guard let requestLine = lines.first,
+            let (method, target, versionMinor) = parseRequestLine(bytes, requestLine)
+        else { return nil }
+        var headers: [(name: String, value: String)] = []
+        for line in lines.dropFirst() {
+            guard let field = parseField(bytes, line) else { return nil }
+            headers.append(field)
+        }
+        return HTTPRequestHead(method: method, target: target, versionMinor: versionMinor, headers: headers)
+    }
+
+    /// RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
+    static func parseRequestLine(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> (String, String, Int)? {
+        var parts: [Range<Int>] = []
+        var partStart = line.lowerBound
+        for index in line where bytes[index] == ASCII.space {
+            parts.append(partStart..<index)
+            partStart = index + 1
+        }
+        parts.append(partStart..<line.upperBound)
+        guard parts.count == 3 else { return nil }
+        let methodRange = parts[0]
+        let targetRange = parts[1]
+        let versionRange = parts[2]
+        guard !methodRange.isEmpty, methodRange.allSatisfy({ ASCII.isTokenChar(bytes[$0]) }) else { return nil }
+        // A request-target is URI text (RFC 3986): visible ASCII only.
+        guard !targetRange.isEmpty,
+            targetRange.allSatisfy({ bytes[$0] > ASCII.space && bytes[$0] < ASCII.del })
+        else { return nil }
+        let version = UnsafeRawBufferPointer(rebasing: bytes[versionRange])
+        let versionMinor: Int
+        if version.elementsEqual("HTTP/1.1".utf8) {
+            versionMinor = 1
+        } else if version.elementsEqual("HTTP/1.0".utf8) {
+            versionMinor = 0
+        } else {
+            return nil
+        }
+        return (string(bytes, methodRange), string(bytes, targetRange), versionMinor)
+    }
+
+    /// RFC 9112 §5: field-name ":" OWS field-value OWS.
+    static func parseField(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> (name: String, value: String)? {
+        // An empty name also catches obs-fold: a line starting with SP or
+        // HTAB is not a token char (RFC 9112 §5.2: reject or unfold; we reject).
+        var colon = line.lowerBound
+        while colon < line.upperBound && ASCII.isTokenChar(bytes[colon]) { colon += 1 }
+        // RFC 9112 §5.1: no whitespace between name and colon.
+        guard colon > line.lowerBound, colon < line.upperBound, bytes[colon] == ASCII.colon else { return nil }
+        var valueStart = colon + 1
+        var valueEnd = line.upperBound
+        while valueStart < valueEnd && ASCII.isWhitespace(bytes[valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart && ASCII.isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+        // RFC 9110 §5.5: field-vchar = VCHAR / obs-text, plus SP and HTAB inside.
+        for index in valueStart..<valueEnd {
+            let byte = bytes[index]
+            if (byte < ASCII.space && byte != ASCII.tab) || byte == ASCII.del { return nil }
+        }
+        return (string(bytes, line.lowerBound..<colon), string(bytes, valueStart..<valueEnd))
+    }
+
+    static func string(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+}

@@ -1,0 +1,47 @@
+/// Builds complete HTTP/1.1 responses (RFC 9112 §4, §6).
+public enum HTTPResponse {
+    /// Status line, `Content-Length`, `Content-Type`, the extra `headers`,
+    /// `Connection: close` or `keep-alive`, a blank line and the body.
+    ///
+    /// CR and LF are dropped from header names and values: a value that came
+    /// from a request must not be able to inject headers (RFC 9110 §5.5).
+    public static func make(
+        status: HTTPStatus, contentType: String = "text/plain; charset=utf-8", body: [UInt8],
+        headers: [(String, String)] = [], close: Bool
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + body.count)
+        appendLine("HTTP/1.1 \(status.code) \(status.reason)", to: &out)
+        appendField("Content-Length", String(body.count), to: &out)
+        appendField("Content-Type", contentType, to: &out)
+        for (name, value) in headers {
+            appendField(name, value, to: &out)
+        }
+        appendField("Connection", close ? "close" : "keep-alive", to: &out)
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
+        out.append(contentsOf: body)
+        return out
+    }
+
+    static func appendField(_ name: String, _ value: String, to out: inout [UInt8]) {
+        appendSanitized(name, to: &out)
+        out.append(ASCII.colon)
+        out.append(ASCII.space)
+        appendSanitized(value, to: &out)
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
+    }
+
+    static func appendLine(_ line: String, to out: inout [UInt8]) {
+        appendSanitized(line, to: &out)
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
+    }
+
+    private static func appendSanitized(_ s: String, to out: inout [UInt8]) {
+        for byte in s.utf8 where byte != ASCII.cr && byte != ASCII.lf {
+            out.append(byte)
+        }
+    }
+}

@@ -1,0 +1,26 @@
+/// An HTTP status code and reason phrase (RFC 9110 §15).
+public struct HTTPStatus: Hashable, Sendable {
+    public var code: Int
+    public var reason: String
+
+    public init(code: Int, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public static let switchingProtocols = HTTPStatus(code: 101, reason: "Switching Protocols")
+    public static let ok = HTTPStatus(code: 200, reason: "OK")
+    public static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
+    public static let unauthorized = HTTPStatus(code: 401, reason: "Unauthorized")
+    public static let notFound = HTTPStatus(code: 404, reason: "Not Found")
+    public static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
+    /// RFC 9110 §15.5.14 renamed 413 "Content Too Large"; the older phrase
+    /// is kept because clients only read the code and operators know it.
+    public static let payloadTooLarge = HTTPStatus(code: 413, reason: "Payload Too Large")
+    /// RFC 9110 §15.5.22; RFC 6455 §4.2.2 uses it for an unsupported version.
+    public static let upgradeRequired = HTTPStatus(code: 426, reason: "Upgrade Required")
+    /// RFC 6585 §5.
+    public static let requestHeaderFieldsTooLarge = HTTPStatus(code: 431, reason: "Request Header Fields Too Large")
+    public static let internalServerError = HTTPStatus(code: 500, reason: "Internal Server Error")
+    public static let serviceUnavailable = HTTPStatus(code: 503, reason: "Service Unavailable")
+}

@@ -1,0 +1,66 @@
+/// Decodes a URL query (RFC 3986 §3.4) the way browsers encode forms
+/// (WHATWG URL, application/x-www-form-urlencoded): `&`-separated
+/// `name=value` pairs, `+` for space, `%XX` for any byte.
+public enum QueryString {
+    /// "a=1&b=x%20y" → [("a","1"), ("b","x y")]. A pair without `=` has an
+    /// empty value; empty pairs (`a=1&&b=2`) are skipped. Nil when an escape
+    /// is malformed or the decoded bytes are not UTF-8, so the caller can
+    /// answer 400 rather than guess.
+    public static func parse(_ query: String) -> [(name: String, value: String)]? {
+        var pairs: [(name: String, value: String)] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let name: Substring
+            let value: Substring
+            if let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
+                name = pair[..<equals]
+                value = pair[pair.index(after: equals)...]
+            } else {
+                name = pair
+                value = ""
+            }
+            guard let decodedName = percentDecode(name), let decodedValue = percentDecode(value) else {
+                return nil
+            }
+            pairs.append((decodedName, decodedValue))
+        }
+        return pairs
+    }
+
+    /// Decodes `%XX` escapes and `+` (as space, since this is query text).
+    /// Nil on a `%` not followed by two hex digits, or when the result is
+    /// not valid UTF-8 (RFC 3629).
+    public static func percentDecode(_ s: Substring) -> String? {
+        let percent = UInt8(ascii: "%")
+        let plus = UInt8(ascii: "+")
+        if !s.utf8.contains(where: { $0 == percent || $0 == plus }) {
+            return String(s)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        var iterator = s.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case percent:
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    return nil
+                }
+                out.append(high << 4 | low)
+            case plus:
+                out.append(ASCII.space)
+            default:
+                out.append(byte)
+            }
+        }
+        let valid = out.withUnsafeBytes { UTF8Validator.isValid($0) }
+        return valid ? String(decoding: out, as: UTF8.self) : nil
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}

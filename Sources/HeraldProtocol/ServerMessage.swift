@@ -1,0 +1,51 @@
+/// The JSON bytes of server-to-client messages (CONTRACT "Messages on the
+/// socket"). Each is sent as one text frame.
+public enum ServerMessage {
+    /// `{"type":"pong"}`, the answer to `{"type":"ping"}`.
+    public static func pong() -> [UInt8] {
+        Array(#"{"type":"pong"}"#.utf8)
+    }
+
+    /// `{"type":"error","code":…,"message":…}`.
+    public static func error(code: String, message: String) -> [UInt8] {
+        var out = Array(#"{"type":"error","code":"#.utf8)
+        JSONString.append(code.utf8, to: &out)
+        out.append(contentsOf: #","message":"#.utf8)
+        JSONString.append(message.utf8, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// `{"type":"subscribed","topic":…,"seq":N}`; N is the topic's last
+    /// published sequence number, 0 if none.
+    public static func subscribed(topic: String, seq: UInt64) -> [UInt8] {
+        var out = Array(#"{"type":"subscribed","topic":"#.utf8)
+        JSONString.append(topic.utf8, to: &out)
+        out.append(contentsOf: #","seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// `{"type":"unsubscribed","topic":…}`.
+    public static func unsubscribed(topic: String) -> [UInt8] {
+        var out = Array(#"{"type":"unsubscribed","topic":"#.utf8)
+        JSONString.append(topic.utf8, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// `{"type":"message","topic":…,"seq":N,"data":D}` where `data` is
+    /// already JSON text (a validated `application/json` body, or a string
+    /// literal from `JSONString.append`); it is copied as is.
+    public static func message(topic: String, seq: UInt64, jsonData: some Collection<UInt8>) -> [UInt8] {
+        var out = Array(#"{"type":"message","topic":"#.utf8)
+        JSONString.append(topic.utf8, to: &out)
+        out.append(contentsOf: #","seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: #","data":"#.utf8)
+        out.append(contentsOf: jsonData)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}

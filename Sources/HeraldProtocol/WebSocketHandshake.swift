@@ -1,0 +1,59 @@
+/// The server side of the opening handshake (RFC 6455 §4.2).
+public enum WebSocketHandshake {
+    /// RFC 6455 §1.3, §4.2.2 step 5.4.
+    static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    /// The only protocol version this server speaks (RFC 6455 §4.1 item 9).
+    public static let version = "13"
+    /// The nonce is 16 random bytes, base64-encoded (§4.1 item 7).
+    static let keyBytes = 16
+
+    /// Validates an upgrade request already routed to a WebSocket path,
+    /// in this order (RFC 6455 §4.2.1 items 1-6):
+    /// not GET, or HTTP/1.0 → 400 (item 1 requires "HTTP/1.1 or higher");
+    /// no `Upgrade: websocket` token → 400; no `upgrade` token in
+    /// `Connection` → 400; no `Host` → 400; `Sec-WebSocket-Version` not
+    /// exactly 13 → 426 (§4.2.2: the answer names the version we speak);
+    /// `Sec-WebSocket-Key` missing or not base64 of 16 bytes → 400.
+    public static func evaluate(_ head: HTTPRequestHead) -> HandshakeDecision {
+        guard head.method == "GET", head.versionMinor >= 1 else { return .reject(.badRequest) }
+        guard head.headerContainsToken("Upgrade", "websocket") else { return .reject(.badRequest) }
+        guard head.headerContainsToken("Connection", "upgrade") else { return .reject(.badRequest) }
+        guard head.header("Host") != nil else { return .reject(.badRequest) }
+        guard head.header("Sec-WebSocket-Version") == version else { return .reject(.upgradeRequired) }
+        // Several key fields are joined by header(), which then fails to decode.
+        guard let key = head.header("Sec-WebSocket-Key"), Base64.decode(key)?.count == keyBytes else {
+            return .reject(.badRequest)
+        }
+        let deflate = head.header("Sec-WebSocket-Extensions").flatMap(DeflateOffer.parse)
+        return .upgrade(accept: acceptValue(forKey: key), deflate: deflate)
+    }
+
+    /// base64(SHA-1(key + GUID)), RFC 6455 §4.2.2 step 5.4. The key is used
+    /// as sent (its base64 text), not decoded.
+    public static func acceptValue(forKey key: String) -> String {
+        Base64.encode(SHA1.hash(Array((key + acceptGUID).utf8)))
+    }
+
+    /// The 101 response (RFC 6455 §4.2.2 step 5). No body follows; frames
+    /// start right after the blank line.
+    public static func switchingProtocolsResponse(accept: String, extensions: String?) -> [UInt8] {
+        var out: [UInt8] = []
+        HTTPResponse.appendLine("HTTP/1.1 101 Switching Protocols", to: &out)
+        HTTPResponse.appendField("Upgrade", "websocket", to: &out)
+        HTTPResponse.appendField("Connection", "Upgrade", to: &out)
+        HTTPResponse.appendField("Sec-WebSocket-Accept", accept, to: &out)
+        if let extensions {
+            HTTPResponse.appendField("Sec-WebSocket-Extensions", extensions, to: &out)
+        }
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
+        return out
+    }
+
+    /// The plain-HTTP answer to a rejected handshake, closing the connection.
+    /// A 426 carries `Sec-WebSocket-Version: 13` (RFC 6455 §4.2.2 step 4).
+    public static func rejectResponse(_ status: HTTPStatus) -> [UInt8] {
+        let headers: [(String, String)] = status == .upgradeRequired ? [("Sec-WebSocket-Version", version)] : []
+        return HTTPResponse.make(status: status, body: Array((status.reason + "\n").utf8), headers: headers, close: true)
+    }
+}
