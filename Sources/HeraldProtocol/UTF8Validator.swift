@@ -1,66 +1,78 @@
 /// A streaming UTF-8 validator (RFC 3629 §3, §4) for text messages that
 /// arrive in fragments (RFC 6455 §5.6, §8.1).
 ///
-/// A deterministic automaton in the style of Björn Höhrmann's decoder: each
-/// byte maps to one of 12 classes and (state, class) to the next state.
-/// The automaton encodes the RFC 3629 §4 table exactly, so it rejects
-/// overlong forms (C0, C1, E0 80-9F, F0 80-8F), surrogates (ED A0-BF) and
-/// scalars above U+10FFFF (F4 90-BF, F5-FF) at the first byte that cannot
-/// start or continue a valid sequence. That is what Autobahn's 6.x cases
-/// check: fail fast, not at the end of the message.
+/// A deterministic automaton that encodes the RFC 3629 §4 table exactly, so
+/// it rejects overlong forms (C0, C1, E0 80-9F, F0 80-8F), surrogates
+/// (ED A0-BF) and scalars above U+10FFFF (F4 90-BF, F5-FF). Once the input
+/// can no longer be valid, the automaton sits in a sticky reject state and
+/// the `validate` call that saw the bad byte returns false: Autobahn's 6.x
+/// cases check exactly that (fail fast, not at the end of the message).
 ///
-/// Runs of ASCII are skipped eight bytes at a time.
+/// The transition table is "shift-based" (after Per Vognsen's and Dougall
+/// Johnson's write-ups of Höhrmann-style DFAs): each byte selects one
+/// `UInt64` row holding the next state for every state as a 6-bit field,
+/// and a state is the bit offset of its field. One step is then a single
+/// shift, `row &>> state` (the masking shift only reads the low 6 bits), so
+/// the loop-carried dependency is one cycle instead of a table load.
+/// Runs of ASCII are skipped 16 bytes at a time.
 public struct UTF8Validator: Sendable, BitwiseCopyable {
-    /// States are premultiplied by the padded class count (16) so the next
-    /// state is `transitions[state + class]` with no multiply.
-    @usableFromInline static let accept: UInt8 = 0
-    @usableFromInline static let reject: UInt8 = 16
-    @usableFromInline static let classBytes = 256
+    /// State offsets; see `UTF8ValidatorTable`.
+    @usableFromInline static let accept: UInt64 = 0
+    @usableFromInline static let reject: UInt64 = 6
+    @usableFromInline static let stateMask: UInt64 = 63
     @usableFromInline static let asciiHighBits: UInt64 = 0x8080_8080_8080_8080
+    @usableFromInline static let blockBytes = 16
 
     @usableFromInline var state: UInt8
 
     @inlinable
-    public init() { state = Self.accept }
+    public init() { state = UInt8(Self.accept) }
 
     /// True when the bytes so far end on a complete scalar; a text message
     /// must end in this state (RFC 6455 §8.1).
     @inlinable
-    public var isAtCharacterBoundary: Bool { state == Self.accept }
+    public var isAtCharacterBoundary: Bool { UInt64(state) == Self.accept }
 
     @inlinable
-    public mutating func reset() { state = Self.accept }
+    public mutating func reset() { state = UInt8(Self.accept) }
 
     /// Feeds the next bytes of a message. Returns false as soon as the input
     /// can no longer be valid UTF-8, and keeps returning false until `reset()`.
     @inlinable
     public mutating func validate(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        if state == Self.reject { return false }
+        if UInt64(state) == Self.reject { return false }
         guard let base = bytes.baseAddress else { return true }
         let count = bytes.count
-        var current = state
-        let ok = UTF8ValidatorTable.table.withUnsafeBufferPointer { table -> Bool in
+        var current = UInt64(state)
+        UTF8ValidatorTable.rows.withUnsafeBufferPointer { rows in
             var index = 0
-            while index < count {
-                if current == Self.accept {
-                    // Safe: count - index ≥ 8 keeps the load inside `bytes`.
-                    while count - index >= 8,
-                        base.loadUnaligned(fromByteOffset: index, as: UInt64.self) & Self.asciiHighBits == 0
-                    {
-                        index &+= 8
+            // Safe: every load below stays inside `bytes` because
+            // count - index ≥ blockBytes in this loop.
+            while count - index >= Self.blockBytes {
+                if current & Self.stateMask == Self.accept {
+                    let low = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    let high = base.loadUnaligned(fromByteOffset: index &+ 8, as: UInt64.self)
+                    if (low | high) & Self.asciiHighBits == 0 {
+                        index &+= Self.blockBytes
+                        continue
                     }
-                    if index == count { break }
                 }
+                for offset in 0..<Self.blockBytes {
+                    let byte = base.load(fromByteOffset: index &+ offset, as: UInt8.self)
+                    current = rows[Int(byte)] &>> current
+                }
+                index &+= Self.blockBytes
+                if current & Self.stateMask == Self.reject { return }
+            }
+            while index < count {
                 let byte = base.load(fromByteOffset: index, as: UInt8.self)
-                let byteClass = table[Int(byte)]
-                current = table[Self.classBytes &+ Int(current &+ byteClass)]
-                if current == Self.reject { return false }
+                current = rows[Int(byte)] &>> current
                 index &+= 1
             }
-            return true
         }
-        state = current
-        return ok
+        let final = current & Self.stateMask
+        state = UInt8(truncatingIfNeeded: final)
+        return final != Self.reject
     }
 
     /// Whether `bytes` is, on its own, complete valid UTF-8.
@@ -71,79 +83,59 @@ public struct UTF8Validator: Sendable, BitwiseCopyable {
     }
 }
 
-/// The byte-class and transition tables of `UTF8Validator`, built once
-/// from the RFC 3629 §4 grammar rather than typed in as opaque numbers.
+/// The rows of `UTF8Validator`'s automaton, built once from the RFC 3629 §4
+/// grammar rather than typed in as opaque numbers.
 @usableFromInline
 enum UTF8ValidatorTable {
-    // Byte classes: which ranges behave alike in the RFC 3629 §4 ABNF.
-    static let ascii: UInt8 = 0  // 00-7F
-    static let cont80: UInt8 = 1  // 80-8F
-    static let cont90: UInt8 = 2  // 90-9F
-    static let contA0: UInt8 = 3  // A0-BF
-    static let invalid: UInt8 = 4  // C0, C1, F5-FF: never in UTF-8
-    static let lead2: UInt8 = 5  // C2-DF
-    static let leadE0: UInt8 = 6  // E0: next A0-BF (no overlongs)
-    static let lead3: UInt8 = 7  // E1-EC, EE-EF
-    static let leadED: UInt8 = 8  // ED: next 80-9F (no surrogates)
-    static let leadF0: UInt8 = 9  // F0: next 90-BF (no overlongs)
-    static let lead4: UInt8 = 10  // F1-F3
-    static let leadF4: UInt8 = 11  // F4: next 80-8F (≤ U+10FFFF)
+    /// The automaton's states. A state's offset (`rawValue * 6`) is where
+    /// its next-state field sits in each row.
+    enum State: Int, CaseIterable {
+        case accept = 0  // between scalars
+        case reject  // sticky: the input can no longer be valid
+        case need1  // one continuation byte (80-BF) left
+        case need2  // two left
+        case need3  // three left
+        case afterE0  // E0: next must be A0-BF (no overlongs)
+        case afterED  // ED: next must be 80-9F (no surrogates)
+        case afterF0  // F0: next must be 90-BF (no overlongs)
+        case afterF4  // F4: next must be 80-8F (at most U+10FFFF)
 
-    // States, premultiplied by 16.
-    static let accept: UInt8 = UTF8Validator.accept
-    static let reject: UInt8 = UTF8Validator.reject
-    static let need1: UInt8 = 32
-    static let need2: UInt8 = 48
-    static let need3: UInt8 = 64
-    static let afterE0: UInt8 = 80
-    static let afterED: UInt8 = 96
-    static let afterF0: UInt8 = 112
-    static let afterF4: UInt8 = 128
-    static let stateSlots = 144
+        var offset: UInt64 { UInt64(rawValue * 6) }
+    }
 
-    /// 256 byte classes followed by the 144-entry transition table.
-    @usableFromInline
-    static let table: [UInt8] = {
-        var table = [UInt8](repeating: reject, count: UTF8Validator.classBytes + stateSlots)
-        for byte in 0...255 {
-            let byteClass: UInt8
+    /// Where the automaton goes from `state` on `byte` (RFC 3629 §4 ABNF).
+    static func next(_ state: State, _ byte: Int) -> State {
+        let anyContinuation = 0x80...0xBF
+        switch state {
+        case .reject:
+            return .reject
+        case .accept:
             switch byte {
-            case 0x00...0x7F: byteClass = ascii
-            case 0x80...0x8F: byteClass = cont80
-            case 0x90...0x9F: byteClass = cont90
-            case 0xA0...0xBF: byteClass = contA0
-            case 0xC2...0xDF: byteClass = lead2
-            case 0xE0: byteClass = leadE0
-            case 0xED: byteClass = leadED
-            case 0xE1...0xEF: byteClass = lead3
-            case 0xF0: byteClass = leadF0
-            case 0xF1...0xF3: byteClass = lead4
-            case 0xF4: byteClass = leadF4
-            default: byteClass = invalid
+            case 0x00...0x7F: return .accept
+            case 0xC2...0xDF: return .need1
+            case 0xE0: return .afterE0
+            case 0xED: return .afterED
+            case 0xE1...0xEF: return .need2
+            case 0xF0: return .afterF0
+            case 0xF1...0xF3: return .need3
+            case 0xF4: return .afterF4
+            default: return .reject  // 80-BF, C0, C1, F5-FF
             }
-            table[byte] = byteClass
+        case .need1: return anyContinuation.contains(byte) ? .accept : .reject
+        case .need2: return anyContinuation.contains(byte) ? .need1 : .reject
+        case .need3: return anyContinuation.contains(byte) ? .need2 : .reject
+        case .afterE0: return (0xA0...0xBF).contains(byte) ? .need1 : .reject
+        case .afterED: return (0x80...0x9F).contains(byte) ? .need1 : .reject
+        case .afterF0: return (0x90...0xBF).contains(byte) ? .need2 : .reject
+        case .afterF4: return (0x80...0x8F).contains(byte) ? .need2 : .reject
         }
-        func set(_ state: UInt8, _ classes: [UInt8], _ next: UInt8) {
-            for byteClass in classes {
-                table[UTF8Validator.classBytes + Int(state) + Int(byteClass)] = next
-            }
+    }
+
+    /// 256 rows; row[byte] holds, at each state's offset, the next state's offset.
+    @usableFromInline
+    static let rows: [UInt64] = (0...255).map { byte in
+        State.allCases.reduce(UInt64(0)) { row, state in
+            row | (next(state, byte).offset << state.offset)
         }
-        let anyContinuation = [cont80, cont90, contA0]
-        set(accept, [ascii], accept)
-        set(accept, [lead2], need1)
-        set(accept, [leadE0], afterE0)
-        set(accept, [lead3], need2)
-        set(accept, [leadED], afterED)
-        set(accept, [leadF0], afterF0)
-        set(accept, [lead4], need3)
-        set(accept, [leadF4], afterF4)
-        set(need1, anyContinuation, accept)
-        set(need2, anyContinuation, need1)
-        set(need3, anyContinuation, need2)
-        set(afterE0, [contA0], need1)
-        set(afterED, [cont80, cont90], need1)
-        set(afterF0, [cont90, contA0], need2)
-        set(afterF4, [cont80], need2)
-        return table
-    }()
+    }
 }

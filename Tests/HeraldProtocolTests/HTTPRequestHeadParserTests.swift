@@ -1,0 +1,131 @@
+import Testing
+
+@testable import HeraldProtocol
+
+@Suite struct HTTPRequestHeadParserTests {
+    static let request =
+        "GET /ws?topics=a%2Cb&token=x HTTP/1.1\r\n"
+        + "Host: example.com\r\n"
+        + "Upgrade: websocket\r\n"
+        + "Connection: keep-alive, Upgrade\r\n"
+        + "X-Multi: one\r\n"
+        + "x-multi:  two \t\r\n"
+        + "Empty:\r\n"
+        + "\r\n"
+
+    func parse(_ text: String, max: Int = 8192) -> HTTPHeadParseResult {
+        Array(text.utf8).withUnsafeBytes { HTTPRequestHeadParser.parse($0, maxHeadBytes: max) }
+    }
+
+    func parsedHead(_ text: String) -> HTTPRequestHead? {
+        guard case .complete(let head, _) = parse(text) else { return nil }
+        return head
+    }
+
+    func isMalformed(_ text: String) -> Bool {
+        if case .malformed = parse(text) { return true }
+        return false
+    }
+
+    @Test func parsesACompleteHead() throws {
+        guard case .complete(let head, let length) = parse(Self.request + "trailing frame bytes") else {
+            Issue.record("not complete")
+            return
+        }
+        #expect(length == Self.request.utf8.count)
+        #expect(head.method == "GET")
+        #expect(head.target == "/ws?topics=a%2Cb&token=x")
+        #expect(head.path == "/ws")
+        #expect(head.query == "topics=a%2Cb&token=x")
+        #expect(head.versionMinor == 1)
+        #expect(head.headers.map(\.name) == ["Host", "Upgrade", "Connection", "X-Multi", "x-multi", "Empty"])
+        #expect(head.headers[4].value == "two")
+        #expect(head.headers[5].value == "")
+    }
+
+    @Test func headerLookupIsCaseInsensitiveAndJoinsRepeats() throws {
+        let head = try #require(parsedHead(Self.request))
+        #expect(head.header("HOST") == "example.com")
+        #expect(head.header("x-MULTI") == "one, two")
+        #expect(head.header("Missing") == nil)
+        #expect(head.header("Empty") == "")
+    }
+
+    @Test func tokenLookup() throws {
+        let head = try #require(parsedHead(Self.request))
+        #expect(head.headerContainsToken("connection", "upgrade"))
+        #expect(head.headerContainsToken("Connection", "KEEP-ALIVE"))
+        #expect(!head.headerContainsToken("Connection", "close"))
+        #expect(!head.headerContainsToken("Connection", "upgrad"))
+        #expect(head.headerContainsToken("X-Multi", "two"))
+        #expect(!head.headerContainsToken("Nope", "x"))
+    }
+
+    @Test func targetWithoutQuery() throws {
+        let head = try #require(parsedHead("GET /healthz HTTP/1.0\r\n\r\n"))
+        #expect(head.path == "/healthz")
+        #expect(head.query == "")
+        #expect(head.versionMinor == 0)
+        #expect(head.headers.isEmpty)
+    }
+
+    @Test func everyProperPrefixIsIncomplete() {
+        let full = Array(Self.request.utf8)
+        for length in 0..<full.count {
+            let result = Array(full.prefix(length)).withUnsafeBytes { HTTPRequestHeadParser.parse($0, maxHeadBytes: 8192) }
+            guard case .incomplete = result else {
+                Issue.record("prefix \(length): \(result)")
+                continue
+            }
+        }
+    }
+
+    @Test func leadingEmptyLinesAreSkipped() {
+        guard case .complete(let head, let length) = parse("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n") else {
+            Issue.record("not complete")
+            return
+        }
+        #expect(head.path == "/")
+        #expect(length == 4 + 16 + 9 + 2)
+    }
+
+    @Test func tooLarge() {
+        let head = "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 100) + "\r\n\r\n"
+        if case .tooLarge = parse(head, max: 50) {} else { Issue.record("complete head over the limit") }
+        if case .tooLarge = parse(String(decoding: head.utf8.prefix(60), as: UTF8.self), max: 50) {} else { Issue.record("partial head over the limit") }
+        if case .incomplete = parse(String(decoding: head.utf8.prefix(49), as: UTF8.self), max: 50) {} else { Issue.record("partial head under the limit") }
+        if case .complete = parse(head, max: head.utf8.count) {} else { Issue.record("head exactly at the limit") }
+        if case .tooLarge = parse(head, max: head.utf8.count - 1) {} else { Issue.record("head one over the limit") }
+    }
+
+    @Test(arguments: [
+        "GET / HTTP/1.1\nHost: a\n\n",  // bare LF
+        "GET / HTTP/1.1\r\nHost: a\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",  // bare CR
+        "GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",  // obs-fold
+        "GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost : a\r\n\r\n",  // space before colon
+        "GET / HTTP/1.1\r\n: a\r\n\r\n",  // empty name
+        "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: a\u{01}b\r\n\r\n",  // control character
+        "GET / HTTP/1.1\r\nX: a\u{7F}\r\n\r\n",
+        "GET /\r\n\r\n",  // no version
+        "GET HTTP/1.1\r\n\r\n",
+        " / HTTP/1.1\r\n\r\n",  // no method
+        "GET  / HTTP/1.1\r\n\r\n",  // double space
+        "GET / HTTP/1.1 \r\n\r\n",
+        "GET / HTTP/2.0\r\n\r\n",
+        "GET / HTTP/1.2\r\n\r\n",
+        "GET / http/1.1\r\n\r\n",
+        "G(T / HTTP/1.1\r\n\r\n",  // method not a token
+        "GET /a\u{01} HTTP/1.1\r\n\r\n",
+    ])
+    func malformed(text: String) {
+        #expect(isMalformed(text), "\(text.debugDescription)")
+    }
+
+    @Test func obsTextInValuesIsKept() throws {
+        let head = try #require(parsedHead("GET / HTTP/1.1\r\nX-Name: caf\u{E9}\r\n\r\n"))
+        #expect(head.header("x-name") == "café")
+    }
+}

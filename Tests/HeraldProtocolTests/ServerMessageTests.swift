@@ -1,0 +1,23 @@
+import Testing
+
+@testable import HeraldProtocol
+
+@Suite struct ServerMessageTests {
+    func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    @Test func exactBytes() {
+        #expect(text(ServerMessage.pong()) == #"{"type":"pong"}"#)
+        #expect(text(ServerMessage.subscribed(topic: "news", seq: 0)) == #"{"type":"subscribed","topic":"news","seq":0}"#)
+        #expect(text(ServerMessage.subscribed(topic: "a", seq: UInt64.max)) == #"{"type":"subscribed","topic":"a","seq":18446744073709551615}"#)
+        #expect(text(ServerMessage.unsubscribed(topic: "news")) == #"{"type":"unsubscribed","topic":"news"}"#)
+        #expect(text(ServerMessage.error(code: "bad_topic", message: "no")) == #"{"type":"error","code":"bad_topic","message":"no"}"#)
+        #expect(text(ServerMessage.message(topic: "t", seq: 3, jsonData: Array(#"{"x":1}"#.utf8))) == #"{"type":"message","topic":"t","seq":3,"data":{"x":1}}"#)
+    }
+
+    @Test func errorMessageIsEscaped() {
+        let bytes = ServerMessage.error(code: "bad_json", message: "quote \" backslash \\ newline \n")
+        let value = bytes.withUnsafeBytes { JSONValue.parse($0) }
+        #expect(value?["message"] == .string("quote \" backslash \\ newline \n"))
+        #expect(value?["type"] == .string("error"))
+    }
+}
