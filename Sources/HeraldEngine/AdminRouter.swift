@@ -5,6 +5,7 @@ import HeraldProtocol
 struct AdminRouter {
     let token: String?
     let stats: StatsReport
+    let publisher: Publisher
 
     struct Response {
         let status: HTTPStatus
@@ -31,9 +32,110 @@ struct AdminRouter {
             guard method == "GET" else { return Self.methodNotAllowed("GET") }
             return Response(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
                             body: stats.prometheus())
+        case "/v1/publish":
+            guard method == "POST" else { return Self.methodNotAllowed("POST") }
+            return publish(request)
         default:
+            if path.hasPrefix("/v1/topics/") {
+                guard method == "GET" else { return Self.methodNotAllowed("GET") }
+                return topic(String(path.dropFirst("/v1/topics/".count)))
+            }
             return Self.error(.notFound, "no such endpoint: \(path)")
         }
+    }
+
+    private func topic(_ encoded: String) -> Response {
+        guard let name = QueryString.percentDecode(Substring(encoded)), TopicName.isValid(name) else {
+            return Self.error(.badRequest, "bad topic name")
+        }
+        let info = publisher.registry.info(topic: name)
+        var body = Array(#"{"topic":"#.utf8)
+        JSONString.append(name.utf8, to: &body)
+        body += Array(#","subscribers":\#(info.subscribers),"seq":\#(info.seq)}"#.utf8)
+        return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    /// `POST /v1/publish?topic=T` (raw body, Content-Type picks the
+    /// envelope) or `POST /v1/publish` with `{"topic"|"topics", "data"}`.
+    private func publish(_ request: AdminRequest) -> Response {
+        guard let query = QueryString.parse(request.head.query) else {
+            return Self.error(.badRequest, "bad query string")
+        }
+        if let topic = query.first(where: { $0.name == "topic" })?.value {
+            return publishRaw(topic: topic, request)
+        }
+        return publishJSON(request)
+    }
+
+    private func publishRaw(topic: String, _ request: AdminRequest) -> Response {
+        guard TopicName.isValid(topic) else { return Self.error(.badRequest, "bad topic name") }
+        guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
+        let mediaType = (request.head.header("Content-Type") ?? "text/plain")
+            .split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
+        let payload: Publisher.Payload
+        switch mediaType {
+        case "application/json":
+            let valid = request.body.withUnsafeBytes { JSONValidator.isValid($0) }
+            guard valid else { return Self.error(.badRequest, "body is not valid JSON") }
+            payload = .json(request.body)
+        case "application/octet-stream":
+            payload = .binary(request.body)
+        default:
+            let valid = request.body.withUnsafeBytes { UTF8Validator.isValid($0) }
+            guard valid else {
+                return Self.error(.badRequest, "body is not UTF-8 text; publish bytes as application/octet-stream")
+            }
+            payload = .text(request.body)
+        }
+        let seq = publisher.publish(topic: topic, payload: payload)
+        var body = Array(#"{"topic":"#.utf8)
+        JSONString.append(topic.utf8, to: &body)
+        body += Array(#","seq":\#(seq)}"#.utf8)
+        return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    private func publishJSON(_ request: AdminRequest) -> Response {
+        guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
+        let parsed = request.body.withUnsafeBytes { bytes in
+            (JSONValidator.topLevelMembers(bytes), JSONValue.parse(bytes))
+        }
+        guard let members = parsed.0, let object = parsed.1 else {
+            return Self.error(.badRequest, "body must be a JSON object {\"topic\"|\"topics\", \"data\"}")
+        }
+        guard let dataRange = members.last(where: { $0.name == "data" })?.valueRange else {
+            return Self.error(.badRequest, "missing \"data\"")
+        }
+        var topics: [String] = []
+        if let single = object["topic"] {
+            guard let name = single.stringValue else { return Self.error(.badRequest, "\"topic\" must be a string") }
+            topics = [name]
+        } else if let list = object["topics"] {
+            guard let array = list.arrayValue, !array.isEmpty else {
+                return Self.error(.badRequest, "\"topics\" must be a non-empty array of strings")
+            }
+            for item in array {
+                guard let name = item.stringValue else {
+                    return Self.error(.badRequest, "\"topics\" must be a non-empty array of strings")
+                }
+                topics.append(name)
+            }
+        } else {
+            return Self.error(.badRequest, "missing \"topic\" or \"topics\"")
+        }
+        for name in topics where !TopicName.isValid(name) {
+            return Self.error(.badRequest, "bad topic name")
+        }
+        let data = Array(request.body[dataRange])
+        var body = Array(#"{"results":["#.utf8)
+        for (position, name) in topics.enumerated() {
+            let seq = publisher.publish(topic: name, payload: .json(data))
+            if position > 0 { body.append(UInt8(ascii: ",")) }
+            body += Array(#"{"topic":"#.utf8)
+            JSONString.append(name.utf8, to: &body)
+            body += Array(#","seq":\#(seq)}"#.utf8)
+        }
+        body += Array("]}".utf8)
+        return Response(status: .ok, contentType: "application/json", body: body)
     }
 
     /// Constant-time comparison: the token check must not leak how many
@@ -57,5 +159,14 @@ struct AdminRouter {
 
     static func methodNotAllowed(_ allow: String) -> Response {
         error(.methodNotAllowed, "method not allowed", headers: [("Allow", allow)])
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var result = self
+        while result.first == " " { result = result.dropFirst() }
+        while result.last == " " { result = result.dropLast() }
+        return result.lowercased()
     }
 }

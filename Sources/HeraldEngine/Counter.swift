@@ -36,6 +36,10 @@ public enum Counter: Int, CaseIterable, Sendable {
     case sendBatchesExhausted
     case submissionQueueFull
     case acceptPausedFull
+    case messagesDelivered
+    case messagesDropped
+    case slowConsumerDisconnects
+    case gapsSent
 
     /// (metric name without `herald_`, label name, label value, help)
     public var metric: (name: String, label: String?, value: String?, help: String) {
@@ -74,6 +78,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .sendBatchesExhausted: ("send_batches_exhausted_total", nil, nil, "loop turns where a send waited for a free iovec batch")
         case .submissionQueueFull: ("submission_queue_full_total", nil, nil, "times a full SQ was submitted early to make room")
         case .acceptPausedFull: ("accept_paused_full_total", nil, nil, "times a ring stopped accepting because all its slots were taken")
+        case .messagesDelivered: ("messages_delivered_total", nil, nil, "published messages queued to a subscriber")
+        case .messagesDropped: ("messages_dropped_total", nil, nil, "deliveries dropped by the drop slow-consumer policy")
+        case .slowConsumerDisconnects: ("slow_consumer_disconnects_total", nil, nil, "connections closed (1008) by the disconnect slow-consumer policy")
+        case .gapsSent: ("gaps_sent_total", nil, nil, "gap messages telling drop-policy subscribers what they missed")
         }
     }
 

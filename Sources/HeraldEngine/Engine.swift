@@ -42,8 +42,12 @@ public final class Engine {
         let adminListener = try Socket.listen(host: config.adminListen.host, port: config.adminListen.port,
                                               backlog: 128, reusePort: false)
         adminPort = Socket.boundPort(adminListener)
+        var wakeDescriptors: [Int32] = []
+        for _ in 0..<plan.shards { wakeDescriptors.append(try Socket.eventDescriptor()) }
+        let registry = TopicRegistry(wakeDescriptors: wakeDescriptors)
         for index in 0..<plan.shards {
-            shards.append(try Shard(index: index, plan: plan, config: config, listener: listeners[index]))
+            shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
+                                wakeDescriptor: wakeDescriptors[index], registry: registry))
         }
         let failures = StartBarrier(count: plan.shards)
         for shard in shards {
@@ -53,9 +57,12 @@ public final class Engine {
             for shard in shards { shard.requestStop() }
             throw StartError(description: "cannot start shard: \(error)")
         }
-        let report = StatsReport(shards: shards.map(\.counters), startedMilliseconds: Clock.monotonicMilliseconds())
+        let report = StatsReport(shards: shards.map(\.counters), registry: registry,
+                                 startedMilliseconds: Clock.monotonicMilliseconds())
+        let publisher = Publisher(registry: registry)
         let server = try AdminServer(listener: adminListener,
-                                     router: AdminRouter(token: config.adminToken, stats: report), config: config)
+                                     router: AdminRouter(token: config.adminToken, stats: report, publisher: publisher),
+                                     config: config)
         server.start()
         admin = server
         Log.info("ready", [

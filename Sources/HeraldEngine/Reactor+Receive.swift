@@ -176,9 +176,21 @@ extension Reactor {
             // permessage-deflate is not negotiated (yet): leaving the
             // extension out of the response is a valid answer to any offer
             // (RFC 6455 §9.1), and clients then send uncompressed frames.
-            if route == .webSocket, QueryString.parse(head.query) == nil {
-                reject(index, .badRequest, counter: .handshakeFailedBadRequest)
-                return false
+            // CONTRACT: `topics=a,b` subscribes on open; a bad name or too
+            // many topics is a 400 before the upgrade, not a surprise after.
+            var topics: [String] = []
+            if route == .webSocket {
+                guard let query = QueryString.parse(head.query) else {
+                    reject(index, .badRequest, counter: .handshakeFailedBadRequest)
+                    return false
+                }
+                for (name, value) in query where name == "topics" {
+                    topics += value.split(separator: ",", omittingEmptySubsequences: true).map(String.init)
+                }
+                guard topics.allSatisfy({ TopicName.isValid($0) }), topics.count <= settings.topicsPerConnectionMax else {
+                    reject(index, .badRequest, counter: .handshakeFailedBadRequest)
+                    return false
+                }
             }
             enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(accept: accept,
                                                                                                  extensions: nil)))
@@ -191,6 +203,7 @@ extension Reactor {
                                              salt: UInt32(truncatingIfNeeded: ringIndex &* 7919 &+ shardIndex),
                                              fraction: ReactorSettings.pingJitterFraction)
             wheel.schedule(index, afterMilliseconds: delay)
+            for topic in topics { subscribe(index, topic: topic) }
             return true
         }
     }

@@ -9,15 +9,22 @@ import HeraldIO
 extension Reactor {
     /// Queues `frame` on the connection (one retain, released when sent).
     func enqueue(_ index: UInt32, _ frame: OutboundFrame) {
+        enqueueShared(index, Unmanaged.passUnretained(frame), bytes: frame.count)
+    }
+
+    /// Queues a frame that may be shared by many connections: one retain
+    /// here, one release when its send completes; no copy, no allocation
+    /// beyond a pooled queue node.
+    func enqueueShared(_ index: UInt32, _ frame: Unmanaged<OutboundFrame>, bytes: Int) {
         let slot = slab.pointer(index)
-        let node = nodes.make(Unmanaged.passRetained(frame))
+        let node = nodes.make(frame.retain())
         if slot.pointee.sendTail == SendNodePool.none {
             slot.pointee.sendHead = node
         } else {
             nodes.link(slot.pointee.sendTail, to: node)
         }
         slot.pointee.sendTail = node
-        slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: frame.count)
+        slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: bytes)
         scheduleFlush(index)
     }
 
@@ -115,7 +122,11 @@ extension Reactor {
         slot.pointee.queuedBytes = UInt32(max(0, queuedBefore))
         if slot.pointee.sendHead == SendNodePool.none {
             slot.pointee.sendTail = SendNodePool.none
-            if slot.pointee.flags.contains(.endAfterSend) { finishAfterSend(index) }
+            if slot.pointee.flags.contains(.endAfterSend) {
+                finishAfterSend(index)
+            } else if slot.pointee.state == .open && slot.pointee.subscriptions != ShardRouter.none {
+                sendPendingGaps(index)
+            }
         } else {
             scheduleFlush(index)
         }

@@ -1,17 +1,89 @@
+import HeraldCore
 import HeraldProtocol
 
-/// Topic subscriptions (pub/sub lands with issue 3; until then the in-band
-/// commands answer a clear error and the socket stays open).
+/// Topic subscriptions of this ring's connections and delivery of
+/// published frames to them, with the slow-consumer policy.
 extension Reactor {
     func subscribe(_ index: UInt32, topic: String) {
-        counters.add(.clientErrorsSent)
-        sendText(index, ServerMessage.error(code: "unavailable", message: "pub/sub is not available in this build"))
+        guard TopicName.isValid(topic) else {
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /"))
+            return
+        }
+        let slot = slab.pointer(index)
+        let result = router.subscribe(ring: UInt16(ringIndex), slot: index, generation: slab.handle(index).generation,
+                                      name: topic, head: &slot.pointee.subscriptions,
+                                      topicsMax: settings.topicsPerConnectionMax)
+        switch result {
+        case .subscribed(let seq, _), .alreadySubscribed(let seq):
+            sendText(index, ServerMessage.subscribed(topic: topic, seq: seq))
+        case .tooManyTopics:
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "too_many_topics",
+                                                message: "at most \(settings.topicsPerConnectionMax) topics per connection"))
+        }
     }
 
     func unsubscribe(_ index: UInt32, topic: String) {
-        counters.add(.clientErrorsSent)
-        sendText(index, ServerMessage.error(code: "unavailable", message: "pub/sub is not available in this build"))
+        guard TopicName.isValid(topic) else {
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /"))
+            return
+        }
+        let slot = slab.pointer(index)
+        // Unsubscribing from a topic the connection does not hold is not an
+        // error: the end state is what the client asked for.
+        _ = router.unsubscribe(name: topic, head: &slot.pointee.subscriptions)
+        sendText(index, ServerMessage.unsubscribed(topic: topic))
     }
 
-    func leaveAllTopics(_ index: UInt32) {}
+    func leaveAllTopics(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        guard slot.pointee.subscriptions != ShardRouter.none else { return }
+        router.unsubscribeAll(head: &slot.pointee.subscriptions)
+    }
+
+    /// Queues a published frame on one subscriber (one retain, no copy).
+    /// Returns false when the subscriber cannot take it (closing, stale).
+    func deliver(_ index: UInt32, generation: UInt32, node: UInt32, seq: UInt64, frame: Unmanaged<OutboundFrame>,
+                 bytes: Int) {
+        guard slab.isLive(SlotHandle(index: index, generation: generation)) else { return }
+        let slot = slab.pointer(index)
+        guard slot.pointee.state == .open, !slot.pointee.flags.contains(.closeSent) else { return }
+        if Int(slot.pointee.queuedBytes) + bytes > settings.sendQueueBytesMax {
+            switch settings.slowConsumerPolicy {
+            case .disconnect:
+                counters.add(.slowConsumerDisconnects)
+                // The close frame queues behind data the peer is not reading;
+                // the close timeout then ends the connection either way.
+                initiateClose(index, .policyViolation, reason: "slow consumer")
+            case .drop:
+                counters.add(.messagesDropped)
+                router.noteDropped(node, seq: seq)
+            }
+            return
+        }
+        if let gap = router.takeGap(node) { sendGap(index, gap) }
+        enqueueShared(index, frame, bytes: bytes)
+        counters.add(.messagesDelivered)
+    }
+
+    /// Announces what a `drop`-policy subscriber missed, once its queue has
+    /// room again (CONTRACT: `{"type":"gap","topic":"T","from":A,"to":B}`).
+    func sendPendingGaps(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        var node = slot.pointee.subscriptions
+        while node != ShardRouter.none {
+            if let gap = router.takeGap(node) { sendGap(index, gap) }
+            node = router.nextOfConnection(node)
+        }
+    }
+
+    private func sendGap(_ index: UInt32, _ gap: (topic: String, from: UInt64, to: UInt64)) {
+        counters.add(.gapsSent)
+        var json = Array(#"{"type":"gap","topic":"#.utf8)
+        JSONString.append(gap.topic.utf8, to: &json)
+        json += Array(#","from":\#(gap.from),"to":\#(gap.to)}"#.utf8)
+        sendText(index, json)
+    }
 }

@@ -24,6 +24,8 @@ final class Reactor {
     let settings: ReactorSettings
     let counters: ShardCounters
     let listener: Int32
+    /// The shard's subscriptions (shared by its reactors, same thread).
+    unowned let router: ShardRouter
     var nodes: SendNodePool
     var batches: SendBatchPool
     /// Connections with queued frames and no send in flight.
@@ -45,7 +47,9 @@ final class Reactor {
     let wakeDescriptor: Int32?
 
     init(shardIndex: Int, ringIndex: Int, capacity: Int, listener: Int32, wakeDescriptor: Int32,
-         isPrimary: Bool, settings: ReactorSettings, counters: ShardCounters, nowMilliseconds: UInt64) throws {
+         isPrimary: Bool, settings: ReactorSettings, counters: ShardCounters, router: ShardRouter,
+         nowMilliseconds: UInt64) throws {
+        self.router = router
         self.shardIndex = shardIndex
         self.ringIndex = ringIndex
         self.settings = settings

@@ -32,6 +32,9 @@ struct ReactorSettings {
     let enableEcho: Bool
     let recvBufferCount: Int
     let recvBufferBytes: Int
+    let topicsPerConnectionMax: Int
+    let sendQueueBytesMax: Int
+    let slowConsumerPolicy: SlowConsumerPolicy
 
     init(_ config: Config) {
         handshakeTimeoutMilliseconds = UInt64(config.handshakeTimeoutSeconds * 1000)
@@ -46,6 +49,9 @@ struct ReactorSettings {
         while count < config.recvBufferCount { count <<= 1 }
         recvBufferCount = min(count, 32_768)
         recvBufferBytes = config.recvBufferBytes
+        topicsPerConnectionMax = config.topicsPerConnectionMax
+        sendQueueBytesMax = config.sendQueueBytesMax
+        slowConsumerPolicy = config.slowConsumerPolicy
     }
 }
 

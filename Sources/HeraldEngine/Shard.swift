@@ -21,16 +21,20 @@ final class Shard: @unchecked Sendable {
     private let listener: Int32
     private var reactors: [Reactor] = []
     private let stopRequested: Atomic<Bool>
+    private let registry: TopicRegistry
+    private var router: ShardRouter!
     private var thread = pthread_t()
 
-    init(index: Int, plan: RingPlan, config: Config, listener: Int32) throws {
+    init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
+         registry: TopicRegistry) {
         self.index = index
+        self.registry = registry
         self.plan = plan
         self.config = config
         self.listener = listener
         stopRequested = Atomic(false)
         counters = ShardCounters(rings: plan.ringsPerShard)
-        wakeDescriptor = try Socket.eventDescriptor()
+        self.wakeDescriptor = wakeDescriptor
     }
 
     /// Rings are created on the shard thread itself: SINGLE_ISSUER binds a
@@ -38,11 +42,13 @@ final class Shard: @unchecked Sendable {
     private func setUp() throws {
         let settings = ReactorSettings(config)
         let now = Clock.monotonicMilliseconds()
+        let router = ShardRouter(shardIndex: index, registry: registry)
+        self.router = router
         for ringIndex in 0..<plan.ringsPerShard {
             reactors.append(try Reactor(shardIndex: index, ringIndex: ringIndex, capacity: plan.connectionsPerRing,
                                         listener: listener, wakeDescriptor: wakeDescriptor,
                                         isPrimary: ringIndex == 0, settings: settings, counters: counters,
-                                        nowMilliseconds: now))
+                                        router: router, nowMilliseconds: now))
         }
     }
 
@@ -87,7 +93,7 @@ final class Shard: @unchecked Sendable {
                 shutdownDeadline = now + UInt64(config.shutdownTimeoutSeconds * 1000)
                 for reactor in reactors { reactor.beginShutdown() }
             }
-            var busy = false
+            var busy = deliverPublished()
             for reactor in reactors where reactor.turn(now: now) { busy = true }
             counters.openConnections.store(reactors.reduce(0) { $0 + $1.openConnections }, ordering: .relaxed)
             if let deadline = shutdownDeadline {
@@ -114,6 +120,27 @@ final class Shard: @unchecked Sendable {
             if let deadline = shutdownDeadline { budget = min(budget, deadline > now ? deadline - now : 0) }
             primary.submitAndWait(timeoutNanoseconds: max(budget, 1) * 1_000_000)
         }
+    }
+}
+
+extension Shard {
+    /// Fans every publish queued for this shard out to its local
+    /// subscribers: one reference per subscriber, no copy. Returns true
+    /// when there was anything to deliver.
+    private func deliverPublished() -> Bool {
+        let queue = registry.queues[index]
+        guard !queue.isEmpty else { return false }
+        queue.drain { delivery in
+            let bytes = delivery.frame._withUnsafeGuaranteedRef { $0.count }
+            _ = router.forEachSubscriber(globalID: delivery.topicID, seq: delivery.seq) { node, subscription in
+                reactors[Int(subscription.ring)].deliver(subscription.slot, generation: subscription.generation,
+                                                         node: node, seq: delivery.seq, frame: delivery.frame,
+                                                         bytes: bytes)
+            }
+            // The shard's own reference, taken by the publisher.
+            delivery.frame.release()
+        }
+        return true
     }
 }
 

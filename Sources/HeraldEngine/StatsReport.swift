@@ -4,6 +4,7 @@ import HeraldCore
 /// shards' counters (relaxed atomic loads; figures are a moment's view).
 struct StatsReport {
     let shards: [ShardCounters]
+    let registry: TopicRegistry
     let startedMilliseconds: UInt64
 
     func total(_ counter: Counter) -> UInt64 {
@@ -15,11 +16,15 @@ struct StatsReport {
     }
 
     func json() -> [UInt8] {
+        let topics = registry.totals()
         var out = "{"
         out += "\"connections\":\(openConnections)"
         out += ",\"connections_total\":\(total(.connectionsUpgraded))"
-        out += ",\"topics\":0,\"subscriptions\":0"
-        out += ",\"messages_published_total\":0,\"messages_delivered_total\":0"
+        out += ",\"topics\":\(topics.topics),\"subscriptions\":\(topics.subscriptions)"
+        out += ",\"messages_published_total\":\(topics.published)"
+        out += ",\"messages_delivered_total\":\(total(.messagesDelivered))"
+        out += ",\"messages_dropped_total\":\(total(.messagesDropped))"
+        out += ",\"slow_consumer_disconnects_total\":\(total(.slowConsumerDisconnects))"
         out += ",\"bytes_sent_total\":\(total(.bytesSent))"
         out += ",\"bytes_received_total\":\(total(.bytesReceived))"
         out += ",\"messages_received_total\":\(total(.messagesReceived))"
@@ -33,6 +38,7 @@ struct StatsReport {
             out += "{\"shard\":\(index),\"rings\":\(shard.rings)"
             out += ",\"connections\":\(shard.openConnections.load(ordering: .relaxed))"
             out += ",\"connections_total\":\(shard.value(.connectionsUpgraded))"
+            out += ",\"messages_delivered_total\":\(shard.value(.messagesDelivered))"
             out += ",\"bytes_sent_total\":\(shard.value(.bytesSent))"
             out += ",\"bytes_received_total\":\(shard.value(.bytesReceived))"
             out += ",\"receive_no_buffers_total\":\(shard.value(.receiveNoBuffers))"
@@ -58,6 +64,14 @@ struct StatsReport {
         for (index, shard) in shards.enumerated() {
             out += "herald_shard_connections{shard=\"\(index)\"} \(shard.openConnections.load(ordering: .relaxed))\n"
         }
+        let topics = registry.totals()
+        out += "# HELP herald_topics topics known (published to or subscribed)\n# TYPE herald_topics gauge\n"
+        out += "herald_topics \(topics.topics)\n"
+        out += "# HELP herald_subscriptions topic subscriptions held now\n# TYPE herald_subscriptions gauge\n"
+        out += "herald_subscriptions \(topics.subscriptions)\n"
+        out += "# HELP herald_messages_published_total messages published through the admin API\n"
+        out += "# TYPE herald_messages_published_total counter\n"
+        out += "herald_messages_published_total \(topics.published)\n"
         var seen = Set<String>()
         for counter in Counter.allCases {
             let metric = counter.metric

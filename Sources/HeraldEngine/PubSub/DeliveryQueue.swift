@@ -1,0 +1,62 @@
+import Synchronization
+
+/// The lock-free hand-off of published frames to one shard: many producers
+/// (the admin thread; any thread) push, the shard thread takes everything
+/// at once. A Treiber stack whose consumer swaps the head for nil and
+/// reverses the list, so each drain yields pushes in order. Taking the whole
+/// list with one exchange means the consumer never races a pop (no ABA).
+final class DeliveryQueue: @unchecked Sendable {
+    // @unchecked: `head` is atomic; nodes are owned by whoever holds them
+    // after a successful push (the queue) or drain (the consumer).
+    struct Delivery {
+        let topicID: UInt32
+        let seq: UInt64
+        /// Retained once for this shard; released by the shard when every
+        /// local subscriber has its own reference.
+        let frame: Unmanaged<OutboundFrame>
+    }
+
+    private struct Node {
+        var next: UnsafeMutablePointer<Node>?
+        let delivery: Delivery
+    }
+
+    private let head = Atomic<UInt>(0)
+
+    deinit {
+        drain { $0.frame.release() }
+    }
+
+    func push(_ delivery: Delivery) {
+        let node = UnsafeMutablePointer<Node>.allocate(capacity: 1)
+        node.initialize(to: Node(next: nil, delivery: delivery))
+        var expected = head.load(ordering: .relaxed)
+        while true {
+            node.pointee.next = UnsafeMutablePointer(bitPattern: expected)
+            let (exchanged, current) = head.compareExchange(expected: expected, desired: UInt(bitPattern: node),
+                                                             successOrdering: .releasing, failureOrdering: .relaxed)
+            if exchanged { return }
+            expected = current
+        }
+    }
+
+    var isEmpty: Bool { head.load(ordering: .relaxed) == 0 }
+
+    /// Hands every queued delivery to `body`, oldest first.
+    func drain(_ body: (Delivery) -> Void) {
+        var node = UnsafeMutablePointer<Node>(bitPattern: head.exchange(0, ordering: .acquiring))
+        // Reverse: the stack holds newest first.
+        var ordered: UnsafeMutablePointer<Node>?
+        while let current = node {
+            node = current.pointee.next
+            current.pointee.next = ordered
+            ordered = current
+        }
+        while let current = ordered {
+            ordered = current.pointee.next
+            body(current.pointee.delivery)
+            current.deinitialize(count: 1)
+            current.deallocate()
+        }
+    }
+}

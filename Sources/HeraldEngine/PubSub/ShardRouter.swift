@@ -1,0 +1,197 @@
+import HeraldCore
+
+/// One shard's subscriptions: for every topic with local subscribers, a
+/// doubly linked list of subscription nodes; for every connection, a singly
+/// linked list of its nodes (head in the slot). Subscribing, unsubscribing
+/// and disconnecting unlink in O(1) per subscription — no scan of a topic's
+/// subscriber list. Touched only by the shard thread.
+final class ShardRouter {
+    static let none: UInt32 = .max
+
+    struct Subscription {
+        var ring: UInt16 = 0
+        var slot: UInt32 = 0
+        var generation: UInt32 = 0
+        var topic: UInt32 = 0
+        var previous: UInt32 = ShardRouter.none
+        var next: UInt32 = ShardRouter.none
+        var nextOfConnection: UInt32 = ShardRouter.none
+        /// Messages dropped for this subscriber (policy `drop`) and not yet
+        /// announced with a `gap` message; 0 when none.
+        var gapFrom: UInt64 = 0
+        var gapTo: UInt64 = 0
+    }
+
+    struct Topic {
+        var name: String
+        var globalID: UInt32
+        var head: UInt32 = ShardRouter.none
+        var count = 0
+        /// The last seq this shard delivered (or the topic's seq when the
+        /// shard's first subscriber joined); older deliveries are stale.
+        var lastSeq: UInt64 = 0
+    }
+
+    let shardIndex: Int
+    let registry: TopicRegistry
+    private(set) var subscriptions: [Subscription] = []
+    private var freeSubscriptions: [UInt32] = []
+    private(set) var topics: [Topic] = []
+    private var freeTopics: [UInt32] = []
+    private var topicsByName: [String: UInt32] = [:]
+    private var topicsByGlobalID: [UInt32: UInt32] = [:]
+
+    init(shardIndex: Int, registry: TopicRegistry) {
+        self.shardIndex = shardIndex
+        self.registry = registry
+    }
+
+    enum SubscribeResult: Equatable {
+        /// Subscribed (or already was); the seq to report.
+        case subscribed(seq: UInt64, node: UInt32)
+        case alreadySubscribed(seq: UInt64)
+        case tooManyTopics
+    }
+
+    /// Adds `(ring, slot)` to `name`. `head` is the connection's list head.
+    func subscribe(ring: UInt16, slot: UInt32, generation: UInt32, name: String,
+                   head: inout UInt32, topicsMax: Int) -> SubscribeResult {
+        var count = 0
+        var node = head
+        while node != Self.none {
+            if topics[Int(subscriptions[Int(node)].topic)].name == name {
+                return .alreadySubscribed(seq: topics[Int(subscriptions[Int(node)].topic)].lastSeq)
+            }
+            count += 1
+            node = subscriptions[Int(node)].nextOfConnection
+        }
+        guard count < topicsMax else { return .tooManyTopics }
+        let topic = localTopic(name)
+        let index = makeSubscription()
+        subscriptions[Int(index)] = Subscription(ring: ring, slot: slot, generation: generation, topic: topic,
+                                                 previous: Self.none, next: topics[Int(topic)].head,
+                                                 nextOfConnection: head)
+        if topics[Int(topic)].head != Self.none {
+            subscriptions[Int(topics[Int(topic)].head)].previous = index
+        }
+        topics[Int(topic)].head = index
+        head = index
+        topics[Int(topic)].count += 1
+        // Every change is reported so GET /v1/topics/T counts exactly; the
+        // first local subscriber also learns the seq to start from.
+        let (_, seq) = registry.subscribersChanged(shard: shardIndex, topic: name, delta: 1)
+        if topics[Int(topic)].count == 1 { topics[Int(topic)].lastSeq = seq }
+        return .subscribed(seq: topics[Int(topic)].lastSeq, node: index)
+    }
+
+    /// Removes the connection's subscription to `name`; false when it had none.
+    func unsubscribe(name: String, head: inout UInt32) -> Bool {
+        var previous = Self.none
+        var node = head
+        while node != Self.none {
+            let next = subscriptions[Int(node)].nextOfConnection
+            if topics[Int(subscriptions[Int(node)].topic)].name == name {
+                if previous == Self.none { head = next } else { subscriptions[Int(previous)].nextOfConnection = next }
+                remove(node)
+                return true
+            }
+            previous = node
+            node = next
+        }
+        return false
+    }
+
+    /// Drops every subscription of a closing connection.
+    func unsubscribeAll(head: inout UInt32) {
+        var node = head
+        while node != Self.none {
+            let next = subscriptions[Int(node)].nextOfConnection
+            remove(node)
+            node = next
+        }
+        head = Self.none
+    }
+
+    /// Unlinks a node from its topic list (O(1)) and frees it.
+    private func remove(_ node: UInt32) {
+        let subscription = subscriptions[Int(node)]
+        let topic = subscription.topic
+        if subscription.previous == Self.none {
+            topics[Int(topic)].head = subscription.next
+        } else {
+            subscriptions[Int(subscription.previous)].next = subscription.next
+        }
+        if subscription.next != Self.none {
+            subscriptions[Int(subscription.next)].previous = subscription.previous
+        }
+        topics[Int(topic)].count -= 1
+        _ = registry.subscribersChanged(shard: shardIndex, topic: topics[Int(topic)].name, delta: -1)
+        if topics[Int(topic)].count == 0 { releaseTopic(topic) }
+        subscriptions[Int(node)] = Subscription()
+        freeSubscriptions.append(node)
+    }
+
+    /// Walks the subscribers of the topic a delivery is for. `visit`
+    /// returns nothing; it may not subscribe or unsubscribe (the shard
+    /// defers closes it triggers until after the walk).
+    func forEachSubscriber(globalID: UInt32, seq: UInt64, _ visit: (UInt32, Subscription) -> Void) -> String? {
+        guard let topic = topicsByGlobalID[globalID] else { return nil }
+        guard seq > topics[Int(topic)].lastSeq else { return nil }
+        topics[Int(topic)].lastSeq = seq
+        var node = topics[Int(topic)].head
+        while node != Self.none {
+            let subscription = subscriptions[Int(node)]
+            visit(node, subscription)
+            node = subscription.next
+        }
+        return topics[Int(topic)].name
+    }
+
+    func noteDropped(_ node: UInt32, seq: UInt64) {
+        if subscriptions[Int(node)].gapFrom == 0 { subscriptions[Int(node)].gapFrom = seq }
+        subscriptions[Int(node)].gapTo = seq
+    }
+
+    /// Takes the pending gap of a node (clearing it).
+    func takeGap(_ node: UInt32) -> (topic: String, from: UInt64, to: UInt64)? {
+        let subscription = subscriptions[Int(node)]
+        guard subscription.gapFrom != 0 else { return nil }
+        subscriptions[Int(node)].gapFrom = 0
+        subscriptions[Int(node)].gapTo = 0
+        return (topics[Int(subscription.topic)].name, subscription.gapFrom, subscription.gapTo)
+    }
+
+    func nextOfConnection(_ node: UInt32) -> UInt32 { subscriptions[Int(node)].nextOfConnection }
+
+    var subscriptionCount: Int { subscriptions.count - freeSubscriptions.count }
+
+    private func localTopic(_ name: String) -> UInt32 {
+        if let existing = topicsByName[name] { return existing }
+        let (globalID, _) = registry.subscribersChanged(shard: shardIndex, topic: name, delta: 0)
+        let topic = Topic(name: name, globalID: globalID)
+        let index: UInt32
+        if let reused = freeTopics.popLast() {
+            index = reused
+            topics[Int(index)] = topic
+        } else {
+            index = UInt32(topics.count)
+            topics.append(topic)
+        }
+        topicsByName[name] = index
+        topicsByGlobalID[globalID] = index
+        return index
+    }
+
+    private func releaseTopic(_ topic: UInt32) {
+        topicsByName[topics[Int(topic)].name] = nil
+        topicsByGlobalID[topics[Int(topic)].globalID] = nil
+        topics[Int(topic)] = Topic(name: "", globalID: .max)
+        freeTopics.append(topic)
+    }
+
+    private func makeSubscription() -> UInt32 {
+        if let reused = freeSubscriptions.popLast() { return reused }
+        subscriptions.append(Subscription())
+        return UInt32(subscriptions.count - 1)
+    }
+}

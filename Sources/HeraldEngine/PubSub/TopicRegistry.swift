@@ -1,0 +1,95 @@
+import HeraldIO
+import Synchronization
+
+/// The process-wide view of topics: each topic's sequence number and how
+/// many subscribers each shard holds. Publishing assigns the next seq and
+/// hands the frame to exactly the shards with subscribers, all under one
+/// lock, so every shard receives a topic's messages in seq order whichever
+/// thread published them (CONTRACT: seq "with no gaps and no reordering").
+///
+/// The lock is taken once per publish and once per subscription change,
+/// never per delivery.
+final class TopicRegistry: Sendable {
+    struct TopicInfo: Equatable {
+        let subscribers: Int
+        let seq: UInt64
+    }
+
+    private struct Record {
+        let id: UInt32
+        var seq: UInt64 = 0
+        var subscribers: [Int]
+    }
+
+    private struct State {
+        var records: [String: Record] = [:]
+        var nextID: UInt32 = 0
+        var publishedTotal: UInt64 = 0
+        var subscriptions = 0
+    }
+
+    private let state = Mutex(State())
+    let queues: [DeliveryQueue]
+    private let wakeDescriptors: [Int32]
+
+    init(wakeDescriptors: [Int32]) {
+        self.wakeDescriptors = wakeDescriptors
+        queues = wakeDescriptors.map { _ in DeliveryQueue() }
+    }
+
+    /// Publishes to `topic`: takes the next seq, builds the frame once with
+    /// it (only when someone listens) and queues it on every shard with
+    /// subscribers. Returns the seq.
+    func publish(topic: String, build: (UInt64) -> OutboundFrame) -> UInt64 {
+        var targets: [Int] = []
+        let seq = state.withLock { state -> UInt64 in
+            let shardCount = queues.count
+            var record = state.records[topic] ?? {
+                defer { state.nextID &+= 1 }
+                return Record(id: state.nextID, subscribers: Array(repeating: 0, count: shardCount))
+            }()
+            record.seq &+= 1
+            state.publishedTotal &+= 1
+            for shard in 0..<shardCount where record.subscribers[shard] > 0 { targets.append(shard) }
+            if !targets.isEmpty {
+                let frame = build(record.seq)
+                for shard in targets {
+                    queues[shard].push(.init(topicID: record.id, seq: record.seq, frame: Unmanaged.passRetained(frame)))
+                }
+            }
+            state.records[topic] = record
+            return record.seq
+        }
+        for shard in targets { Socket.signalEvent(wakeDescriptors[shard]) }
+        return seq
+    }
+
+    /// A shard gained or lost a subscriber of `topic`. Returns the topic's
+    /// id and its seq at this moment: deliveries sequenced after it reach
+    /// this shard, earlier ones do not.
+    func subscribersChanged(shard: Int, topic: String, delta: Int) -> (id: UInt32, seq: UInt64) {
+        state.withLock { state in
+            let shardCount = queues.count
+            var record = state.records[topic] ?? {
+                defer { state.nextID &+= 1 }
+                return Record(id: state.nextID, subscribers: Array(repeating: 0, count: shardCount))
+            }()
+            record.subscribers[shard] += delta
+            state.subscriptions += delta
+            state.records[topic] = record
+            return (record.id, record.seq)
+        }
+    }
+
+    func info(topic: String) -> TopicInfo {
+        state.withLock { state in
+            guard let record = state.records[topic] else { return TopicInfo(subscribers: 0, seq: 0) }
+            return TopicInfo(subscribers: record.subscribers.reduce(0, +), seq: record.seq)
+        }
+    }
+
+    /// (topics known, subscriptions, messages published) for stats.
+    func totals() -> (topics: Int, subscriptions: Int, published: UInt64) {
+        state.withLock { ($0.records.count, $0.subscriptions, $0.publishedTotal) }
+    }
+}
