@@ -6,14 +6,22 @@
 //   herald (executable)      — flag parsing, signal wiring; no logic worth testing
 //   HeraldEngine             — shards, connections, admin listener (imports HeraldIO, never CURing)
 //   HeraldIO                 — the only module that imports the liburing shim (rings, sockets, errno)
+//   HeraldCompression        — permessage-deflate over zlib (the only module that imports CZlib)
 //   HeraldCore               — pure: slab, timing wheel, configuration, counters
 //   HeraldProtocol           — pure: RFC 6455 frames, HTTP head parsing, handshake, UTF-8, JSON
+//   LoadGenKit, herald-loadgen (LoadGen/) — the load generator: HeraldIO + HeraldProtocol, not the engine
 import PackageDescription
 
 let package = Package(
     name: "Herald",
     products: [
         .executable(name: "herald", targets: ["herald"]),
+        .executable(name: "herald-loadgen", targets: ["herald-loadgen"]),
+    ],
+    dependencies: [
+        // Only the load generator uses it (latency percentiles); the server's
+        // dependency tree stays empty.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -22,12 +30,23 @@ let package = Package(
             pkgConfig: "liburing",
             providers: [.apt(["liburing-dev"])]
         ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "HeraldProtocol"),
+        .target(name: "HeraldCompression", dependencies: ["CZlib"]),
         .target(name: "HeraldCore"),
         .target(name: "HeraldIO", dependencies: ["CURing"]),
-        .target(name: "HeraldEngine", dependencies: ["HeraldIO", "HeraldCore", "HeraldProtocol"]),
+        .target(name: "HeraldEngine", dependencies: ["HeraldIO", "HeraldCore", "HeraldProtocol", "HeraldCompression"]),
         .executableTarget(name: "herald", dependencies: ["HeraldEngine", "HeraldCore"]),
+        .target(
+            name: "LoadGenKit",
+            dependencies: ["HeraldIO", "HeraldProtocol", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            path: "LoadGen/Sources/LoadGenKit"
+        ),
+        .executableTarget(name: "herald-loadgen", dependencies: ["LoadGenKit"], path: "LoadGen/Sources/herald-loadgen"),
+        .testTarget(name: "LoadGenKitTests", dependencies: ["LoadGenKit"], path: "LoadGen/Tests/LoadGenKitTests"),
         .testTarget(name: "HeraldProtocolTests", dependencies: ["HeraldProtocol"]),
         .testTarget(name: "HeraldCoreTests", dependencies: ["HeraldCore"]),
+        .testTarget(name: "HeraldCompressionTests", dependencies: ["HeraldCompression"]),
+        .testTarget(name: "HeraldEngineTests", dependencies: ["HeraldEngine", "HeraldCore", "HeraldProtocol"]),
     ]
 )

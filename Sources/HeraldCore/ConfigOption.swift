@@ -44,7 +44,7 @@ public struct ConfigOption: Sendable {
         seconds("ping-interval", "silence before the server pings (default 25)", \.pingIntervalSeconds),
         seconds("pong-timeout", "seconds a pinged client has to answer (default 10)", \.pongTimeoutSeconds),
         bytes("message-bytes-max", "largest inbound message, else close 1009 (default 65536)", \.messageBytesMax,
-              range: 125...(16 * 1024 * 1024)),
+              range: 1...(16 * 1024 * 1024)),
         .init(name: "enable-echo", valueName: nil,
               help: "serve the /echo diagnostics route") { config, text in
             guard let value = parseBool(text) else { return false }

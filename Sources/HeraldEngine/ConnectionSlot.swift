@@ -99,4 +99,8 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     static let upgraded = ConnectionFlags(rawValue: 1 << 10)
     /// The data frame being received has FIN set (ends its message).
     static let finalFrame = ConnectionFlags(rawValue: 1 << 11)
+    /// permessage-deflate was negotiated (RFC 7692).
+    static let deflate = ConnectionFlags(rawValue: 1 << 12)
+    /// The message in progress is compressed (RSV1 on its first frame).
+    static let compressedMessage = ConnectionFlags(rawValue: 1 << 13)
 }

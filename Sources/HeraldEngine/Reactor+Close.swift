@@ -1,4 +1,5 @@
 import HeraldCore
+import Synchronization
 import HeraldIO
 import HeraldProtocol
 
@@ -35,6 +36,9 @@ extension Reactor {
             counters.add(.connectionsClosed)
             openConnections -= 1
             slot.pointee.flags.remove(.upgraded)
+            if slot.pointee.flags.contains(.deflate) {
+                router.registry.deflateConnections.subtract(1, ordering: .relaxed)
+            }
         }
         slot.pointee.state = .tearingDown
         slot.pointee.flags.insert(.inputClosed)

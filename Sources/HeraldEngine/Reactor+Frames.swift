@@ -10,7 +10,11 @@ extension Reactor {
         var offset = 0
         while !slot.pointee.flags.contains(.inputClosed) {
             let rest = UnsafeMutableRawBufferPointer(rebasing: bytes[offset...])
-            let step = slot.pointee.decoder.next(rest, messageBytesMax: settings.messageBytesMax, allowRSV1: false)
+            // With deflate, 1009 is checked on the inflated size instead; the
+            // compressed size is bounded by the same limit (it can only be
+            // smaller for any message worth accepting).
+            let step = slot.pointee.decoder.next(rest, messageBytesMax: settings.messageBytesMax,
+                                                 allowRSV1: slot.pointee.flags.contains(.deflate))
             offset += step.consumed
             switch step.event {
             case .needMore:
@@ -40,6 +44,11 @@ extension Reactor {
         }
         slot.pointee.controlOpcode = 0
         if header.isFirstFrameOfMessage {
+            if header.rsv1 {
+                slot.pointee.flags.insert(.compressedMessage)
+            } else {
+                slot.pointee.flags.remove(.compressedMessage)
+            }
             if header.opcode == .text {
                 slot.pointee.flags.insert(.textMessage)
                 slot.pointee.utf8.reset()
@@ -57,6 +66,10 @@ extension Reactor {
     private func dataPayload(_ index: UInt32, _ chunk: UnsafeMutableRawBufferPointer, complete: Bool) {
         let slot = slab.pointer(index)
         let isText = slot.pointee.flags.contains(.textMessage)
+        if slot.pointee.flags.contains(.compressedMessage) {
+            compressedPayload(index, chunk, complete: complete, isText: isText)
+            return
+        }
         // Fail fast on invalid UTF-8, mid-message (RFC 6455 §8.1; Autobahn 6.x).
         if isText && !slot.pointee.utf8.validate(UnsafeRawBufferPointer(chunk)) {
             fail(index, .invalidPayload)
@@ -80,6 +93,35 @@ extension Reactor {
             message(index, opcode, whole)
             freeAssembly(index)
         }
+    }
+
+    /// A compressed message is inflated whole once its last frame is in
+    /// (RFC 7692 §7.2.2), then validated and handled like any other.
+    private func compressedPayload(_ index: UInt32, _ chunk: UnsafeMutableRawBufferPointer, complete: Bool,
+                                   isText: Bool) {
+        let slot = slab.pointer(index)
+        let endsMessage = complete && slot.pointee.flags.contains(.finalFrame)
+        let compressed: UnsafeRawBufferPointer
+        if endsMessage && slot.pointee.assembly == nil {
+            compressed = UnsafeRawBufferPointer(chunk)
+        } else {
+            appendAssembly(index, UnsafeRawBufferPointer(chunk), limit: settings.messageBytesMax)
+            guard endsMessage else { return }
+            compressed = UnsafeRawBufferPointer(start: slot.pointee.assembly, count: Int(slot.pointee.assemblyLength))
+        }
+        switch inflater.decompress(compressed, bytesMax: settings.messageBytesMax) {
+        case .failure(.tooLarge):
+            fail(index, .messageTooBig)
+        case .failure(.corrupt):
+            fail(index, .invalidPayload)
+        case .success(let message):
+            if isText && !UTF8Validator.isValid(message) {
+                fail(index, .invalidPayload)
+            } else {
+                self.message(index, isText ? .text : .binary, message)
+            }
+        }
+        freeAssembly(index)
     }
 
     private func controlPayload(_ index: UInt32, _ chunk: UnsafeMutableRawBufferPointer, complete: Bool) {

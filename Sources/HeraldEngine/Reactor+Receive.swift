@@ -1,4 +1,5 @@
 import HeraldCore
+import Synchronization
 import HeraldIO
 import HeraldProtocol
 
@@ -172,10 +173,7 @@ extension Reactor {
         case .reject(let status):
             reject(index, status, counter: status == .upgradeRequired ? .handshakeFailedVersion : .handshakeFailedBadRequest)
             return false
-        case .upgrade(let accept, _):
-            // permessage-deflate is not negotiated (yet): leaving the
-            // extension out of the response is a valid answer to any offer
-            // (RFC 6455 §9.1), and clients then send uncompressed frames.
+        case .upgrade(let accept, let offer):
             // CONTRACT: `topics=a,b` subscribes on open; a bad name or too
             // many topics is a 400 before the upgrade, not a surprise after.
             var topics: [String] = []
@@ -192,8 +190,13 @@ extension Reactor {
                     return false
                 }
             }
-            enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(accept: accept,
-                                                                                                 extensions: nil)))
+            let deflate = Reactor.acceptsDeflate(offer)
+            enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(
+                accept: accept, extensions: deflate ? Reactor.deflateResponse : nil)))
+            if deflate {
+                slot.pointee.flags.insert(.deflate)
+                router.registry.deflateConnections.add(1, ordering: .relaxed)
+            }
             slot.pointee.route = route
             slot.pointee.state = .open
             slot.pointee.flags.insert(.upgraded)
@@ -203,10 +206,24 @@ extension Reactor {
                                              salt: UInt32(truncatingIfNeeded: ringIndex &* 7919 &+ shardIndex),
                                              fraction: ReactorSettings.pingJitterFraction)
             wheel.schedule(index, afterMilliseconds: delay)
-            for topic in topics { subscribe(index, topic: topic) }
+            for topic in topics { subscribe(index, topic: topic, reply: false) }
             return true
         }
     }
+
+    /// permessage-deflate (RFC 7692) is accepted from any offer the server
+    /// can honour with one shared compressed frame per publish: always
+    /// `server_no_context_takeover` (every message compressed alone), and
+    /// `client_no_context_takeover` (§7.1.1.2 lets the server ask for it even
+    /// unoffered) so one inflater per ring serves every connection. An offer
+    /// limiting the server's window below 15 bits is declined (answered
+    /// without the extension, RFC 6455 §9.1): shared frames use 15.
+    static func acceptsDeflate(_ offer: DeflateOffer?) -> Bool {
+        guard let offer else { return false }
+        return offer.serverMaxWindowBits == nil || offer.serverMaxWindowBits == 15
+    }
+
+    static let deflateResponse = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 
     /// Answers a plain HTTP error and closes once it is sent (CONTRACT
     /// "Handshake failures answer plain HTTP and close").

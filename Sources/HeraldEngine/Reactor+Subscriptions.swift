@@ -4,7 +4,9 @@ import HeraldProtocol
 /// Topic subscriptions of this ring's connections and delivery of
 /// published frames to them, with the slow-consumer policy.
 extension Reactor {
-    func subscribe(_ index: UInt32, topic: String) {
+    /// `reply` is false for `topics=` on the upgrade URL: those subscribe
+    /// silently (the client asked in the URL; its first message is data).
+    func subscribe(_ index: UInt32, topic: String, reply: Bool = true) {
         guard TopicName.isValid(topic) else {
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /"))
@@ -16,7 +18,7 @@ extension Reactor {
                                       topicsMax: settings.topicsPerConnectionMax)
         switch result {
         case .subscribed(let seq, _), .alreadySubscribed(let seq):
-            sendText(index, ServerMessage.subscribed(topic: topic, seq: seq))
+            if reply { sendText(index, ServerMessage.subscribed(topic: topic, seq: seq)) }
         case .tooManyTopics:
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "too_many_topics",
@@ -45,12 +47,16 @@ extension Reactor {
 
     /// Queues a published frame on one subscriber (one retain, no copy).
     /// Returns false when the subscriber cannot take it (closing, stale).
-    func deliver(_ index: UInt32, generation: UInt32, node: UInt32, seq: UInt64, frame: Unmanaged<OutboundFrame>,
-                 bytes: Int) {
+    func deliver(_ index: UInt32, generation: UInt32, node: UInt32, seq: UInt64, delivery: DeliveryQueue.Delivery) {
         guard slab.isLive(SlotHandle(index: index, generation: generation)) else { return }
         let slot = slab.pointer(index)
+        let frame = slot.pointee.flags.contains(.deflate) ? (delivery.compressed ?? delivery.frame) : delivery.frame
+        let bytes = frame._withUnsafeGuaranteedRef { $0.count }
         guard slot.pointee.state == .open, !slot.pointee.flags.contains(.closeSent) else { return }
-        if Int(slot.pointee.queuedBytes) + bytes > settings.sendQueueBytesMax {
+        // An empty queue always takes one message, however large: the bound
+        // is on backlog, and a publish bigger than the bound must not look
+        // like a slow consumer.
+        if slot.pointee.queuedBytes > 0 && Int(slot.pointee.queuedBytes) + bytes > settings.sendQueueBytesMax {
             switch settings.slowConsumerPolicy {
             case .disconnect:
                 counters.add(.slowConsumerDisconnects)

@@ -1,4 +1,5 @@
 import Glibc
+import HeraldCompression
 import HeraldCore
 import HeraldIO
 import HeraldProtocol
@@ -43,6 +44,9 @@ final class Reactor {
     let completions: UnsafeMutableBufferPointer<Completion>
     /// The one ping frame every heartbeat shares (RFC 6455 §5.5.2, empty payload).
     let pingFrame: OutboundFrame
+    /// Inflates permessage-deflate client messages; made on first use (most
+    /// rings never see a compressed client message).
+    lazy var inflater = MessageInflater()
     /// Set when this reactor polls the shard's wake eventfd (the primary ring).
     let wakeDescriptor: Int32?
 

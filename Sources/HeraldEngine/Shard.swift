@@ -131,14 +131,13 @@ extension Shard {
         let queue = registry.queues[index]
         guard !queue.isEmpty else { return false }
         queue.drain { delivery in
-            let bytes = delivery.frame._withUnsafeGuaranteedRef { $0.count }
             _ = router.forEachSubscriber(globalID: delivery.topicID, seq: delivery.seq) { node, subscription in
                 reactors[Int(subscription.ring)].deliver(subscription.slot, generation: subscription.generation,
-                                                         node: node, seq: delivery.seq, frame: delivery.frame,
-                                                         bytes: bytes)
+                                                         node: node, seq: delivery.seq, delivery: delivery)
             }
-            // The shard's own reference, taken by the publisher.
+            // The shard's own references, taken by the publisher.
             delivery.frame.release()
+            delivery.compressed?.release()
         }
         return true
     }

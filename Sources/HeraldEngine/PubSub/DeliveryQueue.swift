@@ -14,6 +14,9 @@ final class DeliveryQueue: @unchecked Sendable {
         /// Retained once for this shard; released by the shard when every
         /// local subscriber has its own reference.
         let frame: Unmanaged<OutboundFrame>
+        /// The same message compressed for permessage-deflate connections
+        /// (RSV1 set), when any exist and it compressed; retained likewise.
+        let compressed: Unmanaged<OutboundFrame>?
     }
 
     private struct Node {
@@ -24,7 +27,10 @@ final class DeliveryQueue: @unchecked Sendable {
     private let head = Atomic<UInt>(0)
 
     deinit {
-        drain { $0.frame.release() }
+        drain {
+            $0.frame.release()
+            $0.compressed?.release()
+        }
     }
 
     func push(_ delivery: Delivery) {

@@ -1,10 +1,22 @@
+import HeraldCompression
 import HeraldProtocol
+import Synchronization
 
 /// Turns a publish into one wire-ready frame — WebSocket header and
 /// envelope in a single buffer — built once per publish and shared by every
 /// subscriber on every shard (CONTRACT "Messages on the socket").
-struct Publisher: Sendable {
+final class Publisher: @unchecked Sendable {
+    // @unchecked: `deflater` is used only inside the registry's lock (the
+    // frame builder runs there), so publishes from any thread are serialized.
     let registry: TopicRegistry
+    private let deflater = MessageDeflater()
+    /// Messages shorter than this are sent uncompressed: deflate rarely
+    /// wins on a few dozen bytes and costs the receiver an inflate.
+    static let compressBytesMin = 128
+
+    init(registry: TopicRegistry) {
+        self.registry = registry
+    }
 
     enum Payload {
         /// Valid JSON text, embedded as is: `"data":<json>`.
@@ -19,7 +31,29 @@ struct Publisher: Sendable {
     static let binaryEnvelopeVersion: UInt8 = 1
 
     func publish(topic: String, payload: Payload) -> UInt64 {
-        registry.publish(topic: topic) { seq in Publisher.frame(topic: topic, seq: seq, payload: payload) }
+        registry.publish(topic: topic) { seq in
+            let plain = Publisher.frame(topic: topic, seq: seq, payload: payload)
+            guard registry.deflateConnections.load(ordering: .relaxed) > 0 else { return (plain, nil) }
+            return (plain, compressedFrame(of: plain))
+        }
+    }
+
+    /// The plain frame's payload deflated into an RSV1 frame of the same
+    /// opcode (RFC 7692 §6), or nil when small or incompressible.
+    private func compressedFrame(of plain: OutboundFrame) -> OutboundFrame? {
+        let bytes = UnsafeRawBufferPointer(plain.bytes)
+        // Re-read the header we wrote: opcode and payload offset.
+        let opcode: Opcode = bytes[0] & 0x0F == Opcode.binary.rawValue ? .binary : .text
+        let length7 = Int(bytes[1] & 0x7F)
+        let offset = length7 == 127 ? 10 : (length7 == 126 ? 4 : 2)
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+        guard payload.count >= Publisher.compressBytesMin, let deflated = deflater.compress(payload) else { return nil }
+        let header = FrameEncoder.headerLength(payloadLength: deflated.count, masked: false)
+        return OutboundFrame(count: header + deflated.count) { out in
+            let at = FrameEncoder.writeHeader(opcode: opcode, fin: true, rsv1: true, payloadLength: deflated.count,
+                                              to: out.baseAddress!)
+            deflated.withUnsafeBytes { (out.baseAddress! + at).copyMemory(from: $0.baseAddress!, byteCount: deflated.count) }
+        }
     }
 
     static func frame(topic: String, seq: UInt64, payload: Payload) -> OutboundFrame {

@@ -29,6 +29,9 @@ final class TopicRegistry: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Open connections that negotiated permessage-deflate; publishes are
+    /// compressed (once) only while there are any.
+    let deflateConnections = Atomic<Int>(0)
     let queues: [DeliveryQueue]
     private let wakeDescriptors: [Int32]
 
@@ -40,7 +43,7 @@ final class TopicRegistry: Sendable {
     /// Publishes to `topic`: takes the next seq, builds the frame once with
     /// it (only when someone listens) and queues it on every shard with
     /// subscribers. Returns the seq.
-    func publish(topic: String, build: (UInt64) -> OutboundFrame) -> UInt64 {
+    func publish(topic: String, build: (UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?)) -> UInt64 {
         var targets: [Int] = []
         let seq = state.withLock { state -> UInt64 in
             let shardCount = queues.count
@@ -52,9 +55,11 @@ final class TopicRegistry: Sendable {
             state.publishedTotal &+= 1
             for shard in 0..<shardCount where record.subscribers[shard] > 0 { targets.append(shard) }
             if !targets.isEmpty {
-                let frame = build(record.seq)
+                let frames = build(record.seq)
                 for shard in targets {
-                    queues[shard].push(.init(topicID: record.id, seq: record.seq, frame: Unmanaged.passRetained(frame)))
+                    queues[shard].push(.init(topicID: record.id, seq: record.seq,
+                                             frame: Unmanaged.passRetained(frames.plain),
+                                             compressed: frames.compressed.map { Unmanaged.passRetained($0) }))
                 }
             }
             state.records[topic] = record

@@ -1,0 +1,53 @@
+# Herald — the two commands: `make run` and `make test`.
+# Both install missing system packages first (CI may run on a fresh machine).
+
+SWIFT        ?= swift
+PYTHON       ?= python3
+APT_PACKAGES := liburing-dev libssl-dev libzstd-dev zlib1g-dev pkg-config
+AUTOBAHN     ?= ../shared/tools/autobahn
+RELEASE_BIN  := .build/release
+HERALD_ARGS  ?=
+
+.PHONY: run test deps pydeps build build-debug unit e2e autobahn bench-1m clean
+
+## Build release and start herald with the default configuration.
+run: deps build
+	@echo "herald: WebSocket  ws://127.0.0.1:8080/ws?topics=demo"
+	@echo "herald: admin API  http://127.0.0.1:8081/v1/stats   (publish: curl -XPOST 'http://127.0.0.1:8081/v1/publish?topic=demo' -d '\"hi\"' -H 'Content-Type: application/json')"
+	$(RELEASE_BIN)/herald $(HERALD_ARGS)
+
+## The whole suite: unit tests, end-to-end tests against the real binary, Autobahn.
+test: deps pydeps build unit e2e autobahn
+
+## System packages: installs only what is missing (apt-get; sudo when not root).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+## Python packages the end-to-end tests use (the independent client).
+pydeps:
+	@$(PYTHON) -c "import websockets, pytest" 2>/dev/null || $(PYTHON) -m pip install -q websockets pytest
+
+build:
+	$(SWIFT) build -c release --product herald
+	$(SWIFT) build -c release --product herald-loadgen
+
+unit:
+	$(SWIFT) test
+
+e2e:
+	HERALD_BIN=$(RELEASE_BIN)/herald HERALD_LOADGEN_BIN=$(RELEASE_BIN)/herald-loadgen \
+	  $(PYTHON) -m pytest -q Tests/e2e
+
+## Autobahn|Testsuite cases 1-7 and 10 against /echo (skipped when the tool is absent).
+autobahn:
+	@if [ -x "$(AUTOBAHN)" ]; then \
+	  Tests/autobahn.sh "$(AUTOBAHN)" $(RELEASE_BIN)/herald; \
+	else echo "autobahn: $(AUTOBAHN) not found, skipped"; fi
+
+clean:
+	rm -rf .build .build-*

@@ -1,0 +1,265 @@
+"""Public listener: the HTTP side (CONTRACT: Public listener)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+import herald_e2e as H
+
+
+def upgrade(h, path="/ws", **kw) -> tuple[H.HttpResponse, str]:
+    key = kw.pop("key", None) or H.make_key()
+    raw = H.upgrade_request(path, f"127.0.0.1:{h.port}", key, **kw)
+    return H.http_exchange(h.port, raw, check_close=True), key
+
+
+# ---------------------------------------------------------------- success
+
+def test_ready_line_reports_real_ports(herald):
+    assert herald.port and herald.port > 0 and herald.admin_port and herald.admin_port > 0
+    assert herald.port != herald.admin_port
+    assert "ready" in herald.ready_line
+
+
+def test_upgrade_ws_101_with_accept(herald):
+    with H.connect(herald.port) as sock:
+        key = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 section 1.3 example
+        sock.sendall(H.upgrade_request("/ws", f"127.0.0.1:{herald.port}", key))
+        resp = H.read_http_response(H._SockReader(sock), head_only=True)
+        H.check_upgrade_response(resp, key)
+        assert resp.header("sec-websocket-accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_upgrade_header_values_case_insensitive(herald):
+    key = H.make_key()
+    raw = H.build_request("GET", "/ws", [
+        ("host", f"127.0.0.1:{herald.port}"), ("upgrade", "WebSocket"),
+        ("connection", "keep-alive, Upgrade"), ("sec-websocket-key", key),
+        ("sec-websocket-version", "13")])
+    with H.connect(herald.port) as sock:
+        sock.sendall(raw)
+        H.check_upgrade_response(H.read_http_response(H._SockReader(sock), head_only=True), key)
+
+
+def test_upgrade_head_sent_byte_by_byte(herald):
+    key = H.make_key()
+    raw = H.upgrade_request("/ws", f"127.0.0.1:{herald.port}", key)
+    with H.connect(herald.port) as sock:
+        for i in range(len(raw)):
+            sock.send(raw[i:i + 1])
+        H.check_upgrade_response(H.read_http_response(H._SockReader(sock), head_only=True), key)
+
+
+def test_library_client_connects_and_pings(herald):
+    async def go():
+        async with H.lib_connect(herald.port, "/ws") as ws:
+            await ws.send('{"type":"ping"}')
+            assert json.loads(await H.within(ws.recv())) == {"type": "pong"}
+    H.run_async(go(), 15)
+
+
+def test_ws_path_with_query_string_upgrades(herald):
+    with H.RawWS.open(herald.port, "/ws?foo=bar") as ws:
+        ws.send_json({"type": "ping"})
+        assert ws.recv_json() == {"type": "pong"}
+
+
+def test_large_but_allowed_head_upgrades(herald):
+    # ~7 KiB head: well under the 8 KiB limit
+    with H.RawWS.open(herald.port, "/ws", extra=[("X-Pad", "a" * 7000)]) as ws:
+        ws.send_json({"type": "ping"})
+        assert ws.recv_json() == {"type": "pong"}
+
+
+def test_echo_route_upgrades_when_enabled(echo_herald):
+    with H.RawWS.open(echo_herald.port, "/echo") as ws:
+        ws.roundtrip(H.OP_TEXT, b"hello")
+
+
+# ---------------------------------------------------------------- plain HTTP
+
+def test_public_healthz(herald):
+    r = H.http_get(herald.port, "/healthz")
+    assert r.status == 200
+    assert r.body.strip() == b"ok"
+
+
+# ---------------------------------------------------------------- failures
+
+def test_echo_is_404_without_flag(herald):
+    resp, _ = upgrade(herald, "/echo")
+    H.assert_http_error(resp, 404)
+
+
+@pytest.mark.parametrize("path", ["/", "/nope", "/ws/extra", "/WS", "/healthz/x"])
+def test_unknown_path_404(herald, path):
+    resp, _ = upgrade(herald, path)
+    H.assert_http_error(resp, 404)
+
+
+def test_unknown_path_plain_get_404(herald):
+    resp = H.http_get(herald.port, "/does-not-exist", check_close=True)
+    H.assert_http_error(resp, 404)
+
+
+BAD_400 = {
+    "no-key": dict(drop=["Sec-WebSocket-Key"]),
+    "key-not-base64": dict(key="not base64 at all!!"),
+    "key-decodes-to-15-bytes": dict(key="AAAAAAAAAAAAAAAAAAAA"),
+    "key-decodes-to-17-bytes": dict(key="AAAAAAAAAAAAAAAAAAAAAAA="),
+    "empty-key": dict(key=" "),
+    "method-post": dict(method="POST"),
+    "method-put": dict(method="PUT"),
+    "no-upgrade-header": dict(drop=["Upgrade"]),
+    "upgrade-not-websocket": dict(drop=["Upgrade"], extra=[("Upgrade", "h2c")]),
+    "plain-get-no-upgrade": dict(drop=["Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_400))
+def test_bad_upgrade_400(herald, case):
+    resp, _ = upgrade(herald, "/ws", **BAD_400[case])
+    H.assert_http_error(resp, 400)
+
+
+@pytest.mark.parametrize("version", ["8", "12", "14", "0", "abc"])
+def test_wrong_version_426(herald, version):
+    resp, _ = upgrade(herald, "/ws", version=version)
+    H.assert_http_error(resp, 426)
+    assert resp.header("sec-websocket-version") == "13", resp.raw_head
+
+
+def test_missing_version_rejected(herald):
+    # "other than 13": a missing version is not 13. 426 (preferred) or 400 both refuse it.
+    resp, _ = upgrade(herald, "/ws", drop=["Sec-WebSocket-Version"])
+    assert resp.status in (400, 426), resp.raw_head
+    H.assert_http_error(resp, resp.status)
+
+
+def test_head_over_8k_431(herald):
+    resp, _ = upgrade(herald, "/ws", extra=[("X-Pad", "a" * 9000)])
+    H.assert_http_error(resp, 431)
+
+
+def test_many_headers_over_8k_431(herald):
+    resp, _ = upgrade(herald, "/ws", extra=[(f"X-H{i}", "v" * 90) for i in range(120)])
+    H.assert_http_error(resp, 431)
+
+
+def test_unterminated_head_over_8k_431_without_waiting_for_timeout(start_herald):
+    # The head never ends; the server must answer 431 once it passes 8 KiB,
+    # not wait for the (long) handshake timeout.
+    h = start_herald("--handshake-timeout", "30")
+    with H.connect(h.port) as sock:
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 16384)
+        t0 = time.monotonic()
+        reader = H._SockReader(sock)
+        resp = H.read_http_response(reader, timeout=5)
+        resp.closed = reader.wait_eof(3)
+    H.assert_http_error(resp, 431)
+    assert time.monotonic() - t0 < 5
+
+
+def test_http_error_has_no_upgrade(herald):
+    resp, _ = upgrade(herald, "/nope")
+    assert resp.header("sec-websocket-accept") is None
+    assert resp.header("upgrade") is None or resp.status != 101
+
+
+# ---------------------------------------------------------------- handshake timeout
+
+def test_handshake_timeout_partial_head_closed_without_response(start_herald):
+    h = start_herald("--handshake-timeout", "1")
+    with H.connect(h.port) as sock:
+        t0 = time.monotonic()
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        reader = H._SockReader(sock)
+        assert reader.wait_eof(4.0), "server kept a half-sent handshake open past the handshake timeout"
+        elapsed = time.monotonic() - t0
+        assert reader.buf == b"", f"expected a bare TCP close, got {reader.buf[:200]!r}"
+    assert elapsed >= 0.5, f"closed after {elapsed:.2f}s, before the 1 s handshake timeout"
+
+
+def test_handshake_timeout_silent_connection(start_herald):
+    h = start_herald("--handshake-timeout", "1")
+    with H.connect(h.port) as sock:
+        t0 = time.monotonic()
+        reader = H._SockReader(sock)
+        assert reader.wait_eof(4.0), "server kept a silent connection open past the handshake timeout"
+        assert reader.buf == b""
+        assert time.monotonic() - t0 >= 0.5
+
+
+def test_handshake_timeout_counts_from_connect_not_last_byte(start_herald):
+    # slowloris: one byte every 0.25 s must not extend the deadline.
+    h = start_herald("--handshake-timeout", "1")
+    raw = H.upgrade_request("/ws", "127.0.0.1", H.make_key())
+    with H.connect(h.port) as sock:
+        t0 = time.monotonic()
+        closed = False
+        for i in range(len(raw)):
+            try:
+                sock.send(raw[i:i + 1])
+            except OSError:
+                closed = True
+                break
+            sock.settimeout(0.25)
+            try:
+                data = sock.recv(4096)
+                if not data:
+                    closed = True
+                    break
+                pytest.fail(f"server answered a trickled head after its timeout: {data[:200]!r}")
+            except socket.timeout:
+                pass
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+            if time.monotonic() - t0 > 4.0:
+                break
+        assert closed, "trickling one byte at a time kept the handshake alive past the timeout"
+        assert time.monotonic() - t0 < 4.0
+
+
+def test_completed_handshake_not_affected_by_handshake_timeout(start_herald):
+    h = start_herald("--handshake-timeout", "1")
+    with H.RawWS.open(h.port, "/ws") as ws:
+        time.sleep(1.6)
+        ws.send_json({"type": "ping"})
+        assert ws.recv_json() == {"type": "pong"}
+
+
+# ---------------------------------------------------------------- permessage-deflate
+
+@pytest.mark.deflate
+def test_permessage_deflate_answered_with_server_no_context_takeover(herald):
+    key = H.make_key()
+    raw = H.upgrade_request("/ws", f"127.0.0.1:{herald.port}", key, extra=[
+        ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")])
+    with H.connect(herald.port) as sock:
+        sock.sendall(raw)
+        resp = H.read_http_response(H._SockReader(sock), head_only=True)
+    H.check_upgrade_response(resp, key)
+    ext = (resp.header("sec-websocket-extensions") or "").lower()
+    assert "permessage-deflate" in ext, resp.raw_head
+    assert "server_no_context_takeover" in ext, resp.raw_head
+
+
+@pytest.mark.deflate
+def test_library_client_with_deflate_echo(start_herald):
+    h = start_herald("--enable-echo")
+
+    async def go():
+        async with H.lib_connect(h.port, "/echo", compression="deflate") as ws:
+            assert ws.response.headers.get("Sec-WebSocket-Extensions", "").lower().find("permessage-deflate") >= 0
+            text = "compress me " * 200
+            await ws.send(text)
+            assert await H.within(ws.recv()) == text
+            await ws.send(b"\x00\x01" * 500)
+            assert await H.within(ws.recv()) == b"\x00\x01" * 500
+    H.run_async(go(), 15)
+
