@@ -1,0 +1,149 @@
+import Glibc
+import HeraldIO
+import HeraldProtocol
+
+extension ClientWorker {
+    /// POLLRDHUP (asm-generic/poll.h 0x2000) is only declared under _GNU_SOURCE,
+    /// which Swift's Glibc module does not define.
+    static let pollReadHangUp: UInt32 = 0x2000
+
+    func received(_ completion: Completion, ring: Int) {
+        let file = completion.userData.index
+        let generation = completion.userData.generation
+        let slot = slots[ring][Int(file)]
+        let live = slot.generation == generation && (slot.state == .handshaking || slot.state == .open)
+        if let buffer = completion.bufferID {
+            defer { bufferRings[ring].recycle(buffer) }
+            if live, completion.result > 0 {
+                let bytes = UnsafeRawBufferPointer(rebasing: bufferRings[ring].buffer(buffer)[0..<Int(completion.result)])
+                consume(bytes, ring: ring, file: file)
+            }
+        }
+        guard live, slots[ring][Int(file)].state == .handshaking || slots[ring][Int(file)].state == .open else { return }
+        if completion.result == 0 {
+            // EOF: the server closed the connection.
+            counters.count(.closedByServer)
+            closeConnection(ring: ring, file: file, wasOpen: slots[ring][Int(file)].state == .open)
+            return
+        }
+        if completion.result < 0 {
+            if completion.result == -ENOBUFS {
+                counters.receiveBufferStarved.add(1, ordering: .relaxed)
+                starved.append((ring, file, generation))
+                return
+            }
+            if completion.result == -ECANCELED { return }
+            counters.count(.receive)
+            closeConnection(ring: ring, file: file, wasOpen: slots[ring][Int(file)].state == .open)
+            return
+        }
+        if !completion.hasMore { armReceive(ring: ring, file: file) }
+    }
+
+    /// Feeds received bytes through the upgrade check and the frame parser,
+    /// keeping an incomplete tail in `partial` (rare: frames are small).
+    func consume(_ bytes: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
+        if var stash = partial[ring].removeValue(forKey: file) {
+            stash.append(contentsOf: bytes)
+            stash.withUnsafeBytes { process($0, ring: ring, file: file) }
+        } else {
+            process(bytes, ring: ring, file: file)
+        }
+    }
+
+    func process(_ bytes: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
+        var offset = 0
+        if slots[ring][Int(file)].state == .handshaking {
+            let id = connection(ring: ring, file: file)
+            let generation = slots[ring][Int(file)].generation
+            switch HandshakeResponse.check(bytes, expectedAccept:
+                    HandshakeResponse.expectedAccept(for: UInt64(id) << 24 | UInt64(generation))) {
+            case .needMore:
+                partial[ring][file] = Array(bytes)
+                return
+            case .rejected:
+                fail(ring: ring, file: file, kind: .handshakeRejected, installed: true)
+                return
+            case .accepted(let headLength):
+                offset = headLength
+                upgraded(ring: ring, file: file, id: id)
+                guard slots[ring][Int(file)].state == .open else { return }
+            }
+        }
+        // Bounded: every step consumes a whole frame or stops.
+        while offset < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            switch ServerFrameParser.parse(rest) {
+            case .needMore:
+                partial[ring][file] = Array(rest)
+                return
+            case .invalid:
+                counters.count(.protocolViolation)
+                closeConnection(ring: ring, file: file, wasOpen: true)
+                return
+            case .frame(let opcode, _, let payloadStart, let payloadLength, let frameLength):
+                let payload = UnsafeRawBufferPointer(rebasing: rest[payloadStart..<(payloadStart + payloadLength)])
+                frame(opcode: opcode, payload: payload, ring: ring, file: file)
+                offset += frameLength
+                guard slots[ring][Int(file)].state == .open else { return }
+            }
+        }
+    }
+
+    func upgraded(ring: Int, file: UInt32, id: Int) {
+        slots[ring][Int(file)].state = .open
+        counters.connected.add(1, ordering: .relaxed)
+        counters.open.add(1, ordering: .relaxed)
+        if !subscribeMessages[id % options.topics].isEmpty {
+            subscribeMessages[id % options.topics].withUnsafeBytes {
+                sendFrame(ring: ring, file: file, opcode: .text, payload: $0)
+            }
+        }
+        if plan.isSlow(id) {
+            // Stop reading: cancel the multishot receive, keep the socket, and
+            // watch only for the server closing it (POLLRDHUP does not consume data).
+            slots[ring][Int(file)].state = .slow
+            rings[ring].prepareCancel(target: userData(.receive, ring: ring, file: file),
+                                      userData: userData(.cancel, ring: ring, file: file))
+            rings[ring].preparePoll(fixedFile: file, events: Self.pollReadHangUp | UInt32(POLLHUP) | UInt32(POLLERR),
+                                    userData: userData(.poll, ring: ring, file: file))
+        } else {
+            readersPerTopic[id % options.topics] += 1
+        }
+    }
+
+    func frame(opcode: UInt8, payload: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
+        switch opcode {
+        case Opcode.text.rawValue, Opcode.binary.rawValue, Opcode.continuation.rawValue:
+            delivered(payload)
+        case Opcode.ping.rawValue:
+            // RFC 6455 §5.5.3: a pong echoes the ping's application data.
+            counters.pingsAnswered.add(1, ordering: .relaxed)
+            sendFrame(ring: ring, file: file, opcode: .pong, payload: payload)
+        case Opcode.close.rawValue:
+            // §5.5.1: answer the close, then the TCP close follows.
+            sendFrame(ring: ring, file: file, opcode: .close, payload: UnsafeRawBufferPointer(rebasing: payload.prefix(2)))
+            counters.count(.closedByServer)
+            closeConnection(ring: ring, file: file, wasOpen: true)
+        default:
+            break
+        }
+    }
+
+    /// One delivered data message: latency from the publisher's timestamp.
+    func delivered(_ payload: UnsafeRawBufferPointer) {
+        guard let index = MessageFields.integer(after: MessageFields.indexKey, in: payload),
+              let sent = MessageFields.integer(after: MessageFields.timeKey, in: payload) else {
+            if MessageFields.find(MessageFields.errorMarker, in: payload) != nil { counters.count(.serverErrorMessage) }
+            return
+        }
+        let now = Clock.nanoseconds()
+        let latency = now > sent ? now - sent : 0
+        _ = self.latency.record(min(latency, self.latency.highestTrackableValue))
+        counters.deliveries.add(1, ordering: .relaxed)
+        if index < UInt64(messageDeliveries.count) {
+            messageDeliveries[Int(index)] &+= 1
+            messageLastLatency[Int(index)] = max(messageLastLatency[Int(index)], latency)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+/// Pulls the load generator's own fields out of a delivered message without
+/// a JSON parser (per delivery, so no allocation): the published data is
+/// `{"i":INDEX,"t":MONOTONIC_NS,"p":"…"}`, wrapped by the server in its
+/// envelope (`{"type":"message",…,"data":{…}}` for Herald).
+public enum MessageFields {
+    public static let indexKey: [UInt8] = Array(#""i":"#.utf8)
+    public static let timeKey: [UInt8] = Array(#""t":"#.utf8)
+    public static let errorMarker: [UInt8] = Array(#""type":"error""#.utf8)
+
+    /// The unsigned integer after the first `key` (whitespace allowed), if any.
+    public static func integer(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard let start = find(key, in: bytes) else { return nil }
+        var index = start + key.count
+        while index < bytes.count, bytes[index] == 32 { index += 1 }
+        var value: UInt64 = 0
+        var digits = 0
+        while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57, digits < 19 {
+            value = value * 10 + UInt64(bytes[index] - 48)
+            index += 1
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+
+    public static func find(_ needle: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
+        guard !needle.isEmpty, bytes.count >= needle.count else { return nil }
+        let first = needle[0]
+        var index = 0
+        let last = bytes.count - needle.count
+        outer: while index <= last {
+            if bytes[index] == first {
+                for offset in 1..<needle.count where bytes[index + offset] != needle[offset] {
+                    index += 1
+                    continue outer
+                }
+                return index
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The published body for message `index` sent at `nanoseconds`.
+    public static func body(index: Int, nanoseconds: UInt64, paddingBytes: Int) -> [UInt8] {
+        var text = #"{"i":\#(index),"t":\#(nanoseconds)"#
+        if paddingBytes > 0 { text += #","p":""# + String(repeating: "x", count: paddingBytes) + "\"" }
+        text += "}"
+        return Array(text.utf8)
+    }
+}

@@ -1,0 +1,169 @@
+/// The run's results: printed for humans, written as JSON with `--json`.
+/// Memory figures: "user" is the server process's RSS growth, "kernel" the
+/// machine-wide slab + TCP buffer growth, which on loopback holds BOTH ends
+/// of every connection (client and server sockets).
+public struct Report: Sendable {
+    public var scenario: Scenario
+    public var connectionsTarget: Int
+    public var connectionsReached = 0
+    public var connectedTotal = 0
+    public var rampSeconds = 0.0
+    public var rings = 0
+    public var threads = 0
+    public var errors: [(String, Int)] = []
+    public var latency: LatencySummary?
+    public var lastSubscriberLatency: LatencySummary?
+    public var messagesPublished = 0
+    public var publishFailures = 0
+    public var deliveries = 0
+    public var deliveriesExpected = 0
+    public var deliverySeconds = 0.0
+    public var pingsAnswered = 0
+    public var churnClosed = 0
+    public var slowConnections = 0
+    public var slowClosedByServer = 0
+    public var receiveBufferStarved = 0
+    public var durationSeconds = 0.0
+    public var serverPID: Int32?
+    public var serverStart: ProcessSample?
+    public var serverPeak: ProcessSample?
+    public var serverEnd: ProcessSample?
+    public var kernelStart: KernelSample?
+    public var kernelPeak: KernelSample?
+    public var loadgenPeak: ProcessSample?
+    public var interrupted = false
+
+    public init(scenario: Scenario, connectionsTarget: Int) {
+        self.scenario = scenario
+        self.connectionsTarget = connectionsTarget
+    }
+
+    public var connectRatePerSecond: Double { rampSeconds > 0 ? Double(connectedTotal) / rampSeconds : 0 }
+    public var deliveriesMissing: Int { max(0, deliveriesExpected - deliveries) }
+    public var deliveriesPerSecond: Double { deliverySeconds > 0 ? Double(deliveries) / deliverySeconds : 0 }
+    public var errorTotal: Int { errors.reduce(0) { $0 + $1.1 } }
+
+    static func perConnection(_ bytes: Int, _ connections: Int) -> Int { connections > 0 ? bytes / connections : 0 }
+
+    public var serverRSSDeltaBytes: Int? {
+        guard let serverStart, let serverPeak else { return nil }
+        return serverPeak.rssBytes - serverStart.rssBytes
+    }
+
+    public var kernelDeltaBytes: (slab: Int, unreclaimable: Int, tcp: Int)? {
+        guard let kernelStart, let kernelPeak else { return nil }
+        return (kernelPeak.slabBytes - kernelStart.slabBytes,
+                kernelPeak.slabUnreclaimableBytes - kernelStart.slabUnreclaimableBytes,
+                (kernelPeak.tcpMemoryPages - kernelStart.tcpMemoryPages) * 4_096)
+    }
+
+    /// Pass: every connection reached, nothing missing, no publish failed.
+    public var succeeded: Bool {
+        !interrupted && connectionsReached >= connectionsTarget - slowClosedByServer
+            && connectedTotal >= connectionsTarget && deliveriesMissing == 0 && publishFailures == 0
+    }
+
+    public var json: String {
+        var fields: [String] = []
+        fields.append("\"scenario\":\"\(scenario.rawValue)\"")
+        fields.append("\"succeeded\":\(succeeded)")
+        fields.append("\"interrupted\":\(interrupted)")
+        fields.append("\"connections_target\":\(connectionsTarget)")
+        fields.append("\"connections_reached\":\(connectionsReached)")
+        fields.append("\"connected_total\":\(connectedTotal)")
+        fields.append("\"ramp_seconds\":\(rampSeconds)")
+        fields.append("\"connect_rate_per_second\":\(connectRatePerSecond.rounded())")
+        fields.append("\"rings\":\(rings)")
+        fields.append("\"threads\":\(threads)")
+        fields.append("\"errors\":{" + errors.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+        fields.append("\"errors_total\":\(errorTotal)")
+        fields.append("\"messages_published\":\(messagesPublished)")
+        fields.append("\"publish_failures\":\(publishFailures)")
+        fields.append("\"deliveries\":\(deliveries)")
+        fields.append("\"deliveries_expected\":\(deliveriesExpected)")
+        fields.append("\"deliveries_missing\":\(deliveriesMissing)")
+        fields.append("\"deliveries_per_second\":\(deliveriesPerSecond.rounded())")
+        fields.append("\"latency\":" + (latency?.json ?? "null"))
+        fields.append("\"last_subscriber_latency\":" + (lastSubscriberLatency?.json ?? "null"))
+        fields.append("\"pings_answered\":\(pingsAnswered)")
+        fields.append("\"churn_closed\":\(churnClosed)")
+        fields.append("\"slow_connections\":\(slowConnections)")
+        fields.append("\"slow_closed_by_server\":\(slowClosedByServer)")
+        fields.append("\"receive_buffer_starved\":\(receiveBufferStarved)")
+        fields.append("\"duration_seconds\":\(durationSeconds)")
+        if let serverPID, let serverStart, let serverPeak {
+            let end = serverEnd ?? serverPeak
+            let delta = serverPeak.rssBytes - serverStart.rssBytes
+            fields.append("\"server\":{\"pid\":\(serverPID),\"rss_start_bytes\":\(serverStart.rssBytes),"
+                + "\"rss_peak_bytes\":\(serverPeak.rssBytes),\"rss_end_bytes\":\(end.rssBytes),"
+                + "\"rss_delta_bytes\":\(delta),"
+                + "\"rss_bytes_per_connection\":\(Self.perConnection(delta, connectionsReached)),"
+                + "\"cpu_user_seconds\":\(end.userSeconds - serverStart.userSeconds),"
+                + "\"cpu_system_seconds\":\(end.systemSeconds - serverStart.systemSeconds),"
+                + "\"ramp_cpu_user_seconds\":\(serverPeak.userSeconds - serverStart.userSeconds),"
+                + "\"ramp_cpu_system_seconds\":\(serverPeak.systemSeconds - serverStart.systemSeconds)}")
+        } else {
+            fields.append("\"server\":null")
+        }
+        if let delta = kernelDeltaBytes {
+            let total = delta.slab + delta.tcp
+            fields.append("\"kernel\":{\"slab_delta_bytes\":\(delta.slab),\"sunreclaim_delta_bytes\":\(delta.unreclaimable),"
+                + "\"tcp_mem_delta_bytes\":\(delta.tcp),\"total_delta_bytes\":\(total),"
+                + "\"bytes_per_connection_both_ends\":\(Self.perConnection(total, connectionsReached))}")
+        } else {
+            fields.append("\"kernel\":null")
+        }
+        if let loadgenPeak {
+            fields.append("\"loadgen\":{\"rss_bytes\":\(loadgenPeak.rssBytes),"
+                + "\"rss_bytes_per_connection\":\(Self.perConnection(loadgenPeak.rssBytes, connectionsReached)),"
+                + "\"cpu_user_seconds\":\(loadgenPeak.userSeconds),\"cpu_system_seconds\":\(loadgenPeak.systemSeconds)}")
+        }
+        return "{" + fields.joined(separator: ",") + "}\n"
+    }
+
+    public var summary: String {
+        var lines: [String] = []
+        lines.append("herald-loadgen \(scenario.rawValue)\(interrupted ? " (interrupted)" : ""): "
+            + (succeeded ? "PASS" : "FAIL"))
+        lines.append("  connections: \(connectionsReached) open of \(connectionsTarget) target, \(connectedTotal) upgrades in "
+            + "\(String(format2: rampSeconds)) s (\(Int(connectRatePerSecond))/s) over \(rings) rings, \(threads) thread(s)")
+        lines.append("  errors: \(errorTotal)" + (errors.filter { $0.1 > 0 }.isEmpty ? ""
+            : " (" + errors.filter { $0.1 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"))
+        if messagesPublished + publishFailures > 0 || deliveries > 0 {
+            lines.append("  published \(messagesPublished) (\(publishFailures) failed); deliveries \(deliveries) of "
+                + "\(deliveriesExpected) expected, \(deliveriesMissing) missing, \(Int(deliveriesPerSecond))/s")
+        }
+        if let latency, latency.count > 0 { lines.append("  latency publish→receive: " + latency.line) }
+        if let lastSubscriberLatency, lastSubscriberLatency.count > 0 {
+            lines.append("  per message, until its last subscriber: " + lastSubscriberLatency.line)
+        }
+        if scenario == .churn { lines.append("  churn: \(churnClosed) closed and reopened") }
+        if scenario == .slow {
+            lines.append("  slow: \(slowConnections) stopped reading; \(slowClosedByServer) closed by the server")
+        }
+        if pingsAnswered > 0 { lines.append("  server pings answered: \(pingsAnswered)") }
+        if let delta = serverRSSDeltaBytes, let serverStart, let serverPeak {
+            let end = serverEnd ?? serverPeak
+            lines.append("  server RSS \(serverStart.rssBytes / 1_048_576) → \(serverPeak.rssBytes / 1_048_576) MiB: "
+                + "\(Self.perConnection(delta, connectionsReached)) B/connection (user space); CPU user "
+                + "\(String(format2: end.userSeconds - serverStart.userSeconds)) s, system "
+                + "\(String(format2: end.systemSeconds - serverStart.systemSeconds)) s")
+        }
+        if let delta = kernelDeltaBytes {
+            lines.append("  kernel: slab +\(delta.slab / 1_048_576) MiB, TCP buffers +\(delta.tcp / 1_048_576) MiB: "
+                + "\(Self.perConnection(delta.slab + delta.tcp, connectionsReached)) B/connection (both ends, loopback)")
+        }
+        if let loadgenPeak {
+            lines.append("  load generator RSS \(loadgenPeak.rssBytes / 1_048_576) MiB")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension String {
+    /// Two decimals, without Foundation's String(format:).
+    init(format2 value: Double) {
+        let scaled = (value * 100).rounded() / 100
+        self = "\(scaled)"
+    }
+}

@@ -1,0 +1,45 @@
+import Synchronization
+
+/// What can go wrong, counted per kind (the report's `errors` object).
+public enum ErrorKind: Int, CaseIterable, Sendable {
+    case socket, connect, handshakeSend, handshakeRejected, handshakeTimeout
+    case receive, protocolViolation, closedByServer, sendPoolExhausted, serverErrorMessage
+
+    public var name: String {
+        switch self {
+        case .socket: "socket"
+        case .connect: "connect"
+        case .handshakeSend: "handshake_send"
+        case .handshakeRejected: "handshake_rejected"
+        case .handshakeTimeout: "handshake_timeout"
+        case .receive: "receive"
+        case .protocolViolation: "protocol_violation"
+        case .closedByServer: "closed_by_server"
+        case .sendPoolExhausted: "send_pool_exhausted"
+        case .serverErrorMessage: "server_error_message"
+        }
+    }
+}
+
+/// A worker's live counters: written by its thread, read once a second by
+/// the progress line (relaxed atomics; uncontended, so nearly free).
+public final class WorkerCounters: Sendable {
+    public let attempted = Atomic<Int>(0)
+    public let connected = Atomic<Int>(0)
+    /// Currently upgraded and not closed.
+    public let open = Atomic<Int>(0)
+    public let deliveries = Atomic<Int>(0)
+    public let pingsAnswered = Atomic<Int>(0)
+    public let churnClosed = Atomic<Int>(0)
+    public let slowClosedByServer = Atomic<Int>(0)
+    public let receiveBufferStarved = Atomic<Int>(0)
+    /// Errors are rare, so a lock per count is fine (an array of atomics
+    /// cannot be built: `Atomic` is not copyable).
+    let errorCounts = Mutex<[Int]>(Array(repeating: 0, count: ErrorKind.allCases.count))
+
+    public init() {}
+
+    func count(_ kind: ErrorKind) { errorCounts.withLock { $0[kind.rawValue] += 1 } }
+    public func errors(_ kind: ErrorKind) -> Int { errorCounts.withLock { $0[kind.rawValue] } }
+    public var errorTotal: Int { ErrorKind.allCases.reduce(0) { $0 + errors($1) } }
+}

@@ -1,0 +1,4 @@
+import Glibc
+import LoadGenKit
+
+exit(LoadGenMain.run(arguments: Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,193 @@
+import Testing
+@testable import HeraldEngine
+
+@Suite struct AdminRequestFramerTests {
+    private let publish = "POST /v1/publish?topic=t HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+
+    @Test func requestWithoutBody() throws {
+        let text = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        let result = frameAdminRequest(text)
+        let request = try #require(result.request)
+        #expect(request.head.method == "GET")
+        #expect(request.head.path == "/healthz")
+        #expect(request.body.isEmpty)
+        #expect(result.consumed == text.utf8.count)
+    }
+
+    @Test func contentLengthBody() throws {
+        let result = frameAdminRequest(publish)
+        let request = try #require(result.request)
+        #expect(request.head.method == "POST")
+        #expect(request.head.query == "topic=t")
+        #expect(request.body == Array("hello".utf8))
+        #expect(result.consumed == publish.utf8.count)
+    }
+
+    @Test func zeroContentLength() throws {
+        let text = "POST /v1/publish HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        let result = frameAdminRequest(text)
+        #expect(try #require(result.request).body.isEmpty)
+        #expect(result.consumed == text.utf8.count)
+    }
+
+    @Test func pipelinedRequestsAreTakenOneAtATime() throws {
+        let second = "GET /v1/stats HTTP/1.1\r\n\r\n"
+        let bytes = Array((publish + second).utf8)
+        let first = frameAdminRequest(bytes)
+        #expect(try #require(first.request).body == Array("hello".utf8))
+        let consumed = try #require(first.consumed)
+        #expect(consumed == publish.utf8.count)
+        let next = frameAdminRequest(Array(bytes[consumed...]))
+        #expect(try #require(next.request).head.path == "/v1/stats")
+        #expect(next.consumed == second.utf8.count)
+    }
+
+    @Test func bytesBeyondTheBodyAreNotConsumed() {
+        // The start of a second request must stay in the buffer.
+        let result = frameAdminRequest(publish + "GET /hea")
+        #expect(result.request?.body == Array("hello".utf8))
+        #expect(result.consumed == publish.utf8.count)
+    }
+
+    @Test func everyStrictPrefixIsIncomplete() {
+        let bytes = Array(publish.utf8)
+        for end in 0..<bytes.count {
+            #expect(frameAdminRequest(Array(bytes[..<end])).isIncomplete, "prefix of \(end) bytes")
+        }
+        #expect(frameAdminRequest(bytes).request != nil)
+    }
+
+    @Test func bodyOverTheLimitIsRefusedBeforeItArrives() {
+        let head = "POST /v1/publish HTTP/1.1\r\nContent-Length: 1025\r\n\r\n"
+        #expect(frameAdminRequest(head, bodyBytesMax: 1024).failureStatus == 413)
+        let atLimit = "POST /v1/publish HTTP/1.1\r\nContent-Length: 1024\r\n\r\n"
+        #expect(frameAdminRequest(atLimit, bodyBytesMax: 1024).isIncomplete)
+        #expect(frameAdminRequest(atLimit + String(repeating: "x", count: 1024), bodyBytesMax: 1024).request?.body.count
+                == 1024)
+    }
+
+    @Test(arguments: ["-1", "abc", "5, 5", "0x10", "", "99999999999999999999999"])
+    func badContentLength(value: String) {
+        let text = "POST /v1/publish HTTP/1.1\r\nContent-Length: \(value)\r\n\r\nhello"
+        #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+
+    @Test func duplicateContentLengthIsRefused() {
+        // Two fields join as "5, 5" (RFC 9110 §5.3), which is not a number.
+        let text = "POST /v1/publish HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
+        #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+
+    @Test func headTooLargeAndMalformedHead() {
+        let big = "GET /" + String(repeating: "a", count: 200) + " HTTP/1.1\r\n\r\n"
+        #expect(frameAdminRequest(big, headBytesMax: 64).failureStatus == 431)
+        #expect(frameAdminRequest("GET /\nHost: x\r\n\r\n").failureStatus == 400)
+        #expect(frameAdminRequest("GET / HTTP/2.0\r\n\r\n").failureStatus == 400)
+    }
+
+    // MARK: Chunked transfer coding (RFC 9112 §7.1)
+
+    private let chunkedHead = "POST /v1/publish?topic=t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    @Test func chunkedBodyOfSeveralChunks() throws {
+        let text = chunkedHead + "5\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\n\r\n"
+        let result = frameAdminRequest(text)
+        #expect(try #require(result.request).body == Array("hello 0123456789".utf8))
+        #expect(result.consumed == text.utf8.count)
+    }
+
+    @Test func chunkSizesAreHexInEitherCase() throws {
+        let payload = String(repeating: "z", count: 26)
+        let lower = frameAdminRequest(chunkedHead + "1a\r\n\(payload)\r\n0\r\n\r\n")
+        let upper = frameAdminRequest(chunkedHead + "1A\r\n\(payload)\r\n0\r\n\r\n")
+        #expect(try #require(lower.request).body.count == 26)
+        #expect(try #require(upper.request).body.count == 26)
+    }
+
+    @Test func chunkExtensionsAreIgnored() throws {
+        let text = chunkedHead + "5;name=value\r\nhello\r\n3 ; x\r\nabc\r\n0;last\r\n\r\n"
+        let result = frameAdminRequest(text)
+        #expect(try #require(result.request).body == Array("helloabc".utf8))
+        #expect(result.consumed == text.utf8.count)
+    }
+
+    @Test func trailersAreSkipped() throws {
+        let text = chunkedHead + "2\r\nhi\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n"
+        let result = frameAdminRequest(text)
+        #expect(try #require(result.request).body == Array("hi".utf8))
+        #expect(result.consumed == text.utf8.count)
+    }
+
+    @Test func emptyChunkedBody() throws {
+        let text = chunkedHead + "0\r\n\r\n"
+        let result = frameAdminRequest(text)
+        #expect(try #require(result.request).body.isEmpty)
+        #expect(result.consumed == text.utf8.count)
+    }
+
+    @Test func pipelinedAfterChunkedBody() throws {
+        let first = chunkedHead + "3\r\nabc\r\n0\r\n\r\n"
+        let second = "GET /healthz HTTP/1.1\r\n\r\n"
+        let bytes = Array((first + second).utf8)
+        let result = frameAdminRequest(bytes)
+        #expect(try #require(result.request).body == Array("abc".utf8))
+        let consumed = try #require(result.consumed)
+        #expect(consumed == first.utf8.count)
+        #expect(frameAdminRequest(Array(bytes[consumed...])).request?.head.path == "/healthz")
+    }
+
+    @Test func transferEncodingNameIsCaseInsensitive() {
+        let text = "POST /v1/publish HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+        #expect(frameAdminRequest(text).request?.body == Array("hi".utf8))
+    }
+
+    @Test func chunkedWinsOverContentLength() {
+        // RFC 9112 §6.3 item 3: Transfer-Encoding overrides Content-Length.
+        let text = "POST /v1/publish HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+        let result = frameAdminRequest(text)
+        #expect(result.request?.body == Array("hi".utf8))
+        #expect(result.consumed == text.utf8.count)
+    }
+
+    @Test func everyStrictPrefixOfAChunkedRequestIsIncomplete() {
+        let bytes = Array((chunkedHead + "5;ext\r\nhello\r\n2\r\n!!\r\n0\r\nX-T: 1\r\n\r\n").utf8)
+        for end in 0..<bytes.count {
+            #expect(frameAdminRequest(Array(bytes[..<end])).isIncomplete, "prefix of \(end) bytes")
+        }
+        #expect(frameAdminRequest(bytes).request?.body == Array("hello!!".utf8))
+    }
+
+    @Test func chunkedOverTheLimitIs413() {
+        // One chunk whose declared size alone is over the limit: refused at once.
+        #expect(frameAdminRequest(chunkedHead + "401\r\n", bodyBytesMax: 1024).failureStatus == 413)
+        #expect(frameAdminRequest(chunkedHead + "FFFFFFFFFFFFFFFFFFFFFFFF\r\n", bodyBytesMax: 1024).failureStatus == 413)
+        // Chunks each under the limit whose sum is over it.
+        let chunk = "200\r\n" + String(repeating: "a", count: 512) + "\r\n"
+        let text = chunkedHead + chunk + chunk + "1\r\nb\r\n0\r\n\r\n"
+        #expect(frameAdminRequest(text, bodyBytesMax: 1024).failureStatus == 413)
+        // Exactly at the limit is fine.
+        #expect(frameAdminRequest(chunkedHead + chunk + chunk + "0\r\n\r\n", bodyBytesMax: 1024).request?.body.count
+                == 1024)
+    }
+
+    @Test(arguments: ["g\r\nhello\r\n0\r\n\r\n", ";x\r\n", "\r\n", "-5\r\nhello\r\n0\r\n\r\n"])
+    func badChunkSize(chunks: String) {
+        #expect(frameAdminRequest(chunkedHead + chunks).failureStatus == 400)
+    }
+
+    @Test func chunkDataNotFollowedByCRLF() {
+        #expect(frameAdminRequest(chunkedHead + "2\r\nhiXX0\r\n\r\n").failureStatus == 400)
+    }
+
+    @Test func endlessChunkSizeLineIsRefused() {
+        // No CRLF within 1 KiB of a chunk-size line: refuse rather than wait.
+        let text = chunkedHead + "5" + String(repeating: " ", count: 2000)
+        #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+
+    @Test(arguments: ["gzip", "gzip, chunked", "identity"])
+    func unsupportedTransferCoding(coding: String) {
+        let text = "POST /v1/publish HTTP/1.1\r\nTransfer-Encoding: \(coding)\r\n\r\n"
+        #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+}

@@ -1,0 +1,339 @@
+import Foundation
+import HeraldProtocol
+import Testing
+@testable import HeraldEngine
+
+/// An admin router over a one-shard registry, fed raw request bytes.
+private struct Harness {
+    let registry = makeRegistry(shards: 1)
+    let router: AdminRouter
+
+    init(token: String? = nil) {
+        router = AdminRouter(token: token, stats: makeStatsReport(registry: registry),
+                             publisher: Publisher(registry: registry))
+    }
+
+    /// Frames `head` (CRLF added between lines) plus `body` and routes it.
+    func respond(_ lines: [String], body: [UInt8] = [], sourceLocation: SourceLocation = #_sourceLocation)
+        -> AdminRouter.Response? {
+        var headLines = lines
+        if !body.isEmpty { headLines.append("Content-Length: \(body.count)") }
+        let bytes = Array((headLines.joined(separator: "\r\n") + "\r\n\r\n").utf8) + body
+        guard let request = frameAdminRequest(bytes, bodyBytesMax: 1 << 20).request else {
+            Issue.record("request did not frame", sourceLocation: sourceLocation)
+            return nil
+        }
+        return router.respond(request)
+    }
+
+    func respond(_ lines: [String], text: String) -> AdminRouter.Response? {
+        respond(lines, body: Array(text.utf8))
+    }
+
+    /// Subscribes one connection of shard 0 so publishes are queued.
+    func subscribe(_ topic: String) {
+        let shard = ShardRouter(shardIndex: 0, registry: registry)
+        var head = ShardRouter.none
+        _ = shard.subscribe(ring: 0, slot: 0, generation: 1, name: topic, head: &head, topicsMax: 8)
+    }
+
+    /// Frames queued for shard 0, parsed.
+    func delivered() -> [ParsedFrame] {
+        drainDeliveries(registry.queues[0]).compactMap { parseFrame($0.bytes) }
+    }
+}
+
+extension AdminRouter.Response {
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    var json: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+    }
+
+    var errorMessage: String? { json?["error"] as? String }
+}
+
+@Suite struct AdminRouterTests {
+    // MARK: Read-only endpoints
+
+    @Test func healthz() throws {
+        let harness = Harness()
+        let get = try #require(harness.respond(["GET /healthz HTTP/1.1", "Host: x"]))
+        #expect(get.status == .ok)
+        #expect(get.text == "ok")
+        #expect(get.contentType.hasPrefix("text/plain"))
+        #expect(try #require(harness.respond(["HEAD /healthz HTTP/1.1"])).status == .ok)
+    }
+
+    @Test func stats() throws {
+        let response = try #require(Harness().respond(["GET /v1/stats HTTP/1.1"]))
+        #expect(response.status == .ok)
+        #expect(response.contentType == "application/json")
+        let json = try #require(response.json)
+        #expect((json["connections"] as? NSNumber)?.intValue == 12)
+        #expect(json["shards"] is [Any])
+    }
+
+    @Test func metrics() throws {
+        let response = try #require(Harness().respond(["GET /metrics HTTP/1.1"]))
+        #expect(response.status == .ok)
+        #expect(response.contentType == "text/plain; version=0.0.4; charset=utf-8")
+        #expect(response.text.contains("\nherald_connections 12\n"))
+    }
+
+    @Test(arguments: [("POST /healthz", "GET"), ("DELETE /healthz", "GET"), ("POST /v1/stats", "GET"),
+                      ("HEAD /v1/stats", "GET"), ("PUT /metrics", "GET"), ("GET /v1/publish", "POST"),
+                      ("PUT /v1/publish?topic=t", "POST"), ("POST /v1/topics/t", "GET")])
+    func wrongMethodIs405WithAllow(requestLine: String, allow: String) throws {
+        let response = try #require(Harness().respond(["\(requestLine) HTTP/1.1"]))
+        #expect(response.status == .methodNotAllowed)
+        #expect(response.header("Allow") == allow)
+        #expect(response.errorMessage == "method not allowed")
+    }
+
+    @Test(arguments: ["/", "/nope", "/v1", "/v1/stats/", "/healthz/x", "/v1/topics", "/V1/STATS"])
+    func unknownPathIs404(path: String) throws {
+        let response = try #require(Harness().respond(["GET \(path) HTTP/1.1"]))
+        #expect(response.status == .notFound)
+        #expect(response.errorMessage == "no such endpoint: \(path)")
+    }
+
+    // MARK: Bearer token
+
+    @Test(arguments: [nil, "Bearer wrong!", "Bearer s3cre", "Bearer s3cret!", "Bearer S3CRET", "Basic s3cret",
+                      "s3cret", "Bearer  s3cret", "Bearer "])
+    func wrongOrMissingTokenIs401(authorization: String?) throws {
+        let harness = Harness(token: "s3cret")
+        var lines = ["GET /v1/stats HTTP/1.1"]
+        if let authorization { lines.append("Authorization: \(authorization)") }
+        let response = try #require(harness.respond(lines))
+        #expect(response.status == .unauthorized)
+        #expect(response.header("WWW-Authenticate") == "Bearer realm=\"herald\"")
+        #expect(response.errorMessage == "missing or wrong bearer token")
+    }
+
+    @Test func rightTokenIsAccepted() throws {
+        let harness = Harness(token: "s3cret")
+        let response = try #require(harness.respond(["GET /v1/stats HTTP/1.1", "Authorization: Bearer s3cret"]))
+        #expect(response.status == .ok)
+        let publish = try #require(harness.respond(["POST /v1/publish?topic=t HTTP/1.1", "Authorization: Bearer s3cret"],
+                                                   text: "x"))
+        #expect(publish.status == .ok)
+    }
+
+    @Test func tokenIsCheckedBeforeRouting() throws {
+        let harness = Harness(token: "s3cret")
+        #expect(try #require(harness.respond(["GET /nope HTTP/1.1"])).status == .unauthorized)
+        #expect(try #require(harness.respond(["GET /healthz HTTP/1.1"])).status == .unauthorized)
+        #expect(try #require(harness.respond(["POST /v1/publish?topic=t HTTP/1.1"], text: "x")).status == .unauthorized)
+        #expect(harness.registry.info(topic: "t").seq == 0, "an unauthorized publish publishes nothing")
+    }
+
+    @Test func noTokenConfiguredIgnoresAuthorization() throws {
+        let response = try #require(Harness().respond(["GET /healthz HTTP/1.1", "Authorization: Bearer anything"]))
+        #expect(response.status == .ok)
+    }
+
+    // MARK: POST /v1/publish?topic=T
+
+    @Test func rawJSONPublish() throws {
+        let harness = Harness()
+        harness.subscribe("t")
+        let first = try #require(harness.respond(["POST /v1/publish?topic=t HTTP/1.1",
+                                                  "Content-Type: application/json"], text: #"{"x": 1}"#))
+        #expect(first.status == .ok)
+        #expect(first.contentType == "application/json")
+        #expect(first.text == #"{"topic":"t","seq":1}"#)
+        let second = try #require(harness.respond(["POST /v1/publish?topic=t HTTP/1.1",
+                                                   "Content-Type: Application/JSON; charset=utf-8"], text: "[2]"))
+        #expect(second.text == #"{"topic":"t","seq":2}"#)
+        let frames = harness.delivered()
+        #expect(frames.map(\.opcode) == [1, 1])
+        #expect(frames.count == 2)
+        if frames.count == 2 {
+            #expect(envelopeData(frames[0].payload, topic: "t", seq: 1) == Array(#"{"x": 1}"#.utf8))
+            #expect(envelopeData(frames[1].payload, topic: "t", seq: 2) == Array("[2]".utf8))
+        }
+    }
+
+    @Test(arguments: [nil, "text/plain", "text/plain; charset=utf-8", "application/x-anything"])
+    func rawTextPublish(contentType: String?) throws {
+        let harness = Harness()
+        harness.subscribe("t")
+        var lines = ["POST /v1/publish?topic=t HTTP/1.1"]
+        if let contentType { lines.append("Content-Type: \(contentType)") }
+        let response = try #require(harness.respond(lines, text: "héllo \"you\""))
+        #expect(response.status == .ok)
+        #expect(response.text == #"{"topic":"t","seq":1}"#)
+        let frame = try #require(harness.delivered().first)
+        #expect(frame.opcode == 1)
+        #expect(envelopeData(frame.payload, topic: "t", seq: 1) == Array(#""héllo \"you\"""#.utf8))
+    }
+
+    @Test func rawBinaryPublish() throws {
+        let harness = Harness()
+        harness.subscribe("bin")
+        let body: [UInt8] = [0xFF, 0x00, 0xC0, 0x80]  // not UTF-8
+        let response = try #require(harness.respond(["POST /v1/publish?topic=bin HTTP/1.1",
+                                                     "Content-Type: application/octet-stream"], body: body))
+        #expect(response.status == .ok)
+        #expect(response.text == #"{"topic":"bin","seq":1}"#)
+        let frame = try #require(harness.delivered().first)
+        #expect(frame.opcode == 2)
+        #expect(frame.payload == [1, 3] + Array("bin".utf8) + [0, 0, 0, 0, 0, 0, 0, 1] + body)
+    }
+
+    @Test func rawInvalidJSON() throws {
+        let harness = Harness()
+        for body in ["{", "{'a':1}", "[1,]", "nan"] {
+            let response = try #require(harness.respond(["POST /v1/publish?topic=t HTTP/1.1",
+                                                         "Content-Type: application/json"], text: body))
+            #expect(response.status == .badRequest, "\(body)")
+            #expect(response.errorMessage == "body is not valid JSON", "\(body)")
+        }
+        #expect(harness.registry.info(topic: "t").seq == 0)
+    }
+
+    @Test func rawInvalidUTF8Text() throws {
+        let harness = Harness()
+        let response = try #require(harness.respond(["POST /v1/publish?topic=t HTTP/1.1"], body: [0x61, 0xFF, 0x62]))
+        #expect(response.status == .badRequest)
+        #expect(response.errorMessage == "body is not UTF-8 text; publish bytes as application/octet-stream")
+        #expect(harness.registry.info(topic: "t").seq == 0)
+    }
+
+    @Test func rawEmptyBody() throws {
+        let harness = Harness()
+        let response = try #require(harness.respond(["POST /v1/publish?topic=t HTTP/1.1", "Content-Length: 0"]))
+        #expect(response.status == .badRequest)
+        #expect(response.errorMessage == "missing body")
+    }
+
+    @Test(arguments: ["topic=", "topic=bad%20name", "topic=bad+name", "topic=%C3%A9",
+                      "topic=" + String(repeating: "a", count: 129)])
+    func rawBadTopic(query: String) throws {
+        let harness = Harness()
+        let response = try #require(harness.respond(["POST /v1/publish?\(query) HTTP/1.1"], text: "x"))
+        #expect(response.status == .badRequest)
+        #expect(response.errorMessage == "bad topic name")
+        #expect(harness.registry.totals().published == 0)
+    }
+
+    @Test func rawBadQueryString() throws {
+        let response = try #require(Harness().respond(["POST /v1/publish?topic=%zz HTTP/1.1"], text: "x"))
+        #expect(response.status == .badRequest)
+        #expect(response.errorMessage == "bad query string")
+    }
+
+    @Test func rawTopicIsPercentDecoded() throws {
+        let harness = Harness()
+        let response = try #require(harness.respond(["POST /v1/publish?x=1&topic=room%2F1%3Aa HTTP/1.1"], text: "x"))
+        #expect(response.status == .ok)
+        #expect(response.text == #"{"topic":"room/1:a","seq":1}"#)
+        #expect(harness.registry.info(topic: "room/1:a").seq == 1)
+    }
+
+    // MARK: POST /v1/publish with a JSON body
+
+    @Test func jsonBodyWithOneTopic() throws {
+        let harness = Harness()
+        harness.subscribe("t")
+        let response = try #require(harness.respond(["POST /v1/publish HTTP/1.1", "Content-Type: application/json"],
+                                                    text: #"{"topic":"t", "data" : { "k" : [1, "two"] } }"#))
+        #expect(response.status == .ok)
+        #expect(response.text == #"{"results":[{"topic":"t","seq":1}]}"#)
+        let frame = try #require(harness.delivered().first)
+        #expect(frame.opcode == 1)
+        #expect(envelopeData(frame.payload, topic: "t", seq: 1) == Array(#"{ "k" : [1, "two"] }"#.utf8),
+                "data is forwarded byte for byte")
+    }
+
+    @Test func jsonBodyWithSeveralTopics() throws {
+        let harness = Harness()
+        _ = harness.registry.publish(topic: "b") { OutboundFrame(copying: Array("\($0)".utf8)) }
+        let response = try #require(harness.respond(["POST /v1/publish HTTP/1.1"],
+                                                    text: #"{"data":"hi","topics":["a","b","a"]}"#))
+        #expect(response.status == .ok)
+        #expect(response.text == #"{"results":[{"topic":"a","seq":1},{"topic":"b","seq":2},{"topic":"a","seq":2}]}"#)
+        #expect(harness.registry.info(topic: "a").seq == 2)
+        #expect(harness.registry.info(topic: "b").seq == 2)
+    }
+
+    @Test func jsonBodyTopicWinsOverTopics() throws {
+        let harness = Harness()
+        let response = try #require(harness.respond(["POST /v1/publish HTTP/1.1"],
+                                                    text: #"{"topics":["x"],"topic":"y","data":null}"#))
+        #expect(response.text == #"{"results":[{"topic":"y","seq":1}]}"#)
+        #expect(harness.registry.info(topic: "x").seq == 0)
+    }
+
+    @Test(arguments: [
+        (#"{"topic":"t"}"#, #"missing "data""#),
+        (#"{"data":1}"#, #"missing "topic" or "topics""#),
+        (#"{"topic":5,"data":1}"#, #""topic" must be a string"#),
+        (#"{"topics":[],"data":1}"#, #""topics" must be a non-empty array of strings"#),
+        (#"{"topics":"t","data":1}"#, #""topics" must be a non-empty array of strings"#),
+        (#"{"topics":["t",1],"data":1}"#, #""topics" must be a non-empty array of strings"#),
+        (#"{"topic":"bad name","data":1}"#, "bad topic name"),
+        (#"{"topic":"","data":1}"#, "bad topic name"),
+        (#"{"topics":["ok","bad name"],"data":1}"#, "bad topic name"),
+        (#"[{"topic":"t","data":1}]"#, #"body must be a JSON object {"topic"|"topics", "data"}"#),
+        (#"{"topic":"t","data":}"#, #"body must be a JSON object {"topic"|"topics", "data"}"#),
+        (#"{"topic":"t","data":1} x"#, #"body must be a JSON object {"topic"|"topics", "data"}"#),
+        ("topic=t&data=1", #"body must be a JSON object {"topic"|"topics", "data"}"#),
+    ])
+    func jsonBodyErrors(body: String, message: String) throws {
+        let harness = Harness()
+        let response = try #require(harness.respond(["POST /v1/publish HTTP/1.1"], text: body))
+        #expect(response.status == .badRequest)
+        #expect(response.errorMessage == message)
+        #expect(harness.registry.totals().published == 0, "a refused publish publishes to no topic")
+    }
+
+    @Test func jsonBodyEmpty() throws {
+        let response = try #require(Harness().respond(["POST /v1/publish HTTP/1.1", "Content-Length: 0"]))
+        #expect(response.status == .badRequest)
+        #expect(response.errorMessage == "missing body")
+    }
+
+    // MARK: GET /v1/topics/T
+
+    @Test func topicInfo() throws {
+        let harness = Harness()
+        harness.subscribe("room/1")
+        for _ in 0..<3 { _ = harness.registry.publish(topic: "room/1") { OutboundFrame(copying: Array("\($0)".utf8)) } }
+        let response = try #require(harness.respond(["GET /v1/topics/room%2F1 HTTP/1.1"]))
+        #expect(response.status == .ok)
+        #expect(response.contentType == "application/json")
+        #expect(response.text == #"{"topic":"room/1","subscribers":1,"seq":3}"#)
+        let plain = try #require(harness.respond(["GET /v1/topics/room/1 HTTP/1.1"]))
+        #expect(plain.text == response.text)
+        _ = harness.delivered()
+    }
+
+    @Test func unknownTopicInfoIsZero() throws {
+        let response = try #require(Harness().respond(["GET /v1/topics/never HTTP/1.1"]))
+        #expect(response.status == .ok)
+        #expect(response.text == #"{"topic":"never","subscribers":0,"seq":0}"#)
+    }
+
+    @Test(arguments: ["/v1/topics/", "/v1/topics/bad%20name", "/v1/topics/%zz", "/v1/topics/caf%C3%A9"])
+    func badTopicInfo(path: String) throws {
+        let response = try #require(Harness().respond(["GET \(path) HTTP/1.1"]))
+        #expect(response.status == .badRequest)
+        #expect(response.errorMessage == "bad topic name")
+    }
+
+    // MARK: Error bodies
+
+    @Test func errorBodyEscapesTheMessage() {
+        let response = AdminRouter.error(.badRequest, "say \"no\"\n")
+        #expect(response.text == #"{"error":"say \"no\"\u000a"}"#)
+        #expect(response.errorMessage == "say \"no\"\n")
+        #expect(response.contentType == "application/json")
+    }
+}

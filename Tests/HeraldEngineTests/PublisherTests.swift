@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import HeraldEngine
+
+@Suite struct PublisherTests {
+    private static func parsed(_ frame: OutboundFrame, sourceLocation: SourceLocation = #_sourceLocation) -> ParsedFrame? {
+        let result = parseFrame(frame.byteArray)
+        if result == nil { Issue.record("not exactly one well-formed frame", sourceLocation: sourceLocation) }
+        return result
+    }
+
+    @Test func jsonPayloadIsEmbeddedAsIs() throws {
+        let frame = Publisher.frame(topic: "news", seq: 7, payload: .json(Array(#"{"a": [1, 2]}"#.utf8)))
+        let parsed = try #require(Self.parsed(frame))
+        #expect(parsed.fin)
+        #expect(parsed.rsv == 0)
+        #expect(parsed.opcode == 0x1)
+        #expect(!parsed.masked, "RFC 6455 §5.1: a server never masks")
+        #expect(String(decoding: parsed.payload, as: UTF8.self)
+                == #"{"type":"message","topic":"news","seq":7,"data":{"a": [1, 2]}}"#)
+    }
+
+    @Test func envelopeParsesAsJSON() throws {
+        let frame = Publisher.frame(topic: "a.b:c/d@e_f-g", seq: 1234567890123,
+                                    payload: .json(Array(#"[true,null,"x"]"#.utf8)))
+        let payload = try #require(Self.parsed(frame)).payload
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
+        #expect(object["type"] as? String == "message")
+        #expect(object["topic"] as? String == "a.b:c/d@e_f-g")
+        #expect((object["seq"] as? NSNumber)?.int64Value == 1234567890123)
+        let data = try #require(object["data"] as? [Any])
+        #expect(data.count == 3)
+        #expect(data[2] as? String == "x")
+    }
+
+    @Test func textPayloadBecomesAJSONString() throws {
+        let text = "say \"hi\"\\\n\u{01}é🙂"
+        let frame = Publisher.frame(topic: "t", seq: 1, payload: .text(Array(text.utf8)))
+        let parsed = try #require(Self.parsed(frame))
+        #expect(parsed.opcode == 0x1)
+        #expect(String(decoding: parsed.payload, as: UTF8.self)
+                == #"{"type":"message","topic":"t","seq":1,"data":"say \"hi\"\\\u000a\u0001é🙂"}"#)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(parsed.payload)) as? [String: Any])
+        #expect(object["data"] as? String == text, "the string round-trips")
+    }
+
+    @Test func binaryEnvelopeLayout() throws {
+        let payload: [UInt8] = [0x00, 0xFF, 0x10, 0x80]
+        let frame = Publisher.frame(topic: "bin", seq: 0x0102_0304_0506_0708, payload: .binary(payload))
+        let parsed = try #require(Self.parsed(frame))
+        #expect(parsed.fin)
+        #expect(parsed.opcode == 0x2)
+        #expect(!parsed.masked)
+        // version | topic length | topic | seq (big-endian, 8) | payload
+        let expected: [UInt8] = [1, 3] + Array("bin".utf8) + [1, 2, 3, 4, 5, 6, 7, 8] + payload
+        #expect(parsed.payload == expected)
+        #expect(Publisher.binaryEnvelopeVersion == 1)
+    }
+
+    @Test func binaryWithEmptyPayloadAndLongestTopic() throws {
+        let topic = String(repeating: "t", count: 128)
+        let frame = Publisher.frame(topic: topic, seq: 1, payload: .binary([]))
+        let parsed = try #require(Self.parsed(frame))
+        #expect(parsed.payload.count == 2 + 128 + 8)
+        #expect(parsed.payload[0] == 1)
+        #expect(parsed.payload[1] == 128)
+        #expect(Array(parsed.payload[2..<130]) == Array(topic.utf8))
+        #expect(Array(parsed.payload[130...]) == [0, 0, 0, 0, 0, 0, 0, 1])
+    }
+
+    /// 7-bit, 16-bit and 64-bit payload lengths (RFC 6455 §5.2), each
+    /// minimal, and the frame exactly header + envelope long.
+    @Test(arguments: [0, 1, 100, 125, 200, 65_000, 70_000])
+    func lengthEncodings(dataBytes: Int) throws {
+        let data = [UInt8](repeating: UInt8(ascii: "x"), count: dataBytes)
+        let binary = Publisher.frame(topic: "t", seq: 1, payload: .binary(data))
+        let binaryParsed = try #require(Self.parsed(binary))
+        #expect(binaryParsed.payload.count == 2 + 1 + 8 + dataBytes)
+        #expect(Array(binaryParsed.payload[11...]) == data)
+
+        let text = Publisher.frame(topic: "t", seq: 1, payload: .text(data))
+        let textParsed = try #require(Self.parsed(text))
+        #expect(envelopeData(textParsed.payload, topic: "t", seq: 1) == [UInt8(ascii: "\"")] + data + [UInt8(ascii: "\"")])
+    }
+
+    @Test func publishUsesTheRegistrySeqAndQueuesTheSameBytes() throws {
+        let registry = makeRegistry(shards: 1)
+        let publisher = Publisher(registry: registry)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        #expect(publisher.publish(topic: "t", payload: .json(Array("1".utf8))) == 1)
+        #expect(publisher.publish(topic: "t", payload: .text(Array("two".utf8))) == 2)
+        #expect(publisher.publish(topic: "t", payload: .binary([3])) == 3)
+        let drained = drainDeliveries(registry.queues[0])
+        #expect(drained.map(\.seq) == [1, 2, 3])
+        #expect(drained.map(\.bytes) == [
+            Publisher.frame(topic: "t", seq: 1, payload: .json(Array("1".utf8))).byteArray,
+            Publisher.frame(topic: "t", seq: 2, payload: .text(Array("two".utf8))).byteArray,
+            Publisher.frame(topic: "t", seq: 3, payload: .binary([3])).byteArray,
+        ])
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+@testable import HeraldEngine
+
+@Suite struct TopicRegistryTests {
+    private static func frame(_ seq: UInt64) -> OutboundFrame {
+        OutboundFrame(copying: Array("frame \(seq)".utf8))
+    }
+
+    @Test func publishWithoutSubscribersBuildsNothingButTakesASeq() {
+        let registry = makeRegistry(shards: 2)
+        var builds = 0
+        let first = registry.publish(topic: "t") { seq in builds += 1; return Self.frame(seq) }
+        let second = registry.publish(topic: "t") { seq in builds += 1; return Self.frame(seq) }
+        #expect(first == 1)
+        #expect(second == 2)
+        #expect(builds == 0)
+        #expect(registry.queues.allSatisfy(\.isEmpty))
+        #expect(registry.info(topic: "t") == TopicRegistry.TopicInfo(subscribers: 0, seq: 2))
+        let totals = registry.totals()
+        #expect(totals.topics == 1)
+        #expect(totals.subscriptions == 0)
+        #expect(totals.published == 2)
+    }
+
+    @Test func seqIsPerTopic() {
+        let registry = makeRegistry(shards: 1)
+        #expect(registry.publish(topic: "a") { Self.frame($0) } == 1)
+        #expect(registry.publish(topic: "b") { Self.frame($0) } == 1)
+        #expect(registry.publish(topic: "a") { Self.frame($0) } == 2)
+        #expect(registry.info(topic: "a").seq == 2)
+        #expect(registry.info(topic: "b").seq == 1)
+        #expect(registry.info(topic: "never") == TopicRegistry.TopicInfo(subscribers: 0, seq: 0))
+        #expect(registry.totals().published == 3)
+    }
+
+    @Test func publishQueuesOneFrameToExactlyTheShardsWithSubscribers() throws {
+        let registry = makeRegistry(shards: 3)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        _ = registry.subscribersChanged(shard: 2, topic: "t", delta: 2)
+        var builds: [UInt64] = []
+        var built: OutboundFrame?
+        let seq = registry.publish(topic: "t") { seq in
+            builds.append(seq)
+            let frame = Self.frame(seq)
+            built = frame
+            return frame
+        }
+        #expect(seq == 1)
+        #expect(builds == [1], "built once, whatever the number of shards")
+        #expect(registry.queues[1].isEmpty)
+        var frames: [[OutboundFrame]] = [[], [], []]
+        for shard in 0..<3 {
+            registry.queues[shard].drain { delivery in
+                #expect(delivery.seq == 1)
+                frames[shard].append(delivery.frame.takeRetainedValue())
+            }
+        }
+        #expect(frames.map(\.count) == [1, 0, 1])
+        let frame = try #require(built)
+        #expect(frames[0].first === frame)
+        #expect(frames[2].first === frame)
+    }
+
+    @Test func deliveriesCarryTheTopicsIDFromSubscribersChanged() {
+        let registry = makeRegistry(shards: 1)
+        let a = registry.subscribersChanged(shard: 0, topic: "a", delta: 1)
+        let b = registry.subscribersChanged(shard: 0, topic: "b", delta: 1)
+        #expect(a.id != b.id)
+        #expect(a.seq == 0)
+        _ = registry.publish(topic: "b") { Self.frame($0) }
+        _ = registry.publish(topic: "a") { Self.frame($0) }
+        let drained = drainDeliveries(registry.queues[0])
+        #expect(drained.map(\.topicID) == [b.id, a.id])
+        #expect(drained.map(\.bytes) == [Array("frame 1".utf8), Array("frame 1".utf8)])
+        let again = registry.subscribersChanged(shard: 0, topic: "a", delta: 0)
+        #expect(again.id == a.id, "a topic keeps its id")
+        #expect(again.seq == 1, "and reports its current seq")
+    }
+
+    @Test func subscriberCountsSumOverShards() {
+        let registry = makeRegistry(shards: 2)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        _ = registry.subscribersChanged(shard: 1, topic: "t", delta: 1)
+        _ = registry.subscribersChanged(shard: 1, topic: "u", delta: 1)
+        #expect(registry.info(topic: "t").subscribers == 3)
+        #expect(registry.info(topic: "u").subscribers == 1)
+        #expect(registry.totals().subscriptions == 4)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: -1)
+        #expect(registry.info(topic: "t").subscribers == 2)
+        #expect(registry.totals().subscriptions == 3)
+        #expect(registry.totals().topics == 2)
+    }
+
+    @Test func shardThatLostItsSubscribersGetsNoMoreDeliveries() {
+        let registry = makeRegistry(shards: 2)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        _ = registry.subscribersChanged(shard: 1, topic: "t", delta: 1)
+        _ = registry.publish(topic: "t") { Self.frame($0) }
+        _ = registry.subscribersChanged(shard: 1, topic: "t", delta: -1)
+        _ = registry.publish(topic: "t") { Self.frame($0) }
+        #expect(drainDeliveries(registry.queues[0]).map(\.seq) == [1, 2])
+        #expect(drainDeliveries(registry.queues[1]).map(\.seq) == [1])
+    }
+
+    /// The registry wakes a shard through its eventfd exactly when it
+    /// queued something for it.
+    @Test func publishSignalsTheWakeDescriptorsOfTargetShardsOnly() throws {
+        let descriptors = [eventfd(0, Int32(EFD_NONBLOCK)), eventfd(0, Int32(EFD_NONBLOCK))]
+        defer { for fd in descriptors where fd >= 0 { close(fd) } }
+        try #require(descriptors.allSatisfy { $0 >= 0 })
+        let registry = TopicRegistry(wakeDescriptors: descriptors)
+        _ = registry.subscribersChanged(shard: 1, topic: "t", delta: 1)
+        _ = registry.publish(topic: "t") { Self.frame($0) }
+        _ = registry.publish(topic: "t") { Self.frame($0) }
+        _ = registry.publish(topic: "nobody") { Self.frame($0) }
+        var value: eventfd_t = 0
+        #expect(eventfd_read(descriptors[0], &value) == -1, "shard 0 has no subscribers and was not woken")
+        #expect(eventfd_read(descriptors[1], &value) == 0)
+        #expect(value == 2)
+        _ = drainDeliveries(registry.queues[1])
+    }
+
+    @Test func concurrentPublishersGetDistinctConsecutiveSeqs() {
+        let registry = makeRegistry(shards: 1)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        let threads = 4
+        let perThread = 500
+        let results = SeqCollector()
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            for _ in 0..<perThread { results.append(registry.publish(topic: "t") { Self.frame($0) }) }
+        }
+        #expect(results.sorted() == (1...UInt64(threads * perThread)).map { $0 })
+        // Queued in seq order even though several threads published.
+        #expect(drainDeliveries(registry.queues[0]).map(\.seq) == (1...UInt64(threads * perThread)).map { $0 })
+    }
+}
+
+/// Seqs returned to several threads.
+private final class SeqCollector: Sendable {
+    private let seqs = Mutex<[UInt64]>([])
+    func append(_ seq: UInt64) { seqs.withLock { $0.append(seq) } }
+    func sorted() -> [UInt64] { seqs.withLock { $0.sorted() } }
+}
