@@ -30,7 +30,8 @@ deps:
 
 ## Python packages the end-to-end tests use (the independent client).
 pydeps:
-	@$(PYTHON) -c "import websockets, pytest" 2>/dev/null || $(PYTHON) -m pip install -q websockets pytest
+	@$(PYTHON) -c "import websockets, pytest" 2>/dev/null || $(PYTHON) -m pip install -q websockets pytest \
+	  || $(PYTHON) -m pip install -q --user --break-system-packages websockets pytest
 
 build:
 	$(SWIFT) build -c release --product herald

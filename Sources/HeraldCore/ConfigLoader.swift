@@ -111,7 +111,14 @@ public enum ConfigLoader {
         var pairs: [(Int, String, String)] = []
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             var line = Substring(rawLine)
-            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            // `#` starts a comment unless it is inside a "quoted value".
+            var quoted = false
+            if let hash = line.firstIndex(where: { character in
+                if character == "\"" { quoted.toggle() }
+                return character == "#" && !quoted
+            }) {
+                line = line[..<hash]
+            }
             let trimmed = line.trimmingWhitespace()
             if trimmed.isEmpty { continue }
             guard let equals = trimmed.firstIndex(of: "=") else {

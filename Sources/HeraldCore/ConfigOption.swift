@@ -71,9 +71,9 @@ public struct ConfigOption: Sendable {
             config.slowConsumerPolicy = value
             return true
         },
-        bytes("recv-buffer-count", "provided receive buffers per ring (default 2048)", \.recvBufferCount,
+        bytes("recv-buffer-count", "provided receive buffers per ring (default 512)", \.recvBufferCount,
               range: 16...32_768),
-        bytes("recv-buffer-bytes", "bytes per provided receive buffer (default 4096)", \.recvBufferBytes,
+        bytes("recv-buffer-bytes", "bytes per provided receive buffer (default 2048)", \.recvBufferBytes,
               range: 512...65_536),
         bytes("fd-reserve", "descriptors kept out of the registered file tables (default 512)", \.fdReserve,
               range: 32...100_000),

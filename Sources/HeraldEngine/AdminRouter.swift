@@ -144,9 +144,14 @@ struct AdminRouter {
         guard let value = head.header("Authorization"), value.hasPrefix("Bearer ") else { return false }
         let given = Array(value.utf8.dropFirst(7))
         let expected = Array(token.utf8)
-        guard given.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<given.count { difference |= given[index] ^ expected[index] }
+        // Walks the longer of the two whatever they hold, so neither the
+        // content nor the length of the token leaks through timing.
+        var difference = UInt8(truncatingIfNeeded: given.count ^ expected.count) | (given.count == expected.count ? 0 : 1)
+        for index in 0..<max(given.count, expected.count) {
+            let a = index < given.count ? given[index] : 0
+            let b = index < expected.count ? expected[index] : 0
+            difference |= a ^ b
+        }
         return difference == 0
     }
 

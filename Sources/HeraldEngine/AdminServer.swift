@@ -25,7 +25,11 @@ final class AdminServer: @unchecked Sendable {
     /// Receive size per read.
     static let readBytes = 16 * 1024
 
-    private enum Kind: UInt8 { case accept = 1, receive, send, close, wake }
+    private enum Kind: UInt8 { case accept = 1, receive, send, close, wake, acceptRetry }
+
+    /// Pause before re-arming accept after an error that would repeat at
+    /// once (EMFILE, ENOMEM): no spin, no log flood.
+    static let acceptBackoffMilliseconds: UInt64 = 100
 
     init(listener: Int32, router: AdminRouter, config: Config) throws {
         self.listener = listener
@@ -34,15 +38,20 @@ final class AdminServer: @unchecked Sendable {
         wakeDescriptor = try Socket.eventDescriptor()
     }
 
-    func start() {
-        let context = Unmanaged.passRetained(self)
+    /// Starts the admin thread and returns once its ring exists, so the
+    /// ready line is only logged when the admin API really serves; throws
+    /// the ring's set-up error otherwise.
+    func start() throws {
+        let barrier = StartBarrier(count: 1)
+        let context = Unmanaged.passRetained(AdminThreadContext(server: self, barrier: barrier))
         let result = pthread_create(&thread, nil, { argument in
-            let server = Unmanaged<AdminServer>.fromOpaque(argument!).takeRetainedValue()
+            let context = Unmanaged<AdminThreadContext>.fromOpaque(argument!).takeRetainedValue()
             setCurrentThreadName("herald-admin")
-            server.run()
+            context.server.run(ready: context.barrier)
             return nil
         }, context.toOpaque())
         precondition(result == 0, "pthread_create failed: \(result)")
+        if let error = barrier.wait() { throw error }
     }
 
     func stop() {
@@ -52,15 +61,16 @@ final class AdminServer: @unchecked Sendable {
 
     func join() { pthread_join(thread, nil) }
 
-    private func run() {
+    private func run(ready: StartBarrier) {
         let ring: Ring
         do {
             ring = try Ring(entries: 256, completionEntries: 1024)
         } catch {
-            Log.error("admin listener cannot start", ["error": "\(error)"])
+            ready.arrive(error)
             return
         }
         self.ring = ring
+        ready.arrive(nil)
         ring.prepareAccept(listener: listener, userData: UserData(kind: Kind.accept.rawValue, generation: 0, index: 0))
         ring.preparePollMultishot(descriptor: wakeDescriptor,
                                   userData: UserData(kind: Kind.wake.rawValue, generation: 0, index: 0))
@@ -84,12 +94,22 @@ final class AdminServer: @unchecked Sendable {
         switch kind {
         case .wake:
             Socket.drainEvent(wakeDescriptor)
+            if !completion.hasMore {
+                ring.preparePollMultishot(descriptor: wakeDescriptor,
+                                          userData: UserData(kind: Kind.wake.rawValue, generation: 0, index: 0))
+            }
         case .accept:
             if completion.result >= 0 {
                 accepted(completion.result)
-            } else if completion.error != .canceled {
-                Log.warning("admin accept failed", ["error": "\(completion.error!)"])
+            } else if let error = completion.error, error != .canceled, error != .connectionAborted {
+                Log.warning("admin accept failed; retrying shortly",
+                            ["error": "\(error)", "pause-ms": "\(AdminServer.acceptBackoffMilliseconds)"])
+                ring.prepareTimeout(milliseconds: AdminServer.acceptBackoffMilliseconds,
+                                    userData: UserData(kind: Kind.acceptRetry.rawValue, generation: 0, index: 0))
+                return
             }
+            ring.prepareAccept(listener: listener, userData: UserData(kind: Kind.accept.rawValue, generation: 0, index: 0))
+        case .acceptRetry:
             ring.prepareAccept(listener: listener, userData: UserData(kind: Kind.accept.rawValue, generation: 0, index: 0))
         case .receive:
             guard let connection = connections[completion.userData.index] else { return }
@@ -200,6 +220,16 @@ final class AdminServer: @unchecked Sendable {
         guard connection.closed, !connection.receiving, !connection.sending else { return }
         connections[connection.id] = nil
         Socket.close(connection.descriptor)
+    }
+}
+
+private final class AdminThreadContext {
+    let server: AdminServer
+    let barrier: StartBarrier
+
+    init(server: AdminServer, barrier: StartBarrier) {
+        self.server = server
+        self.barrier = barrier
     }
 }
 

@@ -63,7 +63,7 @@ public final class Engine {
         let server = try AdminServer(listener: adminListener,
                                      router: AdminRouter(token: config.adminToken, stats: report, publisher: publisher),
                                      config: config)
-        server.start()
+        try server.start()
         admin = server
         Log.info("ready", [
             "listen": HostPort(host: config.listen.host, port: listenPort).description,

@@ -202,9 +202,15 @@ extension Reactor {
             slot.pointee.flags.insert(.upgraded)
             counters.add(.connectionsUpgraded)
             openConnections += 1
-            let delay = TimingWheel.jittered(settings.pingIntervalMilliseconds, index: index,
+            // The first check lands in [interval, interval × 1.2]: never
+            // before the interval (CONTRACT), spread after it. Later checks
+            // count from each connection's own last input, so the spread
+            // persists.
+            let fraction = ReactorSettings.pingJitterFraction
+            let spreadMilliseconds = UInt64(Double(settings.pingIntervalMilliseconds) * (1 + fraction))
+            let delay = TimingWheel.jittered(spreadMilliseconds, index: index,
                                              salt: UInt32(truncatingIfNeeded: ringIndex &* 7919 &+ shardIndex),
-                                             fraction: ReactorSettings.pingJitterFraction)
+                                             fraction: fraction / (1 + fraction))
             wheel.schedule(index, afterMilliseconds: delay)
             for topic in topics { subscribe(index, topic: topic, reply: false) }
             return true

@@ -2,7 +2,7 @@ import HeraldIO
 
 /// The per-ring pool of send-queue nodes: each connection's queue is a
 /// singly linked list of node indices (head/tail in its slot), so a queued
-/// frame costs one 16-byte node, not an array per connection.
+/// frame costs one 12-byte node (a reference and a link), not an array per connection.
 ///
 /// The pool grows in place when every node is taken (amortised; bounded in
 /// practice by `--send-queue-bytes-max` per connection).

@@ -35,15 +35,6 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 
-    /// Plain send of one contiguous buffer.
-    @inlinable
-    public func prepareSend(fixedFile: UInt32, bytes: UnsafeRawBufferPointer, userData: UserData) {
-        let sqe = nextSQE()
-        io_uring_prep_send(sqe, Int32(bitPattern: fixedFile), bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
-        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
-        sqe.pointee.user_data = userData.rawValue
-    }
-
     /// Closes a direct descriptor and frees its file-table slot.
     @inlinable
     public func prepareCloseDirect(fileIndex: UInt32, userData: UserData) {
@@ -79,19 +70,24 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 
+    /// A completion after `milliseconds` (a back-off without blocking the
+    /// loop). At most one may be prepared per submission: the timespec is
+    /// kept in the ring until the kernel reads it at submit.
+    @inlinable
+    public func prepareTimeout(milliseconds: UInt64, userData: UserData) {
+        timeoutStorage.pointee = __kernel_timespec(tv_sec: Int64(milliseconds / 1000),
+                                                   tv_nsec: Int64(milliseconds % 1000) * 1_000_000)
+        let sqe = nextSQE()
+        io_uring_prep_timeout(sqe, timeoutStorage, 0, 0)
+        sqe.pointee.user_data = userData.rawValue
+        submit()
+    }
+
     /// Multishot readiness poll on a regular descriptor (an eventfd).
     @inlinable
     public func preparePollMultishot(descriptor: Int32, userData: UserData) {
         let sqe = nextSQE()
         io_uring_prep_poll_multishot(sqe, descriptor, UInt32(POLLIN))
-        sqe.pointee.user_data = userData.rawValue
-    }
-
-    /// Posts a completion carrying `payload` on another ring (cross-shard wake-up).
-    @inlinable
-    public func prepareMessageRing(targetDescriptor: Int32, payload: UserData, userData: UserData) {
-        let sqe = nextSQE()
-        io_uring_prep_msg_ring(sqe, targetDescriptor, 0, payload.rawValue, 0)
         sqe.pointee.user_data = userData.rawValue
     }
 
@@ -119,19 +115,4 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 
-    /// Close a regular descriptor.
-    @inlinable
-    public func prepareClose(descriptor: Int32, userData: UserData) {
-        let sqe = nextSQE()
-        io_uring_prep_close(sqe, descriptor)
-        sqe.pointee.user_data = userData.rawValue
-    }
-
-    /// A no-op whose completion is suppressed unless it fails (wake-ups).
-    @inlinable
-    public func prepareNop(userData: UserData) {
-        let sqe = nextSQE()
-        io_uring_prep_nop(sqe)
-        sqe.pointee.user_data = userData.rawValue
-    }
 }

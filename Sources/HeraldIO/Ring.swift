@@ -24,6 +24,9 @@ public final class Ring {
     /// Times `nextSQE` found the SQ full and submitted early to make room.
     public private(set) var submissionQueueFullCount: UInt64 = 0
     @usableFromInline var reaped: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
+    /// The kernel reads a timeout's timespec when the SQE is submitted, so
+    /// it lives here until then (one timeout per submission; see `prepareTimeout`).
+    @usableFromInline let timeoutStorage: UnsafeMutablePointer<__kernel_timespec>
     @usableFromInline let reapBatchMax: Int
 
     public struct SetupError: Error, CustomStringConvertible {
@@ -47,7 +50,6 @@ public final class Ring {
             (IORING_FEAT_NODROP, "IORING_FEAT_NODROP"),
             (IORING_FEAT_EXT_ARG, "IORING_FEAT_EXT_ARG"),
             (IORING_FEAT_FAST_POLL, "IORING_FEAT_FAST_POLL"),
-            (IORING_FEAT_CQE_SKIP, "IORING_FEAT_CQE_SKIP"),
         ]
         for (bit, name) in required where params.features & bit == 0 {
             io_uring_queue_exit(ring)
@@ -58,12 +60,15 @@ public final class Ring {
         submissionEntries = entries
         reapBatchMax = Int(completionEntries)
         reaped = .allocate(capacity: Int(completionEntries))
+        timeoutStorage = .allocate(capacity: 1)
+        timeoutStorage.initialize(to: __kernel_timespec())
     }
 
     deinit {
         io_uring_queue_exit(ring)
         ring.deallocate()
         reaped.deallocate()
+        timeoutStorage.deallocate()
     }
 
     // MARK: Submission

@@ -8,7 +8,8 @@ public enum Socket {
         public let description: String
     }
 
-    /// A non-blocking TCP listener with `SO_REUSEPORT` (one per shard, so the
+    /// A TCP listener (blocking mode is irrelevant: only io_uring accepts
+    /// on it) with `SO_REUSEPORT` (one per shard, so the
     /// kernel spreads connections over shards) and `SO_REUSEADDR` (a fast
     /// restart while old sockets sit in TIME_WAIT or an in-flight multishot
     /// accept still holds the port, NOTES.md).
