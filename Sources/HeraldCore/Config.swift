@@ -93,9 +93,17 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
         return HostPort(host: String(host), port: port)
     }
 
-    /// True for 127.0.0.0/8 and ::1 — where an admin listener needs no token.
+    /// True for a numeric 127.0.0.0/8 address, ::1 or "localhost" — where an
+    /// admin listener needs no token. Only literals count: a DNS name that
+    /// merely starts with "127." (127.0.0.1.nip.io) may resolve anywhere.
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127" else { return false }
+        return parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
+                && (Int(part) ?? 256) <= 255
+        }
     }
 
     public var description: String {

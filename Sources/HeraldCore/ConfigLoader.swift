@@ -109,7 +109,9 @@ public enum ConfigLoader {
     /// `key = value` lines; `#` starts a comment; blank lines are skipped.
     static func parseFile(_ text: String) -> Result<[(line: Int, key: String, value: String)], Failure> {
         var pairs: [(Int, String, String)] = []
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on any line ending: Swift treats "\r\n" as one Character,
+        // so splitting on "\n" alone would swallow CRLF files whole.
+        for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             var line = Substring(rawLine)
             // `#` starts a comment unless it is inside a "quoted value".
             var quoted = false

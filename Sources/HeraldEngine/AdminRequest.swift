@@ -39,7 +39,8 @@ enum AdminRequestFramer {
             }
             var length = 0
             if let text = head.header("Content-Length") {
-                guard let value = Int(text), value >= 0 else {
+                // RFC 9110 §8.6: digits only (Int() would take "+2").
+                guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text) else {
                     return .failure(.badRequest, "bad Content-Length")
                 }
                 length = value
@@ -88,9 +89,15 @@ enum AdminRequestFramer {
             guard digits > 0 else { return .failure(.badRequest, "bad chunk size") }
             position = sizeLine.end + 2
             if size == 0 {
-                // Trailers (ignored) up to an empty line.
+                // Trailers (ignored) up to an empty line, bounded like a head.
                 while true {
-                    guard let trailer = line() else { return .incomplete }
+                    guard let trailer = line() else {
+                        return bytes.count - position > trailerBytesMax
+                            ? .failure(.requestHeaderFieldsTooLarge, "trailers too large") : .incomplete
+                    }
+                    if trailer.end - sizeLine.end > trailerBytesMax {
+                        return .failure(.requestHeaderFieldsTooLarge, "trailers too large")
+                    }
                     position = trailer.end + 2
                     if trailer.start == trailer.end { return .done(body, position) }
                 }
@@ -103,6 +110,9 @@ enum AdminRequestFramer {
             position += 2
         }
     }
+
+    /// Trailer section limit (they are ignored; this only bounds buffering).
+    static let trailerBytesMax = 8 * 1024
 
     private static func hexValue(_ byte: UInt8) -> Int? {
         switch byte {

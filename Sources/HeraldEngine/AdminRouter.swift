@@ -141,7 +141,9 @@ struct AdminRouter {
     /// Constant-time comparison: the token check must not leak how many
     /// leading bytes matched.
     private func authorized(_ head: HTTPRequestHead, token: String) -> Bool {
-        guard let value = head.header("Authorization"), value.hasPrefix("Bearer ") else { return false }
+        // RFC 9110 §11.1: the scheme name is case-insensitive.
+        guard let value = head.header("Authorization"), value.count > 7,
+              value.prefix(7).lowercased() == "bearer " else { return false }
         let given = Array(value.utf8.dropFirst(7))
         let expected = Array(token.utf8)
         // Walks the longer of the two whatever they hold, so neither the

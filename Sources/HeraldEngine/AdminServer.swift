@@ -176,6 +176,15 @@ final class AdminServer: @unchecked Sendable {
                                                  bodyBytesMax: config.publishBytesMax)
             switch result {
             case .incomplete:
+                // Whatever the framing (chunk extensions, slow trailers), a
+                // connection never buffers more than one maximal request.
+                if connection.pending.count > config.requestHeadBytesMax + 2 * config.publishBytesMax + 64 * 1024 {
+                    let response = AdminRouter.error(.payloadTooLarge, "request too large")
+                    connection.output += HTTPResponse.make(status: .payloadTooLarge, contentType: response.contentType,
+                                                           body: response.body, close: true)
+                    connection.closeAfterSend = true
+                    break
+                }
                 if !connection.receiving { receive(connection) }
                 return
             case .failure(let status, let message):

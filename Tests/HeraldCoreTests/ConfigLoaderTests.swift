@@ -171,7 +171,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
             # Herald settings
             \tshards=3   # trailing comment
 
-              connections-max   =   1234\r
+              connections-max   =   1234
             admin-token = "quoted value"
             log-level = warn
             listen = 127.0.0.1:9999
@@ -182,6 +182,13 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
         #expect(config?.adminToken == "quoted value")
         #expect(config?.logLevel == .warning)
         #expect(config?.listen == HostPort(host: "127.0.0.1", port: 9999))
+    }
+
+    @Test func hashInsideQuotesIsPartOfTheValue() {
+        let text = "admin-token = \"ab#cd\"  # the token\nlog-level = error#trailing\n"
+        let config = loadedConfig(["--config", "h.conf"], files: ["h.conf": text])
+        #expect(config?.adminToken == "ab#cd")
+        #expect(config?.logLevel == .error)
     }
 
     @Test func configFileValueMayContainEquals() {
@@ -258,7 +265,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
         ("connections-max", "0"), ("connections-max", "16000001"),
         ("handshake-timeout", "0"), ("handshake-timeout", "-1"), ("handshake-timeout", "86401"),
         ("handshake-timeout", "abc"), ("ping-interval", "nan"), ("pong-timeout", "inf"),
-        ("message-bytes-max", "124"), ("message-bytes-max", "16777217"),
+        ("message-bytes-max", "0"), ("message-bytes-max", "16777217"),
         ("topics-per-connection-max", "0"), ("topics-per-connection-max", "65537"),
         ("publish-bytes-max", "0"), ("publish-bytes-max", "67108865"),
         ("send-queue-bytes-max", "4095"), ("send-queue-bytes-max", "1073741825"),
@@ -280,7 +287,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     }
 
     @Test(arguments: [("shards", "1"), ("shards", "256"), ("connections-max", "16000000"),
-                      ("handshake-timeout", "86400"), ("message-bytes-max", "125"),
+                      ("handshake-timeout", "86400"), ("message-bytes-max", "1"),
                       ("send-queue-bytes-max", "4096"), ("fd-reserve", "32"), ("fd-reserve", "100000")])
     func rangeEndsAreAccepted(name: String, value: String) {
         #expect(loadedConfig(["--\(name)", value]) != nil)

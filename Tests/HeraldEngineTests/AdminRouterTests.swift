@@ -254,7 +254,7 @@ extension AdminRouter.Response {
 
     @Test func jsonBodyWithSeveralTopics() throws {
         let harness = Harness()
-        _ = harness.registry.publish(topic: "b") { OutboundFrame(copying: Array("\($0)".utf8)) }
+        _ = harness.registry.publish(topic: "b", build: plainFrames)
         let response = try #require(harness.respond(["POST /v1/publish HTTP/1.1"],
                                                     text: #"{"data":"hi","topics":["a","b","a"]}"#))
         #expect(response.status == .ok)
@@ -305,7 +305,7 @@ extension AdminRouter.Response {
     @Test func topicInfo() throws {
         let harness = Harness()
         harness.subscribe("room/1")
-        for _ in 0..<3 { _ = harness.registry.publish(topic: "room/1") { OutboundFrame(copying: Array("\($0)".utf8)) } }
+        for _ in 0..<3 { _ = harness.registry.publish(topic: "room/1", build: plainFrames) }
         let response = try #require(harness.respond(["GET /v1/topics/room%2F1 HTTP/1.1"]))
         #expect(response.status == .ok)
         #expect(response.contentType == "application/json")

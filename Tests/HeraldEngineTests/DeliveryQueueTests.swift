@@ -11,7 +11,7 @@ private final class ProducerProgress: Sendable {
 
 @Suite struct DeliveryQueueTests {
     private static func delivery(_ topicID: UInt32, _ seq: UInt64, _ frame: OutboundFrame) -> DeliveryQueue.Delivery {
-        DeliveryQueue.Delivery(topicID: topicID, seq: seq, frame: Unmanaged.passRetained(frame))
+        DeliveryQueue.Delivery(topicID: topicID, seq: seq, frame: Unmanaged.passRetained(frame), compressed: nil)
     }
 
     /// (topicID, seq) of everything drained, releasing each frame.
@@ -85,6 +85,26 @@ private final class ProducerProgress: Sendable {
         #expect(weakFrame == nil, "deinit released both queued retains")
     }
 
+    @Test func queueReleasesUndrainedCompressedFramesToo() {
+        weak var weakPlain: OutboundFrame?
+        weak var weakCompressed: OutboundFrame?
+        do {
+            let queue = DeliveryQueue()
+            do {
+                let plain = OutboundFrame(copying: [1])
+                let compressed = OutboundFrame(copying: [2])
+                weakPlain = plain
+                weakCompressed = compressed
+                queue.push(.init(topicID: 0, seq: 1, frame: Unmanaged.passRetained(plain),
+                                 compressed: Unmanaged.passRetained(compressed)))
+            }
+            #expect(weakCompressed != nil)
+            withExtendedLifetime(queue) {}
+        }
+        #expect(weakPlain == nil)
+        #expect(weakCompressed == nil)
+    }
+
     /// Several threads push at once while one thread drains: every item
     /// arrives exactly once, and each producer's items in the order pushed.
     @Test func concurrentProducersSingleConsumer() {
@@ -104,7 +124,7 @@ private final class ProducerProgress: Sendable {
                 // Start together to maximise contention on the head.
                 while progress.started.load(ordering: .relaxed) < producers { sched_yield() }
                 for seq in 1...itemsPerProducer {
-                    queue.push(.init(topicID: UInt32(producer), seq: UInt64(seq), frame: unretained.retain()))
+                    queue.push(.init(topicID: UInt32(producer), seq: UInt64(seq), frame: unretained.retain(), compressed: nil))
                 }
                 progress.finished.add(1, ordering: .releasing)
             }

@@ -70,15 +70,32 @@ extension OutboundFrame {
     var byteArray: [UInt8] { Array(bytes) }
 }
 
+/// One drained delivery, its frames copied out.
+struct DrainedDelivery {
+    var topicID: UInt32
+    var seq: UInt64
+    var bytes: [UInt8]
+    var compressed: [UInt8]?
+}
+
 /// Takes everything queued on `queue`, releasing each frame's retain the
-/// way a shard does, and returns (topicID, seq, frame bytes) in order.
-func drainDeliveries(_ queue: DeliveryQueue) -> [(topicID: UInt32, seq: UInt64, bytes: [UInt8])] {
-    var out: [(topicID: UInt32, seq: UInt64, bytes: [UInt8])] = []
+/// way a shard does, and returns the deliveries in order.
+func drainDeliveries(_ queue: DeliveryQueue) -> [DrainedDelivery] {
+    var out: [DrainedDelivery] = []
     queue.drain { delivery in
-        out.append((delivery.topicID, delivery.seq, delivery.frame.takeUnretainedValue().byteArray))
+        out.append(DrainedDelivery(topicID: delivery.topicID, seq: delivery.seq,
+                                   bytes: delivery.frame.takeUnretainedValue().byteArray,
+                                   compressed: delivery.compressed?.takeUnretainedValue().byteArray))
         delivery.frame.release()
+        delivery.compressed?.release()
     }
     return out
+}
+
+/// A registry frame builder for tests: a plain frame naming the seq, no
+/// compressed twin.
+func plainFrames(_ seq: UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?) {
+    (OutboundFrame(copying: Array("frame \(seq)".utf8)), nil)
 }
 
 /// The `data` member of a `message` envelope built by `ServerMessage.message`.

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldCompression
 import Testing
 @testable import HeraldEngine
 
@@ -97,5 +98,53 @@ import Testing
             Publisher.frame(topic: "t", seq: 2, payload: .text(Array("two".utf8))).byteArray,
             Publisher.frame(topic: "t", seq: 3, payload: .binary([3])).byteArray,
         ])
+    }
+
+    // MARK: permessage-deflate twin (RFC 7692)
+
+    private static let compressible = Array(("[" + String(repeating: "\"herald\",", count: 40) + "0]").utf8)
+
+    @Test func noCompressedTwinWithoutDeflateConnections() {
+        let registry = makeRegistry(shards: 1)
+        let publisher = Publisher(registry: registry)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        _ = publisher.publish(topic: "t", payload: .json(Self.compressible))
+        let drained = drainDeliveries(registry.queues[0])
+        #expect(drained.count == 1)
+        #expect(drained.first?.compressed == nil)
+    }
+
+    @Test(arguments: [false, true])
+    func compressedTwinInflatesToThePlainPayload(binary: Bool) throws {
+        let registry = makeRegistry(shards: 1)
+        let publisher = Publisher(registry: registry)
+        registry.deflateConnections.store(1, ordering: .relaxed)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        _ = publisher.publish(topic: "t", payload: binary ? .binary(Self.compressible) : .json(Self.compressible))
+        let delivery = try #require(drainDeliveries(registry.queues[0]).first)
+        let plain = try #require(parseFrame(delivery.bytes))
+        let compressedBytes = try #require(delivery.compressed)
+        let compressed = try #require(parseFrame(compressedBytes))
+        #expect(plain.rsv == 0)
+        #expect(compressed.rsv == 0b100, "RSV1 marks a compressed message (RFC 7692 §6)")
+        #expect(compressed.opcode == plain.opcode)
+        #expect(compressed.opcode == (binary ? 2 : 1))
+        #expect(compressed.fin)
+        #expect(!compressed.masked)
+        #expect(compressed.payload.count < plain.payload.count)
+        let inflater = MessageInflater()
+        let inflated = compressed.payload.withUnsafeBytes { inflater.decompress($0, bytesMax: 1 << 16).map(Array.init) }
+        #expect(try inflated.get() == plain.payload)
+    }
+
+    @Test func smallMessagesAreNotCompressed() throws {
+        let registry = makeRegistry(shards: 1)
+        let publisher = Publisher(registry: registry)
+        registry.deflateConnections.store(1, ordering: .relaxed)
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        _ = publisher.publish(topic: "t", payload: .json(Array("1".utf8)))
+        let delivery = try #require(drainDeliveries(registry.queues[0]).first)
+        #expect(try #require(parseFrame(delivery.bytes)).payload.count < Publisher.compressBytesMin)
+        #expect(delivery.compressed == nil)
     }
 }

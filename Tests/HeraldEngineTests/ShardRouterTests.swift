@@ -27,7 +27,7 @@ private final class Fixture {
     }
 
     func publish(_ topic: String) -> UInt64 {
-        registry.publish(topic: topic) { OutboundFrame(copying: Array("seq \($0)".utf8)) }
+        registry.publish(topic: topic, build: plainFrames)
     }
 
     /// The slots each delivery queued for this shard reaches, in delivery order.
@@ -279,7 +279,7 @@ private final class Fixture {
         #expect(registry.info(topic: "t").subscribers == 3)
         #expect(registry.totals().subscriptions == 3)
         one.unsubscribeAll(head: &heads[2])
-        _ = registry.publish(topic: "t") { _ in OutboundFrame(copying: [UInt8(1)]) }
+        _ = registry.publish(topic: "t", build: plainFrames)
         #expect(drainDeliveries(registry.queues[0]).count == 1)
         #expect(registry.queues[1].isEmpty, "shard 1 has no subscriber left")
         #expect(registry.info(topic: "t").subscribers == 2)

@@ -1,12 +1,13 @@
 import Foundation
 import Glibc
+import HeraldIO
 import Synchronization
 import Testing
 @testable import HeraldEngine
 
 @Suite struct TopicRegistryTests {
-    private static func frame(_ seq: UInt64) -> OutboundFrame {
-        OutboundFrame(copying: Array("frame \(seq)".utf8))
+    private static func frame(_ seq: UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?) {
+        plainFrames(seq)
     }
 
     @Test func publishWithoutSubscribersBuildsNothingButTakesASeq() {
@@ -17,7 +18,7 @@ import Testing
         #expect(first == 1)
         #expect(second == 2)
         #expect(builds == 0)
-        #expect(registry.queues.allSatisfy(\.isEmpty))
+        #expect(registry.queues.allSatisfy { $0.isEmpty })
         #expect(registry.info(topic: "t") == TopicRegistry.TopicInfo(subscribers: 0, seq: 2))
         let totals = registry.totals()
         #expect(totals.topics == 1)
@@ -44,9 +45,9 @@ import Testing
         var built: OutboundFrame?
         let seq = registry.publish(topic: "t") { seq in
             builds.append(seq)
-            let frame = Self.frame(seq)
+            let frame = OutboundFrame(copying: [UInt8(seq)])
             built = frame
-            return frame
+            return (frame, nil)
         }
         #expect(seq == 1)
         #expect(builds == [1], "built once, whatever the number of shards")
@@ -109,17 +110,17 @@ import Testing
     /// The registry wakes a shard through its eventfd exactly when it
     /// queued something for it.
     @Test func publishSignalsTheWakeDescriptorsOfTargetShardsOnly() throws {
-        let descriptors = [eventfd(0, Int32(EFD_NONBLOCK)), eventfd(0, Int32(EFD_NONBLOCK))]
-        defer { for fd in descriptors where fd >= 0 { close(fd) } }
-        try #require(descriptors.allSatisfy { $0 >= 0 })
+        let descriptors = [try Socket.eventDescriptor(), try Socket.eventDescriptor()]
+        defer { for fd in descriptors { close(fd) } }
         let registry = TopicRegistry(wakeDescriptors: descriptors)
         _ = registry.subscribersChanged(shard: 1, topic: "t", delta: 1)
         _ = registry.publish(topic: "t") { Self.frame($0) }
         _ = registry.publish(topic: "t") { Self.frame($0) }
         _ = registry.publish(topic: "nobody") { Self.frame($0) }
-        var value: eventfd_t = 0
-        #expect(eventfd_read(descriptors[0], &value) == -1, "shard 0 has no subscribers and was not woken")
-        #expect(eventfd_read(descriptors[1], &value) == 0)
+        // An eventfd reads as its 8-byte counter, or EAGAIN when zero (non-blocking).
+        var value: UInt64 = 0
+        #expect(read(descriptors[0], &value, 8) == -1, "shard 0 has no subscribers and was not woken")
+        #expect(read(descriptors[1], &value, 8) == 8)
         #expect(value == 2)
         _ = drainDeliveries(registry.queues[1])
     }

@@ -8,7 +8,9 @@ to 127.0.0.1:P/ws from the given source address with raw handshakes (at most
 --concurrency in flight), and talks to the parent over stdin/stdout, one JSON
 object per line:
 
+    -> {"event":"progress","ok":..,"failed":..}        (every 5 s while opening)
     -> {"event":"opened","ok":..,"failed":..,"errors":[..],"seconds":..}
+       (it stops starting handshakes after the first failure)
     <- ping      -> {"event":"pinged","ok":..,"failed":..,"errors":[..]}
     <- close     -> {"event":"closed","count":..}   (then exits)
 
@@ -45,21 +47,32 @@ def raise_nofile() -> int:
 
 
 async def open_all(args) -> tuple[list, list[str], int]:
+    """Open args.count connections; stop starting new ones after the first failure
+    (so a server that cannot hold them fails the test in seconds, not hours)."""
     sem = asyncio.Semaphore(args.concurrency)
     conns: list = []
     errors: list[str] = []
     failed = 0
+    t0 = time.monotonic()
+    last_report = t0
 
     async def one(i: int) -> None:
-        nonlocal failed
+        nonlocal failed, last_report
         async with sem:
+            if failed:
+                return
             try:
                 conns.append(await H.async_ws_open("127.0.0.1", args.port, "/ws",
                                                    local_addr=(args.source, 0), timeout=args.timeout))
             except Exception as e:  # noqa: BLE001 - counted and reported
                 failed += 1
                 if len(errors) < 10:
-                    errors.append(f"#{i}: {type(e).__name__}: {e}"[:300])
+                    errors.append(f"#{i} after {time.monotonic() - t0:.1f}s with {len(conns)} open: "
+                                  f"{type(e).__name__}: {e}"[:300])
+            now = time.monotonic()
+            if now - last_report >= 5:
+                last_report = now
+                emit({"event": "progress", "ok": len(conns), "failed": failed})
 
     await asyncio.gather(*(one(i) for i in range(args.count)))
     return conns, errors, failed
@@ -92,7 +105,7 @@ async def main() -> None:
     p.add_argument("--source", default="127.0.0.1")
     p.add_argument("--concurrency", type=int, default=500)
     p.add_argument("--sample", type=int, default=34)
-    p.add_argument("--timeout", type=float, default=60.0, help="per-handshake bound")
+    p.add_argument("--timeout", type=float, default=20.0, help="per-handshake bound")
     p.add_argument("--idle-max", type=float, default=600.0, help="bound on waiting for the parent")
     args = p.parse_args()
 

@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -110,11 +110,10 @@ class HeraldProcess:
         self._ready = threading.Event()
         self._stderr_eof = threading.Event()
 
-        preexec = None
-        if rlimit_nofile is not None:
-            def preexec() -> None:  # runs in the child before exec
-                resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
+        def set_nofile() -> None:  # runs in the child before exec
+            resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
 
+        preexec = set_nofile if rlimit_nofile is not None else None
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -325,7 +324,7 @@ def parse_http_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     return status, reason, headers
 
 
-class _SockReader:
+class SockReader:
     """Buffered, deadline-bounded reads from a blocking socket."""
 
     def __init__(self, sock: socket.socket, buf: bytes = b""):
@@ -384,7 +383,7 @@ class _SockReader:
             return False
 
 
-def read_http_response(reader: _SockReader, timeout: float = 5.0, head_only: bool = False) -> HttpResponse:
+def read_http_response(reader: SockReader, timeout: float = 5.0, head_only: bool = False) -> HttpResponse:
     deadline = time.monotonic() + timeout
     head = reader.read_until(b"\r\n\r\n", deadline)
     status, reason, headers = parse_http_head(head[:-4])
@@ -421,7 +420,7 @@ def http_exchange(port: int, raw: bytes, *, timeout: float = 5.0, check_close: b
     """Send raw bytes as a request, read one response, optionally check the server closes."""
     with connect(port, host, timeout) as sock:
         sock.sendall(raw)
-        reader = _SockReader(sock)
+        reader = SockReader(sock)
         resp = read_http_response(reader, timeout)
         if check_close:
             resp.closed = reader.wait_eof(close_timeout)
@@ -601,7 +600,7 @@ class RawWS:
 
     def __init__(self, sock: socket.socket, buf: bytes = b"", response: HttpResponse | None = None):
         self.sock = sock
-        self.reader = _SockReader(sock, buf)
+        self.reader = SockReader(sock, buf)
         self.response = response
         self.pings: list[bytes] = []   # payloads of pings received from the server
         self.pongs: list[bytes] = []   # payloads of pongs received from the server
@@ -615,7 +614,7 @@ class RawWS:
         try:
             key = make_key()
             sock.sendall(upgrade_request(path, f"{host}:{port}", key, extra=extra))
-            reader = _SockReader(sock)
+            reader = SockReader(sock)
             resp = read_http_response(reader, timeout, head_only=True)
             check_upgrade_response(resp, key)
             return cls(sock, reader.buf, resp)

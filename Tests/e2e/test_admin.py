@@ -97,7 +97,7 @@ def test_handshake_timeout_counted(start_herald):
     h = start_herald("--handshake-timeout", "0.5")
     with H.connect(h.port) as sock:
         sock.sendall(b"GET /ws HTTP/1.1\r\n")
-        assert H._SockReader(sock).wait_eof(4)
+        assert H.SockReader(sock).wait_eof(4)
     H.wait_stat(h.admin_port, lambda s: s["handshakes_failed"].get("timeout", 0) == 1,
                 desc="handshakes_failed.timeout == 1")
 
@@ -213,7 +213,7 @@ def test_admin_wrong_method_405(herald, method, path):
 def test_admin_keep_alive_two_requests_one_connection(herald):
     req = H.build_request("GET", "/v1/stats", [("Host", f"127.0.0.1:{herald.admin_port}")])
     with H.connect(herald.admin_port) as sock:
-        reader = H._SockReader(sock)
+        reader = H.SockReader(sock)
         sock.sendall(req)
         r1 = H.read_http_response(reader)
         assert r1.status == 200 and "close" not in r1.header_tokens("connection"), r1.raw_head
@@ -229,7 +229,7 @@ def test_admin_pipelined_requests(herald):
            H.build_request("GET", "/healthz", [("Host", "x"), ("Connection", "close")]))
     with H.connect(herald.admin_port) as sock:
         sock.sendall(req)
-        reader = H._SockReader(sock)
+        reader = H.SockReader(sock)
         statuses = [H.read_http_response(reader).status for _ in range(3)]
         assert statuses == [200, 200, 200]
         assert reader.wait_eof(3), "server kept the connection after Connection: close"
@@ -238,7 +238,7 @@ def test_admin_pipelined_requests(herald):
 def test_admin_survives_garbage(herald):
     with H.connect(herald.admin_port) as sock:
         sock.sendall(b"\x00\x01garbage\r\n\r\n")
-        reader = H._SockReader(sock)
+        reader = H.SockReader(sock)
         try:
             resp = H.read_http_response(reader, timeout=3)
             assert 400 <= resp.status < 500, resp.raw_head
@@ -253,7 +253,7 @@ def test_admin_parallel_connections(herald):
         for s in socks:
             s.sendall(H.build_request("GET", "/healthz", [("Host", "x")]))
         for s in socks:
-            assert H.read_http_response(H._SockReader(s)).status == 200
+            assert H.read_http_response(H.SockReader(s)).status == 200
     finally:
         for s in socks:
             s.close()

@@ -29,7 +29,7 @@ def test_upgrade_ws_101_with_accept(herald):
     with H.connect(herald.port) as sock:
         key = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 section 1.3 example
         sock.sendall(H.upgrade_request("/ws", f"127.0.0.1:{herald.port}", key))
-        resp = H.read_http_response(H._SockReader(sock), head_only=True)
+        resp = H.read_http_response(H.SockReader(sock), head_only=True)
         H.check_upgrade_response(resp, key)
         assert resp.header("sec-websocket-accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
@@ -42,7 +42,7 @@ def test_upgrade_header_values_case_insensitive(herald):
         ("sec-websocket-version", "13")])
     with H.connect(herald.port) as sock:
         sock.sendall(raw)
-        H.check_upgrade_response(H.read_http_response(H._SockReader(sock), head_only=True), key)
+        H.check_upgrade_response(H.read_http_response(H.SockReader(sock), head_only=True), key)
 
 
 def test_upgrade_head_sent_byte_by_byte(herald):
@@ -51,7 +51,7 @@ def test_upgrade_head_sent_byte_by_byte(herald):
     with H.connect(herald.port) as sock:
         for i in range(len(raw)):
             sock.send(raw[i:i + 1])
-        H.check_upgrade_response(H.read_http_response(H._SockReader(sock), head_only=True), key)
+        H.check_upgrade_response(H.read_http_response(H.SockReader(sock), head_only=True), key)
 
 
 def test_library_client_connects_and_pings(herald):
@@ -157,7 +157,7 @@ def test_unterminated_head_over_8k_431_without_waiting_for_timeout(start_herald)
     with H.connect(h.port) as sock:
         sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 16384)
         t0 = time.monotonic()
-        reader = H._SockReader(sock)
+        reader = H.SockReader(sock)
         resp = H.read_http_response(reader, timeout=5)
         resp.closed = reader.wait_eof(3)
     H.assert_http_error(resp, 431)
@@ -177,7 +177,7 @@ def test_handshake_timeout_partial_head_closed_without_response(start_herald):
     with H.connect(h.port) as sock:
         t0 = time.monotonic()
         sock.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        reader = H._SockReader(sock)
+        reader = H.SockReader(sock)
         assert reader.wait_eof(4.0), "server kept a half-sent handshake open past the handshake timeout"
         elapsed = time.monotonic() - t0
         assert reader.buf == b"", f"expected a bare TCP close, got {reader.buf[:200]!r}"
@@ -188,7 +188,7 @@ def test_handshake_timeout_silent_connection(start_herald):
     h = start_herald("--handshake-timeout", "1")
     with H.connect(h.port) as sock:
         t0 = time.monotonic()
-        reader = H._SockReader(sock)
+        reader = H.SockReader(sock)
         assert reader.wait_eof(4.0), "server kept a silent connection open past the handshake timeout"
         assert reader.buf == b""
         assert time.monotonic() - t0 >= 0.5
@@ -242,7 +242,7 @@ def test_permessage_deflate_answered_with_server_no_context_takeover(herald):
         ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")])
     with H.connect(herald.port) as sock:
         sock.sendall(raw)
-        resp = H.read_http_response(H._SockReader(sock), head_only=True)
+        resp = H.read_http_response(H.SockReader(sock), head_only=True)
     H.check_upgrade_response(resp, key)
     ext = (resp.header("sec-websocket-extensions") or "").lower()
     assert "permessage-deflate" in ext, resp.raw_head

@@ -228,7 +228,7 @@ def test_topics_query_bad_topic_rejected(herald):
     raw = H.upgrade_request("/ws?topics=ok,bad%20name", f"127.0.0.1:{herald.port}", H.make_key())
     with H.connect(herald.port) as sock:
         sock.sendall(raw)
-        reader = H._SockReader(sock)
+        reader = H.SockReader(sock)
         resp = H.read_http_response(reader, head_only=True)
         if resp.status == 101:
             ws = H.RawWS(sock, reader.buf, resp)

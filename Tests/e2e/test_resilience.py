@@ -48,19 +48,19 @@ def h(start_herald):
 def bad_garbage(h):
     with H.connect(h.port) as s:
         s.sendall(os.urandom(4096))
-        H._SockReader(s).wait_eof(3)
+        H.SockReader(s).wait_eof(3)
 
 
 def bad_garbage_line(h):
     with H.connect(h.port) as s:
         s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200) + b"\r\n\r\n")  # TLS hello
-        H._SockReader(s).wait_eof(3)
+        H.SockReader(s).wait_eof(3)
 
 
 def bad_half_handshake(h):
     with H.connect(h.port) as s:
         s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
-        assert H._SockReader(s).wait_eof(4), "half handshake not timed out"
+        assert H.SockReader(s).wait_eof(4), "half handshake not timed out"
 
 
 def bad_half_handshake_reset(h):
