@@ -113,7 +113,7 @@ private final class ProducerProgress: Sendable {
         let total = producers * itemsPerProducer
         let queue = DeliveryQueue()
         var frame: OutboundFrame? = OutboundFrame(copying: [0xAB])
-        weak var weakFrame = frame
+        weak let weakFrame = frame
         // Threads hold the frame unretained so that, once every delivery is
         // released, nothing but `frame` keeps it alive.
         let unretained = Unmanaged.passUnretained(frame!)
