@@ -50,5 +50,10 @@ autobahn:
 	  Tests/autobahn.sh "$(AUTOBAHN)" $(RELEASE_BIN)/herald; \
 	else echo "autobahn: $(AUTOBAHN) not found, skipped"; fi
 
+## One million subscribed connections on this machine, a broadcast to all
+## of them, the report in LoadGen/bench-1m.json (sets sysctls: see Docs/OPERATIONS.md).
+bench-1m: deps
+	LoadGen/bench-1m.sh
+
 clean:
 	rm -rf .build .build-*

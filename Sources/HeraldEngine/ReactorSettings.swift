@@ -18,6 +18,12 @@ struct ReactorSettings {
     /// 20 % of the ping interval after it, so a burst of a million accepts
     /// becomes a ramp of pings rather than one tick's storm.
     static let pingJitterFraction = 0.2
+    /// sendmsg SQEs one ring issues per loop turn. Sends to sockets with
+    /// buffer space complete inline at submit, so a turn that issued more
+    /// than the CQ holds (16,384) would overflow it into the kernel's slow
+    /// overflow list; the rest of a broadcast goes out next turn, after the
+    /// completions have been reaped.
+    static let sendsPerTurnMax = 8192
     /// Completions copied out of the CQ per reap.
     static let reapBatch = 256
     /// sendmsg batches per ring (each one in-flight send): 1024 × 312 B

@@ -34,7 +34,8 @@ extension Ring {
     }
 
     /// `send` of one contiguous buffer on a direct descriptor, optionally the
-    /// head of a link (the existing `prepareSend(fixedFile:…)` never links).
+    /// head of a link. The server uses it unlinked when a connection has one
+    /// frame queued: cheaper than `sendmsg` (no msghdr/iovec import).
     @inlinable
     public func prepareSend(fixedFile: UInt32, bytes: UnsafeRawBufferPointer, linked: Bool, userData: UserData) {
         let sqe = nextSQE()
