@@ -163,7 +163,8 @@ final class Runner {
         report.serverEnd = options.serverPID.flatMap { ProcessSample.read(pid: $0) }
         control.stopWorkers.store(true, ordering: .relaxed)
         for worker in workers { worker.join() }
-        finish(&report, deliverySeconds: Double(deliveryEnd - deliveryStart) / 1e9)
+        // An interrupted run can leave deliveryEnd before deliveryStart.
+        finish(&report, deliverySeconds: Double(max(deliveryEnd, deliveryStart) - deliveryStart) / 1e9)
         report.durationSeconds = Double(Clock.nanoseconds() - start) / 1e9
         return report
     }
