@@ -33,6 +33,17 @@ public struct RingPlan: Sendable, Equatable {
         connectionsPerRing = max(1, (perShard + rings - 1) / rings)
     }
 
+    /// Slots to allocate for `connectionsMax` connections: each shard gets
+    /// its share plus 1/8 (at least 16) of headroom. SO_REUSEPORT hashes
+    /// connections over shards unevenly, so a shard may need more than its
+    /// share; and at the global cap (an atomic count, not the slab) a shard
+    /// must still have a slot to accept the next connection and answer 503,
+    /// rather than leave it waiting in the listen backlog.
+    public static func slotsWithHeadroom(connectionsMax: Int, shards: Int) -> Int {
+        let share = (connectionsMax + shards - 1) / shards
+        return connectionsMax + shards * max(16, share / 8)
+    }
+
     /// Process descriptors the plan itself uses: per shard a listener and a
     /// wake eventfd, per ring its ring fd (compare with `fdReserve`).
     public var processDescriptorsUsed: Int { shards * 2 + ringCount }

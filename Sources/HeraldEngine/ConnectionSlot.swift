@@ -103,4 +103,8 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     static let deflate = ConnectionFlags(rawValue: 1 << 12)
     /// The message in progress is compressed (RSV1 on its first frame).
     static let compressedMessage = ConnectionFlags(rawValue: 1 << 13)
+    /// Holds one unit of the global `--connections-max` budget.
+    static let counted = ConnectionFlags(rawValue: 1 << 14)
+    /// Accepted past the global cap: its request is answered 503.
+    static let overCapacity = ConnectionFlags(rawValue: 1 << 15)
 }

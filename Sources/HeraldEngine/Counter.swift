@@ -12,6 +12,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case handshakeFailedNotFound
     case handshakeFailedTimeout
     case handshakeFailedPeerClosed
+    case handshakeFailedCapacity
     case publicHTTPRequests
     case close1000
     case close1001
@@ -54,6 +55,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .handshakeFailedNotFound: Counter.handshake("not_found")
         case .handshakeFailedTimeout: Counter.handshake("timeout")
         case .handshakeFailedPeerClosed: Counter.handshake("peer_closed")
+        case .handshakeFailedCapacity: Counter.handshake("capacity")
         case .publicHTTPRequests: ("public_http_requests_total", nil, nil, "plain HTTP requests answered on the public listener (/healthz)")
         case .close1000: Counter.close("1000")
         case .close1001: Counter.close("1001")

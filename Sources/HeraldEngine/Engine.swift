@@ -10,6 +10,8 @@ public final class Engine {
     private var admin: AdminServer?
     private var listeners: [Int32] = []
     public private(set) var plan: RingPlan
+    /// The process-wide `--connections-max` count shared by every shard.
+    let budget: ConnectionBudget
     public private(set) var listenPort: UInt16 = 0
     public private(set) var adminPort: UInt16 = 0
 
@@ -21,8 +23,10 @@ public final class Engine {
         self.config = config
         Socket.raiseOpenFilesLimit()
         let shardCount = config.shards ?? Socket.onlineCores()
-        plan = RingPlan(connectionsMax: config.connectionsMax, shards: shardCount,
-                        openFilesLimit: Socket.openFilesLimit(), fdReserve: config.fdReserve)
+        plan = RingPlan(connectionsMax: RingPlan.slotsWithHeadroom(connectionsMax: config.connectionsMax,
+                                                                   shards: shardCount),
+                        shards: shardCount, openFilesLimit: Socket.openFilesLimit(), fdReserve: config.fdReserve)
+        budget = ConnectionBudget(limit: config.connectionsMax)
     }
 
     /// Binds, starts every thread, logs the ready line. Throws (and the
@@ -47,7 +51,7 @@ public final class Engine {
         let registry = TopicRegistry(wakeDescriptors: wakeDescriptors)
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
-                                wakeDescriptor: wakeDescriptors[index], registry: registry))
+                                wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget))
         }
         let failures = StartBarrier(count: plan.shards)
         for shard in shards {

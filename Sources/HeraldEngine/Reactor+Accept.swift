@@ -52,6 +52,7 @@ extension Reactor {
             return
         }
         counters.add(.tcpAccepted)
+        slot.pointee.flags.insert(budget.acquire() ? .counted : .overCapacity)
         slot.pointee.state = .handshaking
         slot.pointee.lastHeardTick = nowTick
         armReceive(index)

@@ -72,6 +72,7 @@ extension Reactor {
         dropQueue(index)
         freeAssembly(index)
         let slot = slab.pointer(index)
+        if slot.pointee.flags.contains(.counted) { budget.release() }
         slot.pointee.control?.deallocate()
         slot.pointee.control = nil
         wheel.cancel(index)

@@ -152,6 +152,12 @@ extension Reactor {
     /// Routes a complete request head; returns true when it upgraded.
     private func route(_ index: UInt32, _ head: HTTPRequestHead) -> Bool {
         let slot = slab.pointer(index)
+        if slot.pointee.flags.contains(.overCapacity) {
+            // At --connections-max: a prompt 503 lets clients back off and
+            // load balancers route elsewhere (RFC 9110 §15.6.4).
+            reject(index, .serviceUnavailable, counter: .handshakeFailedCapacity)
+            return false
+        }
         let route: Route
         switch head.path {
         case "/healthz":
@@ -235,7 +241,11 @@ extension Reactor {
     /// "Handshake failures answer plain HTTP and close").
     func reject(_ index: UInt32, _ status: HTTPStatus, counter: Counter) {
         counters.add(counter)
-        let headers: [(String, String)] = status == .upgradeRequired ? [("Sec-WebSocket-Version", "13")] : []
+        let headers: [(String, String)] = switch status {
+        case .upgradeRequired: [("Sec-WebSocket-Version", "13")]
+        case .serviceUnavailable: [("Retry-After", "1")]
+        default: []
+        }
         let body = Array("\(status.code) \(status.reason)\n".utf8)
         respond(index, HTTPResponse.make(status: status, body: body, headers: headers, close: true))
     }

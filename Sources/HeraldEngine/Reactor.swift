@@ -27,6 +27,7 @@ final class Reactor {
     let listener: Int32
     /// The shard's subscriptions (shared by its reactors, same thread).
     unowned let router: ShardRouter
+    let budget: ConnectionBudget
     var nodes: SendNodePool
     var batches: SendBatchPool
     /// Connections with queued frames and no send in flight.
@@ -52,8 +53,9 @@ final class Reactor {
 
     init(shardIndex: Int, ringIndex: Int, capacity: Int, listener: Int32, wakeDescriptor: Int32,
          isPrimary: Bool, settings: ReactorSettings, counters: ShardCounters, router: ShardRouter,
-         nowMilliseconds: UInt64) throws {
+         budget: ConnectionBudget, nowMilliseconds: UInt64) throws {
         self.router = router
+        self.budget = budget
         self.shardIndex = shardIndex
         self.ringIndex = ringIndex
         self.settings = settings

@@ -25,9 +25,12 @@ final class Shard: @unchecked Sendable {
     private var router: ShardRouter!
     private var thread = pthread_t()
 
+    private let budget: ConnectionBudget
+
     init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
-         registry: TopicRegistry) {
+         registry: TopicRegistry, budget: ConnectionBudget) {
         self.index = index
+        self.budget = budget
         self.registry = registry
         self.plan = plan
         self.config = config
@@ -48,7 +51,7 @@ final class Shard: @unchecked Sendable {
             reactors.append(try Reactor(shardIndex: index, ringIndex: ringIndex, capacity: plan.connectionsPerRing,
                                         listener: listener, wakeDescriptor: wakeDescriptor,
                                         isPrimary: ringIndex == 0, settings: settings, counters: counters,
-                                        router: router, nowMilliseconds: now))
+                                        router: router, budget: budget, nowMilliseconds: now))
         }
     }
 

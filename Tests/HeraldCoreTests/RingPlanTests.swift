@@ -83,3 +83,20 @@ import Testing
         }
     }
 }
+
+struct RingPlanHeadroomTests {
+    @Test func everyShardGetsItsShareAndAnEighthMore() {
+        #expect(RingPlan.slotsWithHeadroom(connectionsMax: 1_000_000, shards: 2) == 1_000_000 + 2 * 62_500)
+        #expect(RingPlan.slotsWithHeadroom(connectionsMax: 100_000, shards: 1) == 112_500)
+    }
+
+    @Test func tinyLimitsStillLeaveSixteenSpareSlotsPerShard() {
+        // --connections-max 2 on 2 shards: both connections may hash to one
+        // shard, and a third must still be accepted somewhere to get its 503.
+        #expect(RingPlan.slotsWithHeadroom(connectionsMax: 2, shards: 2) == 2 + 2 * 16)
+        let plan = RingPlan(connectionsMax: RingPlan.slotsWithHeadroom(connectionsMax: 2, shards: 2), shards: 2,
+                            openFilesLimit: 20_000, fdReserve: 512)
+        // Each shard: its share (1) plus 16, room for both connections and a third.
+        #expect(plan.ringsPerShard * plan.connectionsPerRing == 1 + 16)
+    }
+}
