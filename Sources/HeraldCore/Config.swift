@@ -56,6 +56,11 @@ public struct Config: Sendable, Equatable {
     /// Size of one provided receive buffer: clients send small JSON commands
     /// and upgrade heads of a few hundred bytes; larger input spans buffers.
     public var recvBufferBytes = 2048
+    /// Kernel send buffer of each connection (SO_SNDBUF, set on the listener
+    /// and inherited by accepted sockets); 0 keeps the kernel's autotuning,
+    /// which lets one stuck reader pin up to tcp_wmem's max (4 MiB) of
+    /// kernel memory before the slow-consumer policy even sees a backlog.
+    public var socketSendBufferBytes = 0
     /// Descriptors kept free of the fd limit for listeners, rings, eventfds,
     /// the admin listener and logs; the rest goes to registered file tables.
     public var fdReserve = 512

@@ -71,6 +71,8 @@ public struct ConfigOption: Sendable {
             config.slowConsumerPolicy = value
             return true
         },
+        bytes("socket-send-buffer-bytes", "kernel send buffer per connection, 0 = autotune (default 0)",
+              \.socketSendBufferBytes, range: 0...(64 * 1024 * 1024)),
         bytes("recv-buffer-count", "provided receive buffers per ring (default 512)", \.recvBufferCount,
               range: 16...32_768),
         bytes("recv-buffer-bytes", "bytes per provided receive buffer (default 2048)", \.recvBufferBytes,

@@ -38,7 +38,8 @@ public final class Engine {
         // first picks the port and the others join it.
         var port = config.listen.port
         for _ in 0..<plan.shards {
-            let fd = try Socket.listen(host: config.listen.host, port: port, backlog: 4096, reusePort: true)
+            let fd = try Socket.listen(host: config.listen.host, port: port, backlog: 4096, reusePort: true,
+                                       sendBufferBytes: config.socketSendBufferBytes)
             listeners.append(fd)
             port = Socket.boundPort(fd)
         }

@@ -13,7 +13,11 @@ public enum Socket {
     /// kernel spreads connections over shards) and `SO_REUSEADDR` (a fast
     /// restart while old sockets sit in TIME_WAIT or an in-flight multishot
     /// accept still holds the port, NOTES.md).
-    public static func listen(host: String, port: UInt16, backlog: Int32, reusePort: Bool) throws -> Int32 {
+    /// `sendBufferBytes` > 0 sets SO_SNDBUF on the listener; Linux copies it
+    /// (and its lock against autotuning) into every accepted socket, which
+    /// is how direct-descriptor connections get it without a syscall each.
+    public static func listen(host: String, port: UInt16, backlog: Int32, reusePort: Bool,
+                              sendBufferBytes: Int = 0) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -30,6 +34,10 @@ public enum Socket {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if reusePort {
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if sendBufferBytes > 0 {
+            var bytes = Int32(clamping: sendBufferBytes)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
         }
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let error = IOErrno.current
