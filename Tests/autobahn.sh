@@ -4,7 +4,9 @@
 set -euo pipefail
 tool=$1; bin=$2; cases=${3:-}
 log=$(mktemp)
-"$bin" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --enable-echo --shards 1 --connections-max 1000 2>"$log" &
+# Autobahn sends messages up to 16 MiB (cases 9.*, 12.*.10+): the limit is raised for the run.
+"$bin" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --enable-echo --shards 1 --connections-max 1000 \
+  --message-bytes-max 16777216 2>"$log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 100); do grep -q 'msg=ready' "$log" && break; sleep 0.1; done

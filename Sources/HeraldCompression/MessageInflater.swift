@@ -2,7 +2,7 @@ import CZlib
 
 /// Decompresses client messages sent with permessage-deflate. The server
 /// always negotiates `client_no_context_takeover`, so each message inflates
-/// from a fresh window and one inflater per shard serves all connections —
+/// from a fresh window and one inflater per ring serves all its connections —
 /// no per-connection zlib state (which would cost ~40 KiB a connection).
 public final class MessageInflater {
     private let stream: UnsafeMutablePointer<z_stream>

@@ -6,21 +6,14 @@ import HeraldProtocol
 /// object). The slot's index is also the connection's index in the ring's
 /// registered file table.
 ///
-/// Layout (x86-64, see Docs/ARCHITECTURE.md; `ConnectionSlotTests` pins it):
-///
-///     offset  field                     bytes
-///          0  timer (wheel links)          12
-///         12  state, route, flags           4
-///         16  pendingOperations             2
-///         18  closeCode                     2
-///         20  lastHeardTick                 4
-///         24  decoder (FrameDecoder)      ≤32
-///         56  utf8 (UTF8Validator)          …
-///             assembly pointer/length/cap  16   — borrowed only while a frame or head is incomplete
-///             control pointer               8   — ditto, for a control frame split across receives
-///             send head/tail/offset/bytes  16
-///             sendBatch                     4
-///             subscriptions                 4
+/// Layout (x86-64): 112 bytes, stride pinned by `ConnectionSlotTests`; the
+/// table with every offset is in Docs/ARCHITECTURE.md. In field order:
+/// timer links 12, state/route/flags 4, pendingOperations 2, closeCode 2,
+/// lastHeardTick 4, decoder 28 (FrameDecoder, 8-aligned), utf8 1 (packed
+/// into the decoder's tail padding), assembly pointer/length/capacity 16
+/// and control pointer/length/opcode 10 — both borrowed only while a frame
+/// or head is incomplete — send head/tail/offset/bytes 16, sendBatch 4,
+/// subscriptions 4.
 struct ConnectionSlot: BitwiseCopyable {
     var timer = TimerLink()
     var state = ConnectionState.free

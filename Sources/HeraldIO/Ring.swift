@@ -18,7 +18,7 @@ import Glibc
 /// - `CQSIZE`: a CQ four times the SQ absorbs multishot bursts without overflow.
 public final class Ring {
     @usableFromInline let ring: UnsafeMutablePointer<io_uring>
-    /// The ring's own descriptor (the target of `IORING_OP_MSG_RING`).
+    /// The ring's own descriptor (for fdinfo and diagnostics).
     public let descriptor: Int32
     public let submissionEntries: UInt32
     /// Times `nextSQE` found the SQ full and submitted early to make room.
