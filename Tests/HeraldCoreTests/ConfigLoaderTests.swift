@@ -56,6 +56,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "slow-consumer-policy": ("drop", { $0.slowConsumerPolicy == .drop }),
     "recv-buffer-count": ("32", { $0.recvBufferCount == 32 }),
     "recv-buffer-bytes": ("1024", { $0.recvBufferBytes == 1024 }),
+    "socket-send-buffer-bytes": ("16384", { $0.socketSendBufferBytes == 16384 }),
     "fd-reserve": ("64", { $0.fdReserve == 64 }),
     "log-level": ("debug", { $0.logLevel == .debug }),
 ]
@@ -271,6 +272,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
         ("send-queue-bytes-max", "4095"), ("send-queue-bytes-max", "1073741825"),
         ("recv-buffer-count", "15"), ("recv-buffer-count", "32769"),
         ("recv-buffer-bytes", "511"), ("recv-buffer-bytes", "65537"),
+        ("socket-send-buffer-bytes", "-1"), ("socket-send-buffer-bytes", "67108865"),
         ("fd-reserve", "31"), ("fd-reserve", "100001"),
         ("slow-consumer-policy", "kill"), ("log-level", "trace"), ("admin-token", ""),
         ("listen", "nohost"), ("listen", "host:70000"), ("listen", ":80"), ("listen", "host:"),
