@@ -39,7 +39,7 @@ public final class MessageInflater {
             output = .allocate(byteCount: bytesMax + 1, alignment: 16)
         }
         // RFC 7692 §7.2.2: append 00 00 FF FF to the payload before inflating.
-        var tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
+        let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
         stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
         stream.pointee.avail_out = uInt(bytesMax + 1)
         for part in 0..<2 {
