@@ -86,12 +86,7 @@ public final class Engine {
     /// close connections with 1001, exit within the shutdown timeout.
     /// A second signal exits at once.
     public func runUntilSignalled() {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        let received = Engine.waitForTermination()
         Log.info("shutting down", ["signal": received == SIGTERM ? "SIGTERM" : "SIGINT",
                                    "timeout-seconds": "\(config.shutdownTimeoutSeconds)"])
         Engine.exitOnSecondSignal()
@@ -108,16 +103,23 @@ public final class Engine {
     private static func exitOnSecondSignal() {
         var thread = pthread_t()
         _ = pthread_create(&thread, nil, { _ in
-            var signals = sigset_t()
-            sigemptyset(&signals)
-            sigaddset(&signals, SIGTERM)
-            sigaddset(&signals, SIGINT)
-            var received: Int32 = 0
-            sigwait(&signals, &received)
+            _ = Engine.waitForTermination()
             Log.warning("second signal: exiting without waiting for closes")
             _exit(1)
         }, nil)
         pthread_detach(thread)
+    }
+
+    /// Waits for SIGTERM or SIGINT (blocked everywhere, so only `sigwait`
+    /// takes them) and returns which one arrived.
+    private static func waitForTermination() -> Int32 {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        return received
     }
 
     /// Blocks SIGTERM/SIGINT/SIGPIPE in the calling thread (and so in every
