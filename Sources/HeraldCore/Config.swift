@@ -39,6 +39,11 @@ public struct Config: Sendable, Equatable {
     public var closeTimeoutSeconds = 3.0
     /// Bearer token the admin listener requires; nil = none (loopback only).
     public var adminToken: String?
+    /// Topics the process keeps (records live as long as the process, so a
+    /// topic's seq never restarts). A record is ~200 B: a million topics is
+    /// ~200 MiB, and the bound stops clients or publishers inventing names
+    /// from growing memory without end.
+    public var topicsMax = 1_000_000
     /// Topics one connection may hold (contract default 64).
     public var topicsPerConnectionMax = 64
     /// Largest publish body the admin API accepts (413 above).

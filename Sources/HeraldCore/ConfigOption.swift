@@ -59,6 +59,8 @@ public struct ConfigOption: Sendable {
             config.adminToken = text
             return true
         },
+        bytes("topics-max", "topics the process keeps; new ones past it are refused (default 1000000)",
+              \.topicsMax, range: 1...100_000_000),
         bytes("topics-per-connection-max", "topics one connection may hold (default 64)", \.topicsPerConnectionMax,
               range: 1...65_536),
         bytes("publish-bytes-max", "largest publish body, else 413 (default 1048576)", \.publishBytesMax,

@@ -87,11 +87,15 @@ struct AdminRouter {
             }
             payload = .text(request.body)
         }
-        let seq = publisher.publish(topic: topic, payload: payload)
+        guard let seq = publisher.publish(topic: topic, payload: payload) else { return topicLimit() }
         var body = Array(#"{"topic":"#.utf8)
         JSONString.append(topic.utf8, to: &body)
         body += Array(#","seq":\#(seq)}"#.utf8)
         return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    private func topicLimit() -> Response {
+        Self.error(.serviceUnavailable, "topic limit reached (--topics-max \(publisher.registry.topicsMax))")
     }
 
     private func publishJSON(_ request: AdminRequest) -> Response {
@@ -128,7 +132,12 @@ struct AdminRouter {
         let data = Array(request.body[dataRange])
         var body = Array(#"{"results":["#.utf8)
         for (position, name) in topics.enumerated() {
-            let seq = publisher.publish(topic: name, payload: .json(data))
+            // A topic past --topics-max stops the batch; earlier ones stay
+            // published (each publish is independent), so say which.
+            guard let seq = publisher.publish(topic: name, payload: .json(data)) else {
+                return Self.error(.serviceUnavailable,
+                                  "topic limit reached at \"\(name)\" (\(position) of \(topics.count) published)")
+            }
             if position > 0 { body.append(UInt8(ascii: ",")) }
             body += Array(#"{"topic":"#.utf8)
             JSONString.append(name.utf8, to: &body)

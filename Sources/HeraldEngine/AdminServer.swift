@@ -24,6 +24,10 @@ final class AdminServer: @unchecked Sendable {
     static let connectionsMax = 256
     /// Receive size per read.
     static let readBytes = 16 * 1024
+    /// An admin connection silent this long is closed: keep-alive clients
+    /// reconnect cheaply, and forgotten sockets must not hold one of the
+    /// 256 places.
+    static let idleTimeoutMilliseconds: UInt64 = 60_000
 
     private enum Kind: UInt8 { case accept = 1, receive, send, close, wake, acceptRetry }
 
@@ -83,6 +87,7 @@ final class AdminServer: @unchecked Sendable {
                 if count == 0 { break }
                 for position in 0..<count { handle(batch[position]) }
             }
+            closeIdleConnections()
         }
         for connection in connections.values { Socket.close(connection.descriptor) }
         connections.removeAll()
@@ -120,6 +125,7 @@ final class AdminServer: @unchecked Sendable {
                 close(connection)
             } else {
                 connection.received(count: Int(completion.result))
+                connection.lastActivityMilliseconds = Clock.monotonicMilliseconds()
                 process(connection)
             }
         case .send:
@@ -143,6 +149,15 @@ final class AdminServer: @unchecked Sendable {
             }
         case .close:
             break
+        }
+    }
+
+    private func closeIdleConnections() {
+        let now = Clock.monotonicMilliseconds()
+        for connection in connections.values
+        where !connection.closed && !connection.sending
+            && now - connection.lastActivityMilliseconds > AdminServer.idleTimeoutMilliseconds {
+            close(connection)
         }
     }
 
@@ -258,6 +273,7 @@ final class AdminConnection {
     var receiving = false
     var closeAfterSend = false
     var closed = false
+    var lastActivityMilliseconds = Clock.monotonicMilliseconds()
 
     init(id: UInt32, descriptor: Int32) {
         self.id = id

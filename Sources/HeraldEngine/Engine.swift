@@ -49,7 +49,7 @@ public final class Engine {
         adminPort = Socket.boundPort(adminListener)
         var wakeDescriptors: [Int32] = []
         for _ in 0..<plan.shards { wakeDescriptors.append(try Socket.eventDescriptor()) }
-        let registry = TopicRegistry(wakeDescriptors: wakeDescriptors)
+        let registry = TopicRegistry(wakeDescriptors: wakeDescriptors, topicsMax: config.topicsMax)
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
                                 wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget))

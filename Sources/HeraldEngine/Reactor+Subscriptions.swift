@@ -19,6 +19,10 @@ extension Reactor {
         switch result {
         case .subscribed(let seq, _), .alreadySubscribed(let seq):
             if reply { sendText(index, ServerMessage.subscribed(topic: topic, seq: seq)) }
+        case .topicLimit:
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "topic_limit",
+                                                message: "the server holds its maximum number of topics"))
         case .tooManyTopics:
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "too_many_topics",

@@ -22,6 +22,7 @@ struct StatsReport {
         out += ",\"connections_total\":\(total(.connectionsUpgraded))"
         out += ",\"topics\":\(topics.topics),\"subscriptions\":\(topics.subscriptions)"
         out += ",\"messages_published_total\":\(topics.published)"
+        out += ",\"topics_refused_total\":\(topics.refused)"
         out += ",\"messages_delivered_total\":\(total(.messagesDelivered))"
         out += ",\"messages_dropped_total\":\(total(.messagesDropped))"
         out += ",\"slow_consumer_disconnects_total\":\(total(.slowConsumerDisconnects))"
@@ -72,6 +73,9 @@ struct StatsReport {
         out += "# HELP herald_messages_published_total messages published through the admin API\n"
         out += "# TYPE herald_messages_published_total counter\n"
         out += "herald_messages_published_total \(topics.published)\n"
+        out += "# HELP herald_topics_refused_total new topics refused at --topics-max\n"
+        out += "# TYPE herald_topics_refused_total counter\n"
+        out += "herald_topics_refused_total \(topics.refused)\n"
         var seen = Set<String>()
         for counter in Counter.allCases {
             let metric = counter.metric

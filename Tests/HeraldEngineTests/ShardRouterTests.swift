@@ -27,7 +27,7 @@ private final class Fixture {
     }
 
     func publish(_ topic: String) -> UInt64 {
-        registry.publish(topic: topic, build: plainFrames)
+        registry.publish(topic: topic, build: plainFrames)!
     }
 
     /// The slots each delivery queued for this shard reaches, in delivery order.

@@ -132,7 +132,7 @@ import Testing
         let perThread = 500
         let results = SeqCollector()
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            for _ in 0..<perThread { results.append(registry.publish(topic: "t") { Self.frame($0) }) }
+            for _ in 0..<perThread { results.append(registry.publish(topic: "t") { Self.frame($0) }!) }
         }
         #expect(results.sorted() == (1...UInt64(threads * perThread)).map { $0 })
         // Queued in seq order even though several threads published.

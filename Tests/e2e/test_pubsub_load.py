@@ -232,3 +232,26 @@ def test_deflate_subscriber_receives_compressed_publish(herald):
             assert sent < len(json.dumps(big)) // 4, sent
 
     H.run_async(go(), 20)
+
+
+def test_topics_max_refuses_new_topics(start_herald):
+    herald = start_herald("--topics-max", "2")
+
+    def publish(topic: str) -> H.AdminResponse:
+        return H.admin_request(herald.admin_port, "POST", f"/v1/publish?topic={topic}", body=b"1",
+                               content_type="application/json")
+
+    assert publish("one").status == 200
+    with H.RawWS.open(herald.port, "/ws") as ws:
+        ws.send_json({"type": "subscribe", "topic": "two"})
+        assert ws.recv_json()["type"] == "subscribed"
+        refused = publish("three")
+        assert refused.status == 503 and "topic limit" in refused.json()["error"]
+        ws.send_json({"type": "subscribe", "topic": "four"})
+        error = ws.recv_json()
+        assert error["type"] == "error" and error["code"] == "topic_limit", error
+        # Known topics keep working.
+        assert publish("two").json()["seq"] == 1
+        assert ws.recv_json()["data"] == 1
+    stats = H.get_stats(herald.admin_port)
+    assert stats["topics"] == 2 and stats["topics_refused_total"] == 2

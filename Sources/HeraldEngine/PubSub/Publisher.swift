@@ -30,7 +30,8 @@ final class Publisher: @unchecked Sendable {
     /// Binary envelope version byte (Docs/PROTOCOL.md).
     static let binaryEnvelopeVersion: UInt8 = 1
 
-    func publish(topic: String, payload: Payload) -> UInt64 {
+    /// The seq, or nil when the topic is new and `--topics-max` is reached.
+    func publish(topic: String, payload: Payload) -> UInt64? {
         registry.publish(topic: topic) { seq in
             let plain = Publisher.frame(topic: topic, seq: seq, payload: payload)
             guard registry.deflateConnections.load(ordering: .relaxed) > 0 else { return (plain, nil) }

@@ -51,6 +51,8 @@ final class ShardRouter {
         case subscribed(seq: UInt64, node: UInt32)
         case alreadySubscribed(seq: UInt64)
         case tooManyTopics
+        /// The process holds `--topics-max` topics and this one is new.
+        case topicLimit
     }
 
     /// Adds `(ring, slot)` to `name`. `head` is the connection's list head.
@@ -66,7 +68,7 @@ final class ShardRouter {
             node = subscriptions[Int(node)].nextOfConnection
         }
         guard count < topicsMax else { return .tooManyTopics }
-        let topic = localTopic(name)
+        guard let topic = localTopic(name) else { return .topicLimit }
         let index = makeSubscription()
         subscriptions[Int(index)] = Subscription(ring: ring, slot: slot, generation: generation, topic: topic,
                                                  previous: Self.none, next: topics[Int(topic)].head,
@@ -165,9 +167,9 @@ final class ShardRouter {
 
     var subscriptionCount: Int { subscriptions.count - freeSubscriptions.count }
 
-    private func localTopic(_ name: String) -> UInt32 {
+    private func localTopic(_ name: String) -> UInt32? {
         if let existing = topicsByName[name] { return existing }
-        let (globalID, _) = registry.subscribersChanged(shard: shardIndex, topic: name, delta: 0)
+        guard let globalID = registry.reserve(topic: name) else { return nil }
         let topic = Topic(name: name, globalID: globalID)
         let index: UInt32
         if let reused = freeTopics.popLast() {

@@ -1,3 +1,4 @@
+import HeraldCore
 import HeraldIO
 import Synchronization
 
@@ -26,6 +27,19 @@ final class TopicRegistry: Sendable {
         var nextID: UInt32 = 0
         var publishedTotal: UInt64 = 0
         var subscriptions = 0
+        var refusedTotal: UInt64 = 0
+
+        /// The record of `topic`, created when missing unless the registry
+        /// already holds `topicsMax` topics (then nil, counted).
+        mutating func record(_ topic: String, shards: Int, topicsMax: Int) -> Record? {
+            if let existing = records[topic] { return existing }
+            guard records.count < topicsMax else {
+                refusedTotal &+= 1
+                return nil
+            }
+            defer { nextID &+= 1 }
+            return Record(id: nextID, subscribers: Array(repeating: 0, count: shards))
+        }
     }
 
     private let state = Mutex(State())
@@ -35,22 +49,25 @@ final class TopicRegistry: Sendable {
     let queues: [DeliveryQueue]
     private let wakeDescriptors: [Int32]
 
-    init(wakeDescriptors: [Int32]) {
+    /// Topics the registry will hold (`--topics-max`): records are kept for
+    /// the process's life so seq never restarts, so their number is bounded.
+    let topicsMax: Int
+
+    init(wakeDescriptors: [Int32], topicsMax: Int = Config().topicsMax) {
         self.wakeDescriptors = wakeDescriptors
+        self.topicsMax = topicsMax
         queues = wakeDescriptors.map { _ in DeliveryQueue() }
     }
 
     /// Publishes to `topic`: takes the next seq, builds the frame once with
     /// it (only when someone listens) and queues it on every shard with
-    /// subscribers. Returns the seq.
-    func publish(topic: String, build: (UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?)) -> UInt64 {
+    /// subscribers. Returns the seq, or nil when `topic` is new and the
+    /// registry is full (`--topics-max`).
+    func publish(topic: String, build: (UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?)) -> UInt64? {
         var targets: [Int] = []
-        let seq = state.withLock { state -> UInt64 in
+        let seq = state.withLock { state -> UInt64? in
             let shardCount = queues.count
-            var record = state.records[topic] ?? {
-                defer { state.nextID &+= 1 }
-                return Record(id: state.nextID, subscribers: Array(repeating: 0, count: shardCount))
-            }()
+            guard var record = state.record(topic, shards: shardCount, topicsMax: topicsMax) else { return nil }
             record.seq &+= 1
             state.publishedTotal &+= 1
             for shard in 0..<shardCount where record.subscribers[shard] > 0 { targets.append(shard) }
@@ -72,17 +89,24 @@ final class TopicRegistry: Sendable {
     /// A shard gained or lost a subscriber of `topic`. Returns the topic's
     /// id and its seq at this moment: deliveries sequenced after it reach
     /// this shard, earlier ones do not.
+    /// The topic's record is created when missing (a shard registers a
+    /// topic with `reserve` first, which applies `--topics-max`).
     func subscribersChanged(shard: Int, topic: String, delta: Int) -> (id: UInt32, seq: UInt64) {
         state.withLock { state in
-            let shardCount = queues.count
-            var record = state.records[topic] ?? {
-                defer { state.nextID &+= 1 }
-                return Record(id: state.nextID, subscribers: Array(repeating: 0, count: shardCount))
-            }()
+            var record = state.record(topic, shards: queues.count, topicsMax: .max)!
             record.subscribers[shard] += delta
             state.subscriptions += delta
             state.records[topic] = record
             return (record.id, record.seq)
+        }
+    }
+
+    /// The id of `topic`, creating its record; nil when the registry is full.
+    func reserve(topic: String) -> UInt32? {
+        state.withLock { state in
+            guard let record = state.record(topic, shards: queues.count, topicsMax: topicsMax) else { return nil }
+            state.records[topic] = record
+            return record.id
         }
     }
 
@@ -93,8 +117,8 @@ final class TopicRegistry: Sendable {
         }
     }
 
-    /// (topics known, subscriptions, messages published) for stats.
-    func totals() -> (topics: Int, subscriptions: Int, published: UInt64) {
-        state.withLock { ($0.records.count, $0.subscriptions, $0.publishedTotal) }
+    /// (topics known, subscriptions, messages published, new topics refused) for stats.
+    func totals() -> (topics: Int, subscriptions: Int, published: UInt64, refused: UInt64) {
+        state.withLock { ($0.records.count, $0.subscriptions, $0.publishedTotal, $0.refusedTotal) }
     }
 }
