@@ -39,6 +39,9 @@ public struct Config: Sendable, Equatable {
     public var closeTimeoutSeconds = 3.0
     /// Bearer token the admin listener requires; nil = none (loopback only).
     public var adminToken: String?
+    /// HS256 secret for connection tokens (`token=` on /ws); nil = no
+    /// connection auth (CONTRACT "Security").
+    public var jwtSecret: String?
     /// Topics the process keeps (records live as long as the process, so a
     /// topic's seq never restarts). A record is ~200 B: a million topics is
     /// ~200 MiB, and the bound stops clients or publishers inventing names

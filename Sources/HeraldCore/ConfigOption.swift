@@ -59,6 +59,12 @@ public struct ConfigOption: Sendable {
             config.adminToken = text
             return true
         },
+        .init(name: "jwt-secret", valueName: "SECRET",
+              help: "HS256 secret: /ws then requires token=JWT (sub, topics, exp)") { config, text in
+            guard !text.isEmpty else { return false }
+            config.jwtSecret = text
+            return true
+        },
         bytes("topics-max", "topics the process keeps; new ones past it are refused (default 1000000)",
               \.topicsMax, range: 1...100_000_000),
         bytes("topics-per-connection-max", "topics one connection may hold (default 64)", \.topicsPerConnectionMax,

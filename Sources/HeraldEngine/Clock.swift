@@ -8,4 +8,11 @@ enum Clock {
         clock_gettime(CLOCK_MONOTONIC, &now)
         return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
     }
+
+    /// Wall-clock seconds since 1970, for token `exp`/`nbf` (RFC 7519).
+    static func wallSeconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec)
+    }
 }

@@ -6,14 +6,14 @@ import HeraldProtocol
 /// object). The slot's index is also the connection's index in the ring's
 /// registered file table.
 ///
-/// Layout (x86-64): 112 bytes, stride pinned by `ConnectionSlotTests`; the
+/// Layout (x86-64): 120 bytes, stride pinned by `ConnectionSlotTests`; the
 /// table with every offset is in Docs/ARCHITECTURE.md. In field order:
 /// timer links 12, state/route/flags 4, pendingOperations 2, closeCode 2,
 /// lastHeardTick 4, decoder 28 (FrameDecoder, 8-aligned), utf8 1 (packed
 /// into the decoder's tail padding), assembly pointer/length/capacity 16
 /// and control pointer/length/opcode 10 — both borrowed only while a frame
 /// or head is incomplete — send head/tail/offset/bytes 16, sendBatch 4,
-/// subscriptions 4.
+/// subscriptions 4, token grant 4, token expiry 4.
 struct ConnectionSlot: BitwiseCopyable {
     var timer = TimerLink()
     var state = ConnectionState.free
@@ -46,6 +46,13 @@ struct ConnectionSlot: BitwiseCopyable {
     var sendBatch: UInt32 = ConnectionSlot.noBatch
     /// Head of this connection's subscription list (pub/sub).
     var subscriptions: UInt32 = .max
+    /// The connection token's topic grant (index into the ring's grant
+    /// table); `noGrant` when connection auth is off.
+    var grant: UInt32 = ConnectionSlot.noGrant
+    /// The token's `exp` (seconds since 1970, fits until 2106); 0 = none.
+    var tokenExpiresAt: UInt32 = 0
+
+    static let noGrant: UInt32 = .max
 
     static let noBatch: UInt32 = .max
 }

@@ -13,6 +13,10 @@ public enum Counter: Int, CaseIterable, Sendable {
     case handshakeFailedTimeout
     case handshakeFailedPeerClosed
     case handshakeFailedCapacity
+    case handshakeFailedUnauthorized
+    case handshakeFailedForbidden
+    case tokensExpired
+    case subscribesForbidden
     case publicHTTPRequests
     case close1000
     case close1001
@@ -56,6 +60,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .handshakeFailedTimeout: Counter.handshake("timeout")
         case .handshakeFailedPeerClosed: Counter.handshake("peer_closed")
         case .handshakeFailedCapacity: Counter.handshake("capacity")
+        case .handshakeFailedUnauthorized: Counter.handshake("unauthorized")
+        case .handshakeFailedForbidden: Counter.handshake("forbidden")
+        case .tokensExpired: ("tokens_expired_total", nil, nil, "connections closed (1008) because their token expired")
+        case .subscribesForbidden: ("subscribes_forbidden_total", nil, nil, "subscribes refused: topic outside the connection token's topics")
         case .publicHTTPRequests: ("public_http_requests_total", nil, nil, "plain HTTP requests answered on the public listener (/healthz)")
         case .close1000: Counter.close("1000")
         case .close1001: Counter.close("1001")

@@ -73,6 +73,7 @@ extension Reactor {
         freeAssembly(index)
         let slot = slab.pointer(index)
         if slot.pointee.flags.contains(.counted) { budget.release() }
+        if slot.pointee.grant != ConnectionSlot.noGrant { grants.release(slot.pointee.grant) }
         slot.pointee.control?.deallocate()
         slot.pointee.control = nil
         wheel.cancel(index)

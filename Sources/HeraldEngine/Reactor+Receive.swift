@@ -195,6 +195,22 @@ extension Reactor {
                     reject(index, .badRequest, counter: .handshakeFailedBadRequest)
                     return false
                 }
+                if let secret = settings.jwtSecret {
+                    // CONTRACT "Security": a bad or expired token is a 401 at
+                    // the handshake; URL topics outside the grant are a 403.
+                    let token = query.last(where: { $0.name == "token" })?.value ?? ""
+                    guard case .success(let verified) = ConnectionToken.verify(token, secret: secret,
+                                                                              nowSeconds: Clock.wallSeconds()) else {
+                        reject(index, .unauthorized, counter: .handshakeFailedUnauthorized)
+                        return false
+                    }
+                    guard topics.allSatisfy({ verified.grant.allows($0) }) else {
+                        reject(index, .forbidden, counter: .handshakeFailedForbidden)
+                        return false
+                    }
+                    slot.pointee.grant = grants.retain(verified.grant)
+                    slot.pointee.tokenExpiresAt = verified.expiresAt.map { UInt32(clamping: max($0, 1)) } ?? 0
+                }
             }
             let deflate = Reactor.acceptsDeflate(offer)
             enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(

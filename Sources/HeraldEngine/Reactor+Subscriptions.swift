@@ -13,6 +13,13 @@ extension Reactor {
             return
         }
         let slot = slab.pointer(index)
+        if settings.jwtSecret != nil && !grants.allows(slot.pointee.grant, topic) {
+            // CONTRACT "Security": outside the token's topics → `forbidden`.
+            counters.add(.subscribesForbidden)
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "forbidden", message: "topic not allowed by the connection token"))
+            return
+        }
         let result = router.subscribe(ring: UInt16(ringIndex), slot: index, generation: slab.handle(index).generation,
                                       name: topic, head: &slot.pointee.subscriptions,
                                       topicsMax: settings.topicsPerConnectionMax)

@@ -28,6 +28,14 @@ extension Reactor {
     /// interval since the last input has passed.
     private func heartbeat(_ index: UInt32) {
         let slot = slab.pointer(index)
+        // A token's exp is honoured for the connection's whole life, checked
+        // at heartbeat granularity (CONTRACT "Security": `exp` honoured).
+        if slot.pointee.tokenExpiresAt != 0
+            && Clock.wallSeconds() >= Int64(slot.pointee.tokenExpiresAt) + ConnectionToken.leewaySeconds {
+            counters.add(.tokensExpired)
+            initiateClose(index, .policyViolation, reason: "token expired")
+            return
+        }
         if slot.pointee.flags.contains(.pingOutstanding) {
             counters.add(.pongTimeouts)
             slot.pointee.closeCode = CloseCode.abnormal.rawValue

@@ -28,6 +28,8 @@ final class Reactor {
     /// The shard's subscriptions (shared by its reactors, same thread).
     unowned let router: ShardRouter
     let budget: ConnectionBudget
+    /// Topic grants of authenticated connections (connection auth on).
+    var grants = GrantTable()
     var nodes: SendNodePool
     var batches: SendBatchPool
     /// Connections with queued frames and no send in flight.

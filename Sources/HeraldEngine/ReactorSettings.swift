@@ -43,6 +43,8 @@ struct ReactorSettings {
     let topicsPerConnectionMax: Int
     let sendQueueBytesMax: Int
     let slowConsumerPolicy: SlowConsumerPolicy
+    /// HS256 key for connection tokens; nil when connection auth is off.
+    let jwtSecret: [UInt8]?
 
     init(_ config: Config) {
         handshakeTimeoutMilliseconds = UInt64(config.handshakeTimeoutSeconds * 1000)
@@ -60,6 +62,7 @@ struct ReactorSettings {
         topicsPerConnectionMax = config.topicsPerConnectionMax
         sendQueueBytesMax = config.sendQueueBytesMax
         slowConsumerPolicy = config.slowConsumerPolicy
+        jwtSecret = config.jwtSecret.map { Array($0.utf8) }
     }
 }
 

@@ -52,6 +52,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "admin-token": ("s3cret", { $0.adminToken == "s3cret" }),
     "topics-per-connection-max": ("7", { $0.topicsPerConnectionMax == 7 }),
     "topics-max": ("1000", { $0.topicsMax == 1000 }),
+    "jwt-secret": ("k3y", { $0.jwtSecret == "k3y" }),
     "publish-bytes-max": ("99", { $0.publishBytesMax == 99 }),
     "send-queue-bytes-max": ("8192", { $0.sendQueueBytesMax == 8192 }),
     "slow-consumer-policy": ("drop", { $0.slowConsumerPolicy == .drop }),
@@ -276,7 +277,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
         ("recv-buffer-bytes", "511"), ("recv-buffer-bytes", "65537"),
         ("socket-send-buffer-bytes", "-1"), ("socket-send-buffer-bytes", "67108865"),
         ("fd-reserve", "31"), ("fd-reserve", "100001"),
-        ("slow-consumer-policy", "kill"), ("log-level", "trace"), ("admin-token", ""),
+        ("slow-consumer-policy", "kill"), ("log-level", "trace"), ("admin-token", ""), ("jwt-secret", ""),
         ("listen", "nohost"), ("listen", "host:70000"), ("listen", ":80"), ("listen", "host:"),
         ("admin-listen", "[::1]"), ("admin-listen", "[::1:80"),
     ])

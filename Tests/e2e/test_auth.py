@@ -1,0 +1,90 @@
+"""Connection auth (CONTRACT "Security"): --jwt-secret makes /ws require an
+HS256 token; `topics` (names or prefixes ending in *) bounds what the
+connection may subscribe to; `exp` is honoured. Tokens are signed here with
+Python's hmac/hashlib, independently of the server's code."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+
+import pytest
+
+import herald_e2e as H
+
+SECRET = "e2e-secret"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token(claims: dict, secret: str = SECRET, alg: str = "HS256") -> str:
+    head = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    signature = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64url(signature)}"
+
+
+def upgrade_status(port: int, path: str) -> int:
+    raw = H.upgrade_request(path, f"127.0.0.1:{port}", H.make_key())
+    with H.connect(port) as sock:
+        sock.sendall(raw)
+        return H.read_http_response(H.SockReader(sock), head_only=True).status
+
+
+@pytest.fixture
+def secured(start_herald):
+    return start_herald("--jwt-secret", SECRET)
+
+
+def test_missing_bad_and_expired_tokens_get_401(secured):
+    assert upgrade_status(secured.port, "/ws") == 401
+    assert upgrade_status(secured.port, "/ws?token=garbage") == 401
+    assert upgrade_status(secured.port, "/ws?token=" + token({"sub": "u"}, secret="wrong")) == 401
+    assert upgrade_status(secured.port, "/ws?token=" + token({"sub": "u"}, alg="none")) == 401
+    assert upgrade_status(secured.port, "/ws?token=" + token({"sub": "u", "exp": int(time.time()) - 3600})) == 401
+    stats = H.get_stats(secured.admin_port)
+    assert stats["handshakes_failed"]["unauthorized"] == 5
+
+
+def test_valid_token_subscribes_within_its_topics(secured):
+    jwt = token({"sub": "alice", "topics": ["news", "prices/*"], "exp": int(time.time()) + 3600})
+    with H.RawWS.open(secured.port, "/ws?token=" + urllib.parse.quote(jwt)) as ws:
+        for topic in ("news", "prices/eur"):
+            ws.send_json({"type": "subscribe", "topic": topic})
+            assert ws.recv_json() == {"type": "subscribed", "topic": topic, "seq": 0}
+        ws.send_json({"type": "subscribe", "topic": "secrets"})
+        refused = ws.recv_json()
+        assert refused["type"] == "error" and refused["code"] == "forbidden", refused
+        # The socket stays open and still works.
+        ws.send_json({"type": "ping"})
+        assert ws.recv_json() == {"type": "pong"}
+        H.admin_request(secured.admin_port, "POST", "/v1/publish?topic=prices/eur", body=b"1.08",
+                        content_type="application/json")
+        assert ws.recv_json() == {"type": "message", "topic": "prices/eur", "seq": 1, "data": 1.08}
+
+
+def test_url_topics_outside_the_token_are_403(secured):
+    jwt = token({"sub": "bob", "topics": ["a"]})
+    assert upgrade_status(secured.port, f"/ws?token={jwt}&topics=a") == 101
+    assert upgrade_status(secured.port, f"/ws?token={jwt}&topics=a,b") == 403
+    assert H.get_stats(secured.admin_port)["handshakes_failed"]["forbidden"] == 1
+
+
+def test_expiry_closes_a_live_connection(start_herald):
+    herald = start_herald("--jwt-secret", SECRET, "--ping-interval", "0.5", "--pong-timeout", "5")
+    # exp just past the server's 30 s leeway: valid at the handshake, expired 2 s later.
+    jwt = token({"sub": "carol", "topics": ["*"], "exp": int(time.time()) - 28})
+    with H.RawWS.open(herald.port, "/ws?token=" + jwt) as ws:
+        frame = ws.expect_close(timeout=10)
+        assert frame.close_code == 1008 and b"expired" in frame.close_reason
+    assert H.get_stats(herald.admin_port)["closes"]["1008"] >= 1
+
+
+def test_without_a_secret_no_token_is_needed(herald):
+    assert upgrade_status(herald.port, "/ws") == 101
