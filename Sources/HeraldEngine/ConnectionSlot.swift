@@ -51,6 +51,9 @@ struct ConnectionSlot: BitwiseCopyable {
     var grant: UInt32 = ConnectionSlot.noGrant
     /// The token's `exp` (seconds since 1970, fits until 2106); 0 = none.
     var tokenExpiresAt: UInt32 = 0
+    /// permessage-deflate `server_max_window_bits` the client asked for
+    /// (8–14), 0 for the default 15 (RFC 7692 §7.1.2.1).
+    var deflateWindowBits: UInt8 = 0
 
     static let noGrant: UInt32 = .max
 

@@ -212,11 +212,11 @@ extension Reactor {
                     slot.pointee.tokenExpiresAt = verified.expiresAt.map { UInt32(clamping: max($0, 1)) } ?? 0
                 }
             }
-            let deflate = Reactor.acceptsDeflate(offer)
             enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(
-                accept: accept, extensions: deflate ? Reactor.deflateResponse : nil)))
-            if deflate {
+                accept: accept, extensions: offer.map(Reactor.deflateResponse(for:)))))
+            if let offer {
                 slot.pointee.flags.insert(.deflate)
+                if let bits = offer.serverMaxWindowBits, bits < 15 { slot.pointee.deflateWindowBits = UInt8(bits) }
                 router.registry.deflateConnections.add(1, ordering: .relaxed)
             }
             slot.pointee.route = route
@@ -239,19 +239,23 @@ extension Reactor {
         }
     }
 
-    /// permessage-deflate (RFC 7692) is accepted from any offer the server
-    /// can honour with one shared compressed frame per publish: always
-    /// `server_no_context_takeover` (every message compressed alone), and
+    /// permessage-deflate (RFC 7692) is accepted from every offer the parser
+    /// accepts: always `server_no_context_takeover` (every message
+    /// compressed alone, so one shared frame serves every subscriber), and
     /// `client_no_context_takeover` (§7.1.1.2 lets the server ask for it even
-    /// unoffered) so one inflater per ring serves every connection. An offer
-    /// limiting the server's window below 15 bits is declined (answered
-    /// without the extension, RFC 6455 §9.1): shared frames use 15.
-    static func acceptsDeflate(_ offer: DeflateOffer?) -> Bool {
-        guard let offer else { return false }
-        return offer.serverMaxWindowBits == nil || offer.serverMaxWindowBits == 15
+    /// unoffered) so one inflater per ring serves every connection.
+    ///
+    /// A client limiting the server's window (`server_max_window_bits=N`,
+    /// §7.1.2.1) is answered with the same N. Shared frames are compressed
+    /// with a 15-bit window, but with no context takeover a back-reference
+    /// never reaches further than the message's own start: messages of at
+    /// most 2^N bytes are sent compressed to it, longer ones uncompressed
+    /// (a per-message choice the extension allows, §6).
+    static func deflateResponse(for offer: DeflateOffer) -> String {
+        var value = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+        if let bits = offer.serverMaxWindowBits { value += "; server_max_window_bits=\(bits)" }
+        return value
     }
-
-    static let deflateResponse = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 
     /// Answers a plain HTTP error and closes once it is sent (CONTRACT
     /// "Handshake failures answer plain HTTP and close").

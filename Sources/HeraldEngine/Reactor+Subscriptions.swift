@@ -61,7 +61,16 @@ extension Reactor {
     func deliver(_ index: UInt32, generation: UInt32, node: UInt32, seq: UInt64, delivery: DeliveryQueue.Delivery) {
         guard slab.isLive(SlotHandle(index: index, generation: generation)) else { return }
         let slot = slab.pointer(index)
-        let frame = slot.pointee.flags.contains(.deflate) ? (delivery.compressed ?? delivery.frame) : delivery.frame
+        var frame = delivery.frame
+        if slot.pointee.flags.contains(.deflate), let compressed = delivery.compressed {
+            // A smaller negotiated window only takes messages that fit in it
+            // (see `Reactor.deflateResponse(for:)`); the plain frame's size
+            // bounds the message's.
+            let window = slot.pointee.deflateWindowBits
+            if window == 0 || delivery.frame._withUnsafeGuaranteedRef({ $0.count }) <= 1 << Int(window) {
+                frame = compressed
+            }
+        }
         let bytes = frame._withUnsafeGuaranteedRef { $0.count }
         guard slot.pointee.state == .open, !slot.pointee.flags.contains(.closeSent) else { return }
         // An empty queue always takes one message, however large: the bound
