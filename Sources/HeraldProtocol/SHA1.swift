@@ -10,17 +10,7 @@ public enum SHA1 {
 
     /// The 20-byte digest of `bytes`.
     public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        // FIPS 180-4 §5.1.1: append 0x80, zero-pad to 56 mod 64, then the
-        // message length in bits as a 64-bit big-endian integer.
-        var message = [UInt8](bytes)
-        let bitLength = UInt64(message.count) &* 8
-        message.append(0x80)
-        while message.count % blockBytes != blockBytes - 8 {
-            message.append(0)
-        }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
-        }
+        let message = MessageBlocks.padded(bytes)
 
         // FIPS 180-4 §5.3.1 initial hash value.
         var h0: UInt32 = 0x6745_2301
@@ -32,11 +22,7 @@ public enum SHA1 {
 
         for blockStart in stride(from: 0, to: message.count, by: blockBytes) {
             // §6.1.2 step 1: the message schedule.
-            for t in 0..<16 {
-                let i = blockStart + t * 4
-                schedule[t] = UInt32(message[i]) << 24 | UInt32(message[i + 1]) << 16
-                    | UInt32(message[i + 2]) << 8 | UInt32(message[i + 3])
-            }
+            MessageBlocks.loadWords(message, blockStart: blockStart, into: &schedule)
             for t in 16..<80 {
                 schedule[t] = rotl(schedule[t - 3] ^ schedule[t - 8] ^ schedule[t - 14] ^ schedule[t - 16], 1)
             }
