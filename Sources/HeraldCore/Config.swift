@@ -13,7 +13,8 @@ public struct Config: Sendable, Equatable {
     /// Event-loop threads; nil means one per online core (decided at start).
     public var shards: Int?
     /// Open WebSocket connections the process will hold, split over shards.
-    /// 100,000 slots cost ~11.4 MiB of slab (120 B each) and fit any host; raise it for
+    /// 100,000 connections (112,500 slots with headroom, 128 B each) cost
+    /// ~13.7 MiB of slab and fit any host; raise it for
     /// bigger machines (the ring count follows from it and the fd limit).
     public var connectionsMax = 100_000
     /// Seconds a client may take to send its upgrade request head (slowloris

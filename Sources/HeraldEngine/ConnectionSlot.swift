@@ -13,7 +13,7 @@ import HeraldProtocol
 /// into the decoder's tail padding), assembly pointer/length/capacity 16
 /// and control pointer/length/opcode 10 — both borrowed only while a frame
 /// or head is incomplete — send head/tail/offset/bytes 16, sendBatch 4,
-/// subscriptions 4, token grant 4, token expiry 4.
+/// subscriptions 4, token grant 4, token expiry 4, deflate window bits 1.
 struct ConnectionSlot: BitwiseCopyable {
     var timer = TimerLink()
     var state = ConnectionState.free

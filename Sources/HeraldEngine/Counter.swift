@@ -14,7 +14,6 @@ public enum Counter: Int, CaseIterable, Sendable {
     case handshakeFailedPeerClosed
     case handshakeFailedCapacity
     case handshakeFailedUnauthorized
-    case handshakeFailedForbidden
     case tokensExpired
     case subscribesForbidden
     case publicHTTPRequests
@@ -61,7 +60,6 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .handshakeFailedPeerClosed: Counter.handshake("peer_closed")
         case .handshakeFailedCapacity: Counter.handshake("capacity")
         case .handshakeFailedUnauthorized: Counter.handshake("unauthorized")
-        case .handshakeFailedForbidden: Counter.handshake("forbidden")
         case .tokensExpired: ("tokens_expired_total", nil, nil, "connections closed (1008) because their token expired")
         case .subscribesForbidden: ("subscribes_forbidden_total", nil, nil, "subscribes refused: topic outside the connection token's topics")
         case .publicHTTPRequests: ("public_http_requests_total", nil, nil, "plain HTTP requests answered on the public listener (/healthz)")
@@ -78,7 +76,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .bytesReceived: ("bytes_received_total", nil, nil, "bytes received from public-listener clients")
         case .bytesSent: ("bytes_sent_total", nil, nil, "bytes sent to public-listener clients")
         case .messagesReceived: ("messages_received_total", nil, nil, "WebSocket data messages received from clients")
-        case .clientErrorsSent: ("client_errors_total", nil, nil, "error messages sent to clients (bad JSON, unknown type, bad topic)")
+        case .clientErrorsSent: ("client_errors_total", nil, nil, "error messages sent to clients (bad_json, unknown_type, bad_topic, too_many_topics, forbidden, topic_limit)")
         case .pingsSent: ("pings_sent_total", nil, nil, "heartbeat pings sent to silent connections")
         case .pongTimeouts: ("pong_timeouts_total", nil, nil, "connections dropped for not answering a ping")
         case .receiveNoBuffers: ("receive_no_buffers_total", nil, nil, "multishot receives parked because the provided-buffer ring was empty")

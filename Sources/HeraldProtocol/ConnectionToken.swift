@@ -12,6 +12,9 @@ public struct ConnectionToken: Sendable, Equatable {
     /// Clock skew tolerated on `exp`/`nbf` (RFC 7519 §4.1.4 allows "some
     /// small leeway"): half a minute covers ordinary NTP drift.
     public static let leewaySeconds: Int64 = 30
+    /// NumericDate bound (year ~33,000): rejects absurd values before they
+    /// reach an integer conversion that would trap.
+    static let maxClaimSeconds: Double = 1e12
 
     public struct Failure: Error, Equatable, Sendable, CustomStringConvertible {
         public let reason: String
@@ -44,12 +47,16 @@ public struct ConnectionToken: Sendable, Equatable {
         }
         var token = ConnectionToken(subject: claims["sub"]?.stringValue, grant: TopicGrant(patterns: []), expiresAt: nil)
         if let exp = claims["exp"] {
-            guard let seconds = exp.numberValue, seconds.isFinite else { return .failure(Failure(reason: "bad exp claim")) }
+            guard let seconds = exp.numberValue, abs(seconds) < maxClaimSeconds else {
+                return .failure(Failure(reason: "bad exp claim"))
+            }
             token.expiresAt = Int64(seconds)
             guard nowSeconds < Int64(seconds) + leewaySeconds else { return .failure(Failure(reason: "token expired")) }
         }
         if let nbf = claims["nbf"] {
-            guard let seconds = nbf.numberValue, seconds.isFinite else { return .failure(Failure(reason: "bad nbf claim")) }
+            guard let seconds = nbf.numberValue, abs(seconds) < maxClaimSeconds else {
+                return .failure(Failure(reason: "bad nbf claim"))
+            }
             guard nowSeconds + leewaySeconds >= Int64(seconds) else {
                 return .failure(Failure(reason: "token not yet valid"))
             }

@@ -79,6 +79,9 @@ struct ConnectionTokenTests {
         #expect(reason(Self.sign(claims: #"{"exp":1799999900}"#)) == "token expired")
         #expect(reason(Self.sign(claims: #"{"exp":1799999980}"#)) == nil) // within the 30 s leeway
         #expect(reason(Self.sign(claims: #"{"nbf":1800000100}"#)) == "token not yet valid")
+        // Absurd NumericDates are refused, not converted (Int64(1e300) traps).
+        #expect(reason(Self.sign(claims: #"{"exp":1e300}"#)) == "bad exp claim")
+        #expect(reason(Self.sign(claims: #"{"nbf":-1e300}"#)) == "bad nbf claim")
         #expect(reason(Self.sign(claims: #"{"topics":"all"}"#)) == "topics claim must be an array")
         #expect(reason(Self.sign(claims: #"{"topics":["bad topic"]}"#)) == "bad entry in topics claim")
         #expect(reason(Self.sign(claims: #"{"topics":["a*b*"]}"#)) == "bad entry in topics claim")
