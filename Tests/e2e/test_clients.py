@@ -1,0 +1,112 @@
+"""The client libraries in Clients/ against the real binary: the Python
+client (asyncio) and the JavaScript client under Node's WebSocket."""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import herald_e2e as H
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "Clients/python"))
+
+from herald_client import Gap, HeraldClient, Message, ServerError, publish  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_python_client_receives_resubscribes_and_reports_gaps(start_herald):
+    port = free_port()
+    herald = start_herald("--listen", f"127.0.0.1:{port}")
+    admin = f"http://127.0.0.1:{herald.admin_port}"
+
+    async def go():
+        async with HeraldClient(f"ws://127.0.0.1:{port}/ws", min_delay=0.1, max_delay=0.5) as client:
+            await client.subscribe("py")
+            with pytest.raises(ValueError):
+                await client.subscribe("bad topic")
+            await client._send({"type": "nonsense"})
+            error = await asyncio.wait_for(client.events.get(), 5)
+            assert isinstance(error, ServerError) and error.code == "unknown_type"
+            H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/py").json()["subscribers"] == 1, 5)
+            for n in range(3):
+                assert publish(admin, "py", {"n": n}) == n + 1
+            for n in range(3):
+                event = await asyncio.wait_for(client.events.get(), 5)
+                assert event == Message("py", n + 1, {"n": n})
+            # The connection drops (the server restarts on the same port).
+            # Blocking helpers run in threads so the client's loop keeps
+            # answering the close and reconnecting.
+            assert await asyncio.to_thread(herald.stop) == 0
+            restarted = await asyncio.to_thread(start_herald, "--listen", f"127.0.0.1:{port}")
+            # The client reconnects and re-subscribes by itself.
+            await asyncio.to_thread(
+                H.wait_until,
+                lambda: H.admin_get(restarted.admin_port, "/v1/topics/py").json()["subscribers"] == 1, 10,
+                desc="client re-subscribed")
+            await asyncio.to_thread(publish, f"http://127.0.0.1:{restarted.admin_port}", "py", "after")
+            event = await asyncio.wait_for(client.events.get(), 5)
+            assert isinstance(event, Message) and event.data == "after", event
+
+    H.run_async(go(), 40)
+
+
+def test_python_client_gap_accounting_without_a_server():
+    client = HeraldClient("ws://unused")
+    client.topics["t"] = None
+    client._handle(json.dumps({"type": "subscribed", "topic": "t", "seq": 4}))
+    client._handle(json.dumps({"type": "message", "topic": "t", "seq": 5, "data": 1}))
+    client._handle(json.dumps({"type": "message", "topic": "t", "seq": 8, "data": 2}))   # 6, 7 missing
+    client._handle(json.dumps({"type": "gap", "topic": "t", "from": 9, "to": 12}))
+    client._handle(json.dumps({"type": "subscribed", "topic": "t", "seq": 20}))          # after a reconnect
+    events = [client.events.get_nowait() for _ in range(client.events.qsize())]
+    assert events == [Message("t", 5, 1), Gap("t", 6, 7), Message("t", 8, 2), Gap("t", 9, 12), Gap("t", 13, 20)]
+
+
+NODE_SCRIPT = r"""
+import { HeraldClient } from "%(module)s";
+const client = new HeraldClient("ws://127.0.0.1:%(port)d/ws", {
+  onOpen: () => { client.subscribe("js"); console.log(JSON.stringify({ event: "open" })); },
+  onMessage: (m) => console.log(JSON.stringify({ event: "message", topic: m.topic, seq: m.seq, data: m.data })),
+  onBinary: (m) => console.log(JSON.stringify({ event: "binary", topic: m.topic, seq: m.seq, data: Array.from(m.data) })),
+  onGap: (g) => console.log(JSON.stringify({ event: "gap", ...g })),
+});
+setTimeout(() => { client.close(); process.exit(0); }, 8000);
+"""
+
+
+def test_javascript_client_under_node(herald, tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the JS client needs a WebSocket runtime)")
+    script = tmp_path / "client.mjs"
+    script.write_text(NODE_SCRIPT % {"module": (ROOT / "Clients/js/herald.js").as_uri(), "port": herald.port})
+    process = subprocess.Popen([node, "--experimental-websocket", "--no-warnings", str(script)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/js").json()["subscribers"] == 1, 10,
+                     desc="node client subscribed")
+        admin = f"http://127.0.0.1:{herald.admin_port}"
+        publish(admin, "js", {"hello": "node"})
+        H.admin_request(herald.admin_port, "POST", "/v1/publish?topic=js", body=b"\x00\xff",
+                        content_type="application/octet-stream")
+        output, errors = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    events = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert events[0] == {"event": "open"}, (events, errors)
+    assert {"event": "message", "topic": "js", "seq": 1, "data": {"hello": "node"}} in events, (events, errors)
+    assert {"event": "binary", "topic": "js", "seq": 2, "data": [0, 255]} in events, (events, errors)
