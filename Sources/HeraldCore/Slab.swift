@@ -42,6 +42,10 @@ public final class Slab<Element: BitwiseCopyable> {
   @usableFromInline internal static var cacheLineBytes: Int { 64 }
 
   public let capacity: Int
+  /// Slots whose bookkeeping (and element) has been initialized: all of
+  /// them for an eager slab, the high-water mark of use for a lazy one.
+  /// Slots at or past it have never been handed out.
+  @usableFromInline internal var touched: Int
   @usableFromInline internal var storedCount: Int
   @usableFromInline internal var freeHead: UInt32
   @usableFromInline internal let elements: UnsafeMutablePointer<Element>
@@ -51,7 +55,13 @@ public final class Slab<Element: BitwiseCopyable> {
 
   /// Allocates `capacity` elements (each set to `initial`), their
   /// generations and the free list. Slot 0 is handed out first.
-  public init(capacity: Int, initial: Element) {
+  ///
+  /// `lazilyTouched`: reserve the memory but write a slot only when it is
+  /// first handed out (fresh slots come from a high-water mark, freed ones
+  /// from the free list). Large allocations are fresh anonymous pages, so
+  /// resident memory then grows with the connections actually held rather
+  /// than with the capacity.
+  public init(capacity: Int, initial: Element, lazilyTouched: Bool = false) {
     precondition(capacity >= 0 && capacity <= Slab.maxCapacity,
                  "Slab capacity \(capacity) outside 0...\(Slab.maxCapacity)")
     let (elementBytes, overflow) = capacity.multipliedReportingOverflow(
@@ -64,13 +74,19 @@ public final class Slab<Element: BitwiseCopyable> {
       byteCount: elementBytes,
       alignment: max(MemoryLayout<Element>.alignment, Slab.cacheLineBytes))
     elements = raw.bindMemory(to: Element.self, capacity: capacity)
-    elements.initialize(repeating: initial, count: capacity)
     meta = UnsafeMutablePointer<Meta>.allocate(capacity: capacity)
+    if lazilyTouched {
+      touched = 0
+      freeHead = Slab.endOfFreeList
+      return
+    }
+    elements.initialize(repeating: initial, count: capacity)
     for i in 0..<capacity {
       // Safe: i + 1 <= capacity <= UInt32.max - 2, so the conversion is exact.
       let next = i + 1 < capacity ? UInt32(truncatingIfNeeded: i + 1) : Slab.endOfFreeList
       (meta + i).initialize(to: Meta(generation: 0, next: next))
     }
+    touched = capacity
     freeHead = capacity > 0 ? 0 : Slab.endOfFreeList
   }
 
@@ -94,8 +110,16 @@ public final class Slab<Element: BitwiseCopyable> {
   /// cache, is reused first.
   @inlinable
   public func allocate() -> SlotHandle? {
-    let index = freeHead
-    guard index != Slab.endOfFreeList else { return nil }
+    var index = freeHead
+    if index == Slab.endOfFreeList {
+      // A lazy slab's next never-used slot, initialized now.
+      guard touched < capacity else { return nil }
+      // Safe: touched < capacity <= UInt32.max - 2.
+      index = UInt32(truncatingIfNeeded: touched)
+      (meta + touched).initialize(to: Meta(generation: 0, next: Slab.endOfFreeList))
+      (elements + touched).initialize(to: initial)
+      touched &+= 1
+    }
     // Safe: every index on the free list is < capacity.
     let slot = meta + Int(index)
     freeHead = slot.pointee.next
@@ -114,8 +138,8 @@ public final class Slab<Element: BitwiseCopyable> {
   /// free would put the slot on the list twice and hand it to two owners).
   @inlinable
   public func free(_ index: UInt32) {
-    precondition(Int(index) < capacity, "Slab.free: index \(index) out of range")
-    // Safe: index < capacity, checked above.
+    precondition(Int(index) < touched, "Slab.free: index \(index) out of range or never allocated")
+    // Safe: index < touched <= capacity, checked above.
     let slot = meta + Int(index)
     precondition(slot.pointee.next == Slab.allocatedMarker, "Slab.free: slot \(index) is not allocated")
     slot.pointee.next = freeHead
@@ -128,7 +152,7 @@ public final class Slab<Element: BitwiseCopyable> {
   /// cannot trap.
   @inlinable
   public func isAllocated(_ index: UInt32) -> Bool {
-    guard Int(index) < capacity else { return false }
+    guard Int(index) < touched else { return false }
     // Safe: index < capacity, checked above.
     return meta[Int(index)].next == Slab.allocatedMarker
   }
@@ -137,7 +161,7 @@ public final class Slab<Element: BitwiseCopyable> {
   /// (compared on the 24 significant bits).
   @inlinable
   public func isLive(_ handle: SlotHandle) -> Bool {
-    guard Int(handle.index) < capacity else { return false }
+    guard Int(handle.index) < touched else { return false }
     // Safe: index < capacity, checked above.
     let slot = meta[Int(handle.index)]
     return slot.next == Slab.allocatedMarker
@@ -148,7 +172,8 @@ public final class Slab<Element: BitwiseCopyable> {
   @inlinable
   public func handle(_ index: UInt32) -> SlotHandle {
     precondition(Int(index) < capacity, "Slab.handle: index \(index) out of range")
-    // Safe: index < capacity, checked above.
+    // A never-used slot has generation 0 (its first allocation makes it 1).
+    guard Int(index) < touched else { return SlotHandle(index: index, generation: 0) }
     return SlotHandle(index: index, generation: meta[Int(index)].generation)
   }
 

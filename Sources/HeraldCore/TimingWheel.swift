@@ -75,8 +75,12 @@ public final class TimingWheel {
   ///
   /// Every slot's link is reset to unscheduled: from here on the wheel owns
   /// the links.
+  ///
+  /// `resetLinks: false` leaves the links alone, for a slab that hands out
+  /// only slots already reset to an unscheduled `TimerLink` (a lazily
+  /// touched slab: resetting every link would touch every slot).
   public init(capacity: Int, bucketCount: Int, tickMilliseconds: UInt64, nowMilliseconds: UInt64,
-              links: UnsafeMutableRawPointer, stride: Int, linkOffset: Int) {
+              links: UnsafeMutableRawPointer, stride: Int, linkOffset: Int, resetLinks: Bool = true) {
     precondition(capacity >= 0 && capacity <= TimingWheel.maxCapacity,
                  "TimingWheel capacity \(capacity) outside 0...\(TimingWheel.maxCapacity)")
     precondition(bucketCount >= 1 && bucketCount <= TimingWheel.maxBucketCount,
@@ -111,7 +115,7 @@ public final class TimingWheel {
     walkNext = TimerLink.none
     windowMinTick = UInt64.max
     isAdvancing = false
-    for index in 0..<capacity {
+    for index in 0..<(resetLinks ? capacity : 0) {
       // Safe: index < capacity <= UInt32.max - 2.
       link(UInt32(truncatingIfNeeded: index)).pointee = TimerLink()
     }

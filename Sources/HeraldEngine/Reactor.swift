@@ -71,11 +71,13 @@ final class Reactor {
         ring.registerRingDescriptor()
         buffers = try BufferRing(ring: ring, group: 0, count: settings.recvBufferCount,
                                  bufferBytes: settings.recvBufferBytes)
-        slab = Slab(capacity: capacity, initial: ConnectionSlot())
+        // Lazily touched: resident memory follows the connections held, not
+        // --connections-max (Docs/BENCHMARKS.md measures both).
+        slab = Slab(capacity: capacity, initial: ConnectionSlot(), lazilyTouched: true)
         wheel = TimingWheel(capacity: capacity, bucketCount: ReactorSettings.wheelBuckets,
                             tickMilliseconds: ReactorSettings.tickMilliseconds, nowMilliseconds: nowMilliseconds,
                             links: slab.baseAddress, stride: MemoryLayout<ConnectionSlot>.stride,
-                            linkOffset: MemoryLayout<ConnectionSlot>.offset(of: \.timer)!)
+                            linkOffset: MemoryLayout<ConnectionSlot>.offset(of: \.timer)!, resetLinks: false)
         nodes = SendNodePool(initialCapacity: min(capacity, 65_536))
         batches = SendBatchPool(count: min(capacity, ReactorSettings.sendBatches))
         flushList.reserveCapacity(min(capacity, 65_536))

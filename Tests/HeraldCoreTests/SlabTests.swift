@@ -133,9 +133,12 @@ private struct SeededRandom: RandomNumberGenerator {
 
   /// Random allocate/free against a Set model; checks every observable after
   /// each step, including that stale handles stay dead.
-  @Test func matchesSetModelUnderRandomAllocateAndFree() throws {
+  /// The same model holds for an eager slab and a lazily touched one:
+  /// both hand out never-used slots in index order and reuse LIFO.
+  @Test(arguments: [false, true])
+  func matchesSetModelUnderRandomAllocateAndFree(lazy: Bool) throws {
     let capacity = 64
-    let slab = Slab<UInt64>(capacity: capacity, initial: 0)
+    let slab = Slab<UInt64>(capacity: capacity, initial: 0, lazilyTouched: lazy)
     var random = SeededRandom(state: 0x5EED)
     var live: [UInt32: SlotHandle] = [:]
     var stale: [SlotHandle] = []
@@ -172,5 +175,24 @@ private struct SeededRandom: RandomNumberGenerator {
       for handle in live.values { #expect(slab.isLive(handle)) }
       for handle in stale.suffix(8) { #expect(!slab.isLive(handle)) }
     }
+  }
+
+  @Test func lazySlabTouchesOnlyWhatItHandsOut() throws {
+    let slab = Slab<TestSlot>(capacity: 1_000, initial: TestSlot(payload: 7, timer: TimerLink()),
+                              lazilyTouched: true)
+    #expect(!slab.isAllocated(0) && !slab.isAllocated(999))
+    #expect(slab.handle(500).generation == 0)
+    #expect(!slab.isLive(SlotHandle(index: 500, generation: 0)))
+    let first = try #require(slab.allocate())
+    #expect(first.index == 0 && first.generation == 1)
+    #expect(slab.pointer(0).pointee.payload == 7)
+    slab.pointer(0).pointee.payload = 99
+    slab.free(0)
+    let again = try #require(slab.allocate())
+    #expect(again.index == 0 && again.generation == 2)
+    #expect(slab.pointer(0).pointee.payload == 7)   // reset to initial
+    let second = try #require(slab.allocate())
+    #expect(second.index == 1)
+    #expect(!slab.isAllocated(2))
   }
 }
