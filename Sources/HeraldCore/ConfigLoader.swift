@@ -145,7 +145,7 @@ public enum ConfigLoader {
             key (flag-name = value); flags win over the environment, which wins
             over the file.
 
-              --config FILE  read settings from FILE (env HERALD_CONFIG)
+              --config FILE                   read settings from FILE [HERALD_CONFIG]
 
             """
         for option in ConfigOption.all {
