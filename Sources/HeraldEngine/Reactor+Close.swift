@@ -32,6 +32,10 @@ extension Reactor {
         wheel.cancel(index)
         if slot.pointee.flags.contains(.upgraded) {
             let code = slot.pointee.closeCode == 0 ? CloseCode.abnormal.rawValue : slot.pointee.closeCode
+            if Log.isEnabled(.debug) {
+                Log.debug("closed", ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "slot": "\(index)",
+                                     "code": "\(code)"])
+            }
             counters.add(Counter.forClose(code))
             counters.add(.connectionsClosed)
             openConnections -= 1

@@ -233,6 +233,11 @@ extension Reactor {
                                              fraction: fraction / (1 + fraction))
             wheel.schedule(index, afterMilliseconds: delay)
             for topic in topics { subscribe(index, topic: topic, reply: false) }
+            if Log.isEnabled(.debug) {
+                Log.debug("upgraded", ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "slot": "\(index)",
+                                       "path": head.path, "topics": "\(topics.count)",
+                                       "deflate": offer == nil ? "off" : "on"])
+            }
             return true
         }
     }
@@ -259,6 +264,10 @@ extension Reactor {
     /// "Handshake failures answer plain HTTP and close").
     func reject(_ index: UInt32, _ status: HTTPStatus, counter: Counter) {
         counters.add(counter)
+        if Log.isEnabled(.debug) {
+            Log.debug("handshake refused", ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "slot": "\(index)",
+                                            "status": "\(status.code)", "reason": counter.metric.value ?? ""])
+        }
         let headers: [(String, String)] = switch status {
         case .upgradeRequired: [("Sec-WebSocket-Version", "13")]
         case .serviceUnavailable: [("Retry-After", "1")]
