@@ -1,3 +1,4 @@
+import Glibc
 import HeraldCore
 import Synchronization
 import HeraldIO
@@ -22,7 +23,7 @@ extension Reactor {
         }
         slot.pointee.flags.insert(.inputClosed)
         slot.pointee.pendingOperations += 1
-        ring.prepareShutdownWrite(fixedFile: index, userData: userData(.shutdownWrite, index))
+        ring.prepareShutdown(fixedFile: index, how: Int32(SHUT_WR), userData: userData(.shutdownWrite, index))
     }
 
     /// Cancels the connection's I/O and closes its direct descriptor.

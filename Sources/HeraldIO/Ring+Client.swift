@@ -33,18 +33,6 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 
-    /// `send` of one contiguous buffer on a direct descriptor, optionally the
-    /// head of a link. The server uses it unlinked when a connection has one
-    /// frame queued: cheaper than `sendmsg` (no msghdr/iovec import).
-    @inlinable
-    public func prepareSend(fixedFile: UInt32, bytes: UnsafeRawBufferPointer, linked: Bool, userData: UserData) {
-        let sqe = nextSQE()
-        io_uring_prep_send(sqe, Int32(bitPattern: fixedFile), bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
-        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
-        if linked { sqe.pointee.flags |= herald_IOSQE_IO_LINK }
-        sqe.pointee.user_data = userData.rawValue
-    }
-
     /// One-shot poll on a direct descriptor: a client that stopped reading
     /// still learns when the server closes it (`POLLRDHUP`) without consuming
     /// the bytes queued on the socket.
@@ -53,16 +41,6 @@ extension Ring {
         let sqe = nextSQE()
         io_uring_prep_poll_add(sqe, Int32(bitPattern: fixedFile), events)
         sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
-        sqe.pointee.user_data = userData.rawValue
-    }
-
-    /// `shutdown(how)` on a direct descriptor, optionally linked to a close.
-    @inlinable
-    public func prepareShutdown(fixedFile: UInt32, how: Int32, linked: Bool, userData: UserData) {
-        let sqe = nextSQE()
-        io_uring_prep_shutdown(sqe, Int32(bitPattern: fixedFile), how)
-        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
-        if linked { sqe.pointee.flags |= herald_IOSQE_IO_LINK }
         sqe.pointee.user_data = userData.rawValue
     }
 }

@@ -43,13 +43,27 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 
-    /// `shutdown(SHUT_WR)` on a direct descriptor: sends FIN after queued
-    /// data, so a close frame is delivered before the TCP close.
+    /// `shutdown(how)` on a direct descriptor. The server half-closes with
+    /// `SHUT_WR` (FIN after queued data, so a close frame is delivered before
+    /// the TCP close); the load generator links it ahead of a close.
     @inlinable
-    public func prepareShutdownWrite(fixedFile: UInt32, userData: UserData) {
+    public func prepareShutdown(fixedFile: UInt32, how: Int32, linked: Bool = false, userData: UserData) {
         let sqe = nextSQE()
-        io_uring_prep_shutdown(sqe, Int32(bitPattern: fixedFile), Int32(SHUT_WR))
+        io_uring_prep_shutdown(sqe, Int32(bitPattern: fixedFile), how)
         sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
+        if linked { sqe.pointee.flags |= herald_IOSQE_IO_LINK }
+        sqe.pointee.user_data = userData.rawValue
+    }
+
+    /// `send` of one contiguous buffer on a direct descriptor, optionally the
+    /// head of a link. The server uses it unlinked when a connection has one
+    /// frame queued: cheaper than `sendmsg` (no msghdr/iovec import).
+    @inlinable
+    public func prepareSend(fixedFile: UInt32, bytes: UnsafeRawBufferPointer, linked: Bool, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_send(sqe, Int32(bitPattern: fixedFile), bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
+        if linked { sqe.pointee.flags |= herald_IOSQE_IO_LINK }
         sqe.pointee.user_data = userData.rawValue
     }
 
