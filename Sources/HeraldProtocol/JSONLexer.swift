@@ -12,6 +12,43 @@ enum JSONLexer {
     static let highSurrogates: ClosedRange<UInt32> = 0xD800...0xDBFF
     static let lowSurrogates: ClosedRange<UInt32> = 0xDC00...0xDFFF
 
+    /// What follows a container's element (RFC 8259 §4, §5).
+    enum ElementEnd {
+        /// A `,`: another element follows (index is past the comma and whitespace).
+        case more
+        /// The closing bracket (index is past it).
+        case closed
+    }
+
+    /// After an array element or object member: skips whitespace, then
+    /// expects `,` or `closing`; nil on anything else.
+    static func afterElement(_ bytes: UnsafeRawBufferPointer, _ index: inout Int, closing: UInt8) -> ElementEnd? {
+        skipWhitespace(bytes, &index)
+        guard index < bytes.count else { return nil }
+        if bytes[index] == UInt8(ascii: ",") {
+            index += 1
+            skipWhitespace(bytes, &index)
+            return .more
+        }
+        guard bytes[index] == closing else { return nil }
+        index += 1
+        return .closed
+    }
+
+    /// An object member's `"name" :` (RFC 8259 §4), leaving `index` at the
+    /// value; false when malformed. The decoded name goes to `name`.
+    static func memberName(_ bytes: UnsafeRawBufferPointer, _ index: inout Int, decode: Bool,
+                           into name: inout [UInt8]) -> Bool {
+        guard index < bytes.count, bytes[index] == quote, scanString(bytes, &index, decode: decode, into: &name) else {
+            return false
+        }
+        skipWhitespace(bytes, &index)
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+        index += 1
+        skipWhitespace(bytes, &index)
+        return true
+    }
+
     /// RFC 8259 §2: ws = space, horizontal tab, line feed, carriage return.
     @inline(__always)
     static func skipWhitespace(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) {

@@ -61,16 +61,11 @@ struct JSONParser {
         while true {
             guard let element = parseValue(depth: depth) else { return nil }
             elements.append(element)
-            JSONLexer.skipWhitespace(bytes, &index)
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                JSONLexer.skipWhitespace(bytes, &index)
-                continue
+            switch JSONLexer.afterElement(bytes, &index, closing: UInt8(ascii: "]")) {
+            case .more: continue
+            case .closed: return .array(elements)
+            case nil: return nil
             }
-            guard bytes[index] == UInt8(ascii: "]") else { return nil }
-            index += 1
-            return .array(elements)
         }
     }
 
@@ -83,23 +78,15 @@ struct JSONParser {
             return .object(members)
         }
         while true {
-            guard index < bytes.count, bytes[index] == JSONLexer.quote, let name = parseString() else { return nil }
-            JSONLexer.skipWhitespace(bytes, &index)
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            JSONLexer.skipWhitespace(bytes, &index)
-            guard let value = parseValue(depth: depth) else { return nil }
-            members.append((name, value))
-            JSONLexer.skipWhitespace(bytes, &index)
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                JSONLexer.skipWhitespace(bytes, &index)
-                continue
+            var name: [UInt8] = []
+            guard JSONLexer.memberName(bytes, &index, decode: true, into: &name),
+                  let value = parseValue(depth: depth) else { return nil }
+            members.append((String(decoding: name, as: UTF8.self), value))
+            switch JSONLexer.afterElement(bytes, &index, closing: UInt8(ascii: "}")) {
+            case .more: continue
+            case .closed: return .object(members)
+            case nil: return nil
             }
-            guard bytes[index] == UInt8(ascii: "}") else { return nil }
-            index += 1
-            return .object(members)
         }
     }
 }

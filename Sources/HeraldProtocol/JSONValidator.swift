@@ -35,28 +35,17 @@ public enum JSONValidator {
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
         } else {
-            while true {
+            scan: while true {
                 var name: [UInt8] = []
-                guard index < bytes.count, bytes[index] == JSONLexer.quote,
-                    JSONLexer.scanString(bytes, &index, decode: true, into: &name)
-                else { return nil }
-                JSONLexer.skipWhitespace(bytes, &index)
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-                index += 1
-                JSONLexer.skipWhitespace(bytes, &index)
+                guard JSONLexer.memberName(bytes, &index, decode: true, into: &name) else { return nil }
                 let start = index
                 guard skipValue(bytes, &index, depth: 1, depthMax: depthMax) else { return nil }
                 members.append((String(decoding: name, as: UTF8.self), start..<index))
-                JSONLexer.skipWhitespace(bytes, &index)
-                guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                    JSONLexer.skipWhitespace(bytes, &index)
-                    continue
+                switch JSONLexer.afterElement(bytes, &index, closing: UInt8(ascii: "}")) {
+                case .more: continue
+                case .closed: break scan
+                case nil: return nil
                 }
-                guard bytes[index] == UInt8(ascii: "}") else { return nil }
-                index += 1
-                break
             }
         }
         JSONLexer.skipWhitespace(bytes, &index)
@@ -99,26 +88,13 @@ public enum JSONValidator {
             return true
         }
         while true {
-            if isObject {
-                guard index < bytes.count, bytes[index] == JSONLexer.quote,
-                    JSONLexer.scanString(bytes, &index, decode: false, into: &unused)
-                else { return false }
-                JSONLexer.skipWhitespace(bytes, &index)
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
-                index += 1
-                JSONLexer.skipWhitespace(bytes, &index)
-            }
+            if isObject && !JSONLexer.memberName(bytes, &index, decode: false, into: &unused) { return false }
             guard skipValue(bytes, &index, depth: depth, depthMax: depthMax) else { return false }
-            JSONLexer.skipWhitespace(bytes, &index)
-            guard index < bytes.count else { return false }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                JSONLexer.skipWhitespace(bytes, &index)
-                continue
+            switch JSONLexer.afterElement(bytes, &index, closing: close) {
+            case .more: continue
+            case .closed: return true
+            case nil: return false
             }
-            guard bytes[index] == close else { return false }
-            index += 1
-            return true
         }
     }
 }
