@@ -268,13 +268,7 @@ extension Reactor {
             Log.debug("handshake refused", ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "slot": "\(index)",
                                             "status": "\(status.code)", "reason": counter.metric.value ?? ""])
         }
-        let headers: [(String, String)] = switch status {
-        case .upgradeRequired: [("Sec-WebSocket-Version", "13")]
-        case .serviceUnavailable: [("Retry-After", "1")]
-        default: []
-        }
-        let body = Array("\(status.code) \(status.reason)\n".utf8)
-        respond(index, HTTPResponse.make(status: status, body: body, headers: headers, close: true))
+        respond(index, WebSocketHandshake.rejectResponse(status))
     }
 
     private func respond(_ index: UInt32, _ response: [UInt8]) {

@@ -51,9 +51,15 @@ public enum WebSocketHandshake {
     }
 
     /// The plain-HTTP answer to a rejected handshake, closing the connection.
-    /// A 426 carries `Sec-WebSocket-Version: 13` (RFC 6455 §4.2.2 step 4).
+    /// A 426 carries `Sec-WebSocket-Version: 13` (RFC 6455 §4.2.2 step 4); a
+    /// 503 (the server is at capacity) carries `Retry-After: 1` so clients
+    /// back off instead of reconnecting at once (RFC 9110 §10.2.3).
     public static func rejectResponse(_ status: HTTPStatus) -> [UInt8] {
-        let headers: [(String, String)] = status == .upgradeRequired ? [("Sec-WebSocket-Version", version)] : []
+        let headers: [(String, String)] = switch status {
+        case .upgradeRequired: [("Sec-WebSocket-Version", version)]
+        case .serviceUnavailable: [("Retry-After", "1")]
+        default: []
+        }
         return HTTPResponse.make(status: status, body: Array((status.reason + "\n").utf8), headers: headers, close: true)
     }
 }

@@ -71,6 +71,10 @@ import Testing
         let bad = String(decoding: WebSocketHandshake.rejectResponse(.badRequest), as: UTF8.self)
         #expect(bad.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(!bad.contains("Sec-WebSocket-Version"))
+        #expect(!bad.contains("Retry-After"))
+        let busy = String(decoding: WebSocketHandshake.rejectResponse(.serviceUnavailable), as: UTF8.self)
+        #expect(busy.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        #expect(busy.contains("\r\nRetry-After: 1\r\n"))
     }
 
     @Test func switchingProtocolsResponse() {

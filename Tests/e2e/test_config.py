@@ -221,3 +221,17 @@ def test_connections_max_honoured(start_herald):
     H.wait_stat(h.admin_port, lambda s: s["connections"] == 0, desc="0 connections")
     with H.RawWS.open(h.port, "/echo") as d:  # room again
         d.roundtrip(H.OP_TEXT, b"room again")
+
+
+def test_past_connections_max_is_503_with_retry_after(start_herald):
+    # The budget is one global count, so this holds whichever shard the
+    # second connection lands on.
+    h = start_herald("--connections-max", "1")
+    with H.RawWS.open(h.port, "/ws"):
+        raw = H.upgrade_request("/ws", f"127.0.0.1:{h.port}", H.make_key())
+        with H.connect(h.port) as sock:
+            sock.sendall(raw)
+            resp = H.read_http_response(H.SockReader(sock), head_only=True)
+        assert resp.status == 503, resp.raw_head
+        assert resp.header("retry-after") == "1", resp.raw_head
+    assert H.get_stats(h.admin_port)["handshakes_failed"]["capacity"] == 1
