@@ -33,70 +33,54 @@ final class Publisher: @unchecked Sendable {
     /// The seq, or nil when the topic is new and `--topics-max` is reached.
     func publish(topic: String, payload: Payload) -> UInt64? {
         registry.publish(topic: topic) { seq in
-            let plain = Publisher.frame(topic: topic, seq: seq, payload: payload)
-            guard registry.deflateConnections.load(ordering: .relaxed) > 0 else { return (plain, nil) }
-            return (plain, compressedFrame(of: plain))
+            let envelope = Publisher.envelope(topic: topic, seq: seq, payload: payload)
+            let plain = Publisher.wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false)
+            guard registry.deflateConnections.load(ordering: .relaxed) > 0,
+                  envelope.bytes.count >= Publisher.compressBytesMin,
+                  let deflated = envelope.bytes.withUnsafeBytes({ deflater.compress($0) }) else { return (plain, nil) }
+            // The same message for permessage-deflate connections: RSV1 on
+            // the (only) frame marks it compressed (RFC 7692 §6).
+            return (plain, Publisher.wrap(deflated, opcode: envelope.opcode, rsv1: true))
         }
     }
 
-    /// The plain frame's payload deflated into an RSV1 frame of the same
-    /// opcode (RFC 7692 §6), or nil when small or incompressible.
-    private func compressedFrame(of plain: OutboundFrame) -> OutboundFrame? {
-        let bytes = UnsafeRawBufferPointer(plain.bytes)
-        // Re-read the header we wrote: opcode and payload offset.
-        let opcode: Opcode = bytes[0] & 0x0F == Opcode.binary.rawValue ? .binary : .text
-        let length7 = Int(bytes[1] & 0x7F)
-        let offset = length7 == 127 ? 10 : (length7 == 126 ? 4 : 2)
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-        guard payload.count >= Publisher.compressBytesMin, let deflated = deflater.compress(payload) else { return nil }
-        let header = FrameEncoder.headerLength(payloadLength: deflated.count, masked: false)
-        return OutboundFrame(count: header + deflated.count) { out in
-            let at = FrameEncoder.writeHeader(opcode: opcode, fin: true, rsv1: true, payloadLength: deflated.count,
-                                              to: out.baseAddress!)
-            deflated.withUnsafeBytes { (out.baseAddress! + at).copyMemory(from: $0.baseAddress!, byteCount: deflated.count) }
-        }
-    }
-
+    /// The whole frame of a publish, as every plain subscriber gets it.
     static func frame(topic: String, seq: UInt64, payload: Payload) -> OutboundFrame {
+        let envelope = envelope(topic: topic, seq: seq, payload: payload)
+        return wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false)
+    }
+
+    /// The message a subscriber receives (the frame's payload) and its opcode.
+    static func envelope(topic: String, seq: UInt64, payload: Payload) -> (opcode: Opcode, bytes: [UInt8]) {
         switch payload {
         case .json(let data):
-            return textFrame(topic: topic, seq: seq) { data }
+            return (.text, ServerMessage.message(topic: topic, seq: seq, jsonData: data))
         case .text(let text):
-            return textFrame(topic: topic, seq: seq) {
-                var quoted: [UInt8] = []
-                quoted.reserveCapacity(text.count + 2)
-                JSONString.append(text, to: &quoted)
-                return quoted
-            }
-        case .binary(let bytes):
-            // version(1) | topic length(1) | topic | seq (8, big-endian) | payload
-            let topicBytes = Array(topic.utf8)
-            let envelopeLength = 2 + topicBytes.count + 8 + bytes.count
-            let header = FrameEncoder.headerLength(payloadLength: envelopeLength, masked: false)
-            return OutboundFrame(count: header + envelopeLength) { out in
-                var at = FrameEncoder.writeHeader(opcode: .binary, fin: true, rsv1: false,
-                                                  payloadLength: envelopeLength, to: out.baseAddress!)
-                out[at] = binaryEnvelopeVersion
-                out[at + 1] = UInt8(topicBytes.count)
-                at += 2
-                for byte in topicBytes { out[at] = byte; at += 1 }
-                for shift in stride(from: 56, through: 0, by: -8) { out[at] = UInt8(truncatingIfNeeded: seq >> UInt64(shift)); at += 1 }
-                if !bytes.isEmpty {
-                    // Safe: the buffer was sized header + envelope.
-                    bytes.withUnsafeBytes { (out.baseAddress! + at).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-                }
-            }
+            var quoted: [UInt8] = []
+            quoted.reserveCapacity(text.count + 2)
+            JSONString.append(text, to: &quoted)
+            return (.text, ServerMessage.message(topic: topic, seq: seq, jsonData: quoted))
+        case .binary(let data):
+            // version (1) | topic length (1) | topic | seq (8, big-endian) | payload
+            var bytes: [UInt8] = [binaryEnvelopeVersion, UInt8(topic.utf8.count)]
+            bytes.reserveCapacity(2 + topic.utf8.count + 8 + data.count)
+            bytes += topic.utf8
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift))) }
+            bytes += data
+            return (.binary, bytes)
         }
     }
 
-    /// `{"type":"message","topic":T,"seq":N,"data":` + data + `}` in a text frame.
-    private static func textFrame(topic: String, seq: UInt64, data: () -> [UInt8]) -> OutboundFrame {
-        let envelope = ServerMessage.message(topic: topic, seq: seq, jsonData: data())
-        let header = FrameEncoder.headerLength(payloadLength: envelope.count, masked: false)
-        return OutboundFrame(count: header + envelope.count) { out in
-            let at = FrameEncoder.writeHeader(opcode: .text, fin: true, rsv1: false, payloadLength: envelope.count,
+    /// Header and payload in one buffer: the unit the send path shares.
+    static func wrap(_ payload: [UInt8], opcode: Opcode, rsv1: Bool) -> OutboundFrame {
+        let header = FrameEncoder.headerLength(payloadLength: payload.count, masked: false)
+        return OutboundFrame(count: header + payload.count) { out in
+            let at = FrameEncoder.writeHeader(opcode: opcode, fin: true, rsv1: rsv1, payloadLength: payload.count,
                                               to: out.baseAddress!)
-            envelope.withUnsafeBytes { (out.baseAddress! + at).copyMemory(from: $0.baseAddress!, byteCount: envelope.count) }
+            if !payload.isEmpty {
+                // Safe: the buffer was sized header + payload.
+                payload.withUnsafeBytes { (out.baseAddress! + at).copyMemory(from: $0.baseAddress!, byteCount: payload.count) }
+            }
         }
     }
 }
