@@ -34,17 +34,13 @@ public struct ConfigOption: Sendable {
             config.shards = value
             return true
         },
-        .init(name: "connections-max", valueName: "N",
-              help: "WebSocket connections held at most (default 100000)") { config, text in
-            guard let value = Int(text), (1...16_000_000).contains(value) else { return false }
-            config.connectionsMax = value
-            return true
-        },
+        integer("connections-max", "WebSocket connections held at most (default 100000)", \.connectionsMax,
+                range: 1...16_000_000),
         seconds("handshake-timeout", "seconds to receive the upgrade request (default 10)", \.handshakeTimeoutSeconds),
         seconds("ping-interval", "silence before the server pings (default 25)", \.pingIntervalSeconds),
         seconds("pong-timeout", "seconds a pinged client has to answer (default 10)", \.pongTimeoutSeconds),
-        bytes("message-bytes-max", "largest inbound message, else close 1009 (default 65536)", \.messageBytesMax,
-              range: 1...(16 * 1024 * 1024)),
+        integer("message-bytes-max", "largest inbound message, else close 1009 (default 65536)", \.messageBytesMax,
+                range: 1...(16 * 1024 * 1024)),
         .init(name: "enable-echo", valueName: nil,
               help: "serve the /echo diagnostics route") { config, text in
             guard let value = parseBool(text) else { return false }
@@ -65,28 +61,28 @@ public struct ConfigOption: Sendable {
             config.jwtSecret = text
             return true
         },
-        bytes("topics-max", "topics the process keeps; new ones past it are refused (default 1000000)",
-              \.topicsMax, range: 1...100_000_000),
-        bytes("topics-per-connection-max", "topics one connection may hold (default 64)", \.topicsPerConnectionMax,
-              range: 1...65_536),
-        bytes("publish-bytes-max", "largest publish body, else 413 (default 1048576)", \.publishBytesMax,
-              range: 1...(64 * 1024 * 1024)),
-        bytes("send-queue-bytes-max", "bytes queued per connection before the slow-consumer policy (default 1048576)",
-              \.sendQueueBytesMax, range: 4096...(1 << 30)),
+        integer("topics-max", "topics the process keeps; new ones past it are refused (default 1000000)",
+                \.topicsMax, range: 1...100_000_000),
+        integer("topics-per-connection-max", "topics one connection may hold (default 64)", \.topicsPerConnectionMax,
+                range: 1...65_536),
+        integer("publish-bytes-max", "largest publish body, else 413 (default 1048576)", \.publishBytesMax,
+                range: 1...(64 * 1024 * 1024)),
+        integer("send-queue-bytes-max", "bytes queued per connection before the slow-consumer policy (default 1048576)",
+                \.sendQueueBytesMax, range: 4096...(1 << 30)),
         .init(name: "slow-consumer-policy", valueName: "disconnect|drop",
               help: "what a full send queue does (default disconnect)") { config, text in
             guard let value = SlowConsumerPolicy(rawValue: text) else { return false }
             config.slowConsumerPolicy = value
             return true
         },
-        bytes("socket-send-buffer-bytes", "kernel send buffer per connection, 0 = autotune (default 0)",
-              \.socketSendBufferBytes, range: 0...(64 * 1024 * 1024)),
-        bytes("recv-buffer-count", "provided receive buffers per ring (default 512)", \.recvBufferCount,
-              range: 16...32_768),
-        bytes("recv-buffer-bytes", "bytes per provided receive buffer (default 2048)", \.recvBufferBytes,
-              range: 512...65_536),
-        bytes("fd-reserve", "descriptors kept out of the registered file tables (default 512)", \.fdReserve,
-              range: 32...100_000),
+        integer("socket-send-buffer-bytes", "kernel send buffer per connection, 0 = autotune (default 0)",
+                \.socketSendBufferBytes, range: 0...(64 * 1024 * 1024)),
+        integer("recv-buffer-count", "provided receive buffers per ring (default 512)", \.recvBufferCount,
+                range: 16...32_768),
+        integer("recv-buffer-bytes", "bytes per provided receive buffer (default 2048)", \.recvBufferBytes,
+                range: 512...65_536),
+        integer("fd-reserve", "descriptors kept out of the registered file tables (default 512)", \.fdReserve,
+                range: 32...100_000),
         .init(name: "log-level", valueName: "debug|info|warning|error",
               help: "minimum level logged to stderr (default info)") { config, text in
             guard let value = LogLevel.named(text) else { return false }
@@ -109,9 +105,10 @@ public struct ConfigOption: Sendable {
         }
     }
 
-    private static func bytes(_ name: String, _ help: String,
-                              _ field: WritableKeyPath<Config, Int> & Sendable,
-                              range: ClosedRange<Int>) -> ConfigOption {
+    /// An integer option within `range` (a count or a size in bytes).
+    private static func integer(_ name: String, _ help: String,
+                                _ field: WritableKeyPath<Config, Int> & Sendable,
+                                range: ClosedRange<Int>) -> ConfigOption {
         ConfigOption(name: name, valueName: "N", help: help) { config, text in
             guard let value = Int(text), range.contains(value) else { return false }
             config[keyPath: field] = value
