@@ -1,24 +1,6 @@
 import Testing
 @testable import HeraldCore
 
-/// A connection-slot stand-in: a payload and the intrusive timer link.
-private struct TestSlot {
-  var payload: UInt64
-  var timer: TimerLink
-}
-
-/// SplitMix64: a seeded generator so a failing randomized test replays.
-private struct SeededRandom: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// A slab of slots and a wheel threaded through their links, as the engine
 /// builds them. Holds the slab so its memory outlives the wheel.
 private final class WheelFixture {
