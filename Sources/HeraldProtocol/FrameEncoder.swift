@@ -25,11 +25,14 @@ public enum FrameEncoder {
         opcode: Opcode, fin: Bool, rsv1: Bool, payloadLength: Int, to: UnsafeMutableRawPointer
     ) -> Int {
         precondition(payloadLength >= 0, "negative payload length")
-        var first = opcode.rawValue
-        if fin { first |= 0x80 }
-        if rsv1 { first |= 0x40 }
-        to.storeBytes(of: first, as: UInt8.self)
+        to.storeBytes(of: firstByte(opcode: opcode, fin: fin, rsv1: rsv1), as: UInt8.self)
         return writeLength(payloadLength, maskBit: 0, to: to)
+    }
+
+    /// FIN, RSV1 and the opcode (RFC 6455 §5.2); RSV2/RSV3 are always 0.
+    @inlinable
+    static func firstByte(opcode: Opcode, fin: Bool, rsv1: Bool) -> UInt8 {
+        opcode.rawValue | (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0)
     }
 
     /// Header bytes for a payload of `payloadLength`: 2, 4 or 10, plus 4 when masked.
@@ -55,9 +58,7 @@ public enum FrameEncoder {
         opcode: Opcode, fin: Bool, payloadLength: Int, maskKey: UInt32, to: UnsafeMutableRawPointer
     ) -> Int {
         precondition(payloadLength >= 0, "negative payload length")
-        var first = opcode.rawValue
-        if fin { first |= 0x80 }
-        to.storeBytes(of: first, as: UInt8.self)
+        to.storeBytes(of: firstByte(opcode: opcode, fin: fin, rsv1: false), as: UInt8.self)
         let written = writeLength(payloadLength, maskBit: 0x80, to: to)
         to.storeBytes(of: maskKey.bigEndian, toByteOffset: written, as: UInt32.self)
         return written + 4
