@@ -54,7 +54,24 @@ public struct Config: Sendable, Equatable {
     public var publishBytesMax = 1024 * 1024
     /// Bytes queued for one connection before the slow-consumer policy acts.
     public var sendQueueBytesMax = 1024 * 1024
-    /// What happens to a connection whose send queue is full.
+    /// Seconds a connection's socket may refuse bytes (its kernel buffer
+    /// full while we hold queued frames) before the slow-consumer policy
+    /// acts, however short its queue. 5 s rides out a stalled mobile link or
+    /// a GC pause; a reader that stopped is found long before its queue fills.
+    public var sendTimeoutSeconds = 5.0
+    /// Published bytes (frames plus a per-delivery overhead) waiting in one
+    /// shard's delivery queue before a publish that would add to it gets 503
+    /// with Retry-After. 64 MiB is ~300,000 small messages: far more than a
+    /// shard falls behind by when it keeps up, and a bound on what a
+    /// publisher outrunning the shards can make the process hold.
+    public var deliveryBacklogBytesMax = 64 * 1024 * 1024
+    /// Seconds a publish's `Idempotency-Key` and its result are remembered:
+    /// a retry within it gets the first result and publishes nothing.
+    /// 300 s covers a client's retries with backoff across a restart of
+    /// its own; entries are bounded by `idempotencyKeysMax`.
+    public var idempotencyWindowSeconds = 300.0
+    /// What happens to a connection whose send queue is full or whose
+    /// socket stays stalled past `sendTimeoutSeconds`.
     public var slowConsumerPolicy = SlowConsumerPolicy.disconnect
     /// Provided receive buffers per ring. Idle connections hold none, but the
     /// kernel cycles through the whole ring (FIFO), so every buffer ends up

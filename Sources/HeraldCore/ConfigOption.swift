@@ -69,8 +69,15 @@ public struct ConfigOption: Sendable {
                 range: 1...(64 * 1024 * 1024)),
         integer("send-queue-bytes-max", "bytes queued per connection before the slow-consumer policy (default 1048576)",
                 \.sendQueueBytesMax, range: 4096...(1 << 30)),
+        seconds("send-timeout", "seconds a connection's socket may refuse bytes before the slow-consumer policy (default 5)",
+                \.sendTimeoutSeconds),
+        integer("delivery-backlog-bytes-max",
+                "published bytes waiting for one shard before publishes get 503 (default 67108864)",
+                \.deliveryBacklogBytesMax, range: 65_536...(1 << 40)),
+        seconds("idempotency-window", "seconds an Idempotency-Key's publish result is remembered (default 300)",
+                \.idempotencyWindowSeconds),
         .init(name: "slow-consumer-policy", valueName: "disconnect|drop",
-              help: "what a full send queue does (default disconnect)") { config, text in
+              help: "what a full send queue or a stalled socket does (default disconnect)") { config, text in
             guard let value = SlowConsumerPolicy(rawValue: text) else { return false }
             config.slowConsumerPolicy = value
             return true

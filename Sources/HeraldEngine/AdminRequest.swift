@@ -5,9 +5,119 @@ import HeraldProtocol
 struct AdminRequest {
     let head: HTTPRequestHead
     let body: [UInt8]
+    /// The connection must close after the response (the request carried
+    /// both Content-Length and Transfer-Encoding, RFC 9112 §6.3 item 3).
+    var closeAfter = false
 }
 
-/// Splits a keep-alive byte stream into requests (pipelining included).
+/// Reads admin requests off a keep-alive byte stream, one at a time and
+/// incrementally: what it has parsed is consumed from the connection's
+/// input, and a body is decoded as it arrives, so no byte is parsed twice
+/// however slowly a request trickles in (the head, bounded by
+/// `headBytesMax`, is re-scanned until complete; the head deadline bounds that).
+struct AdminRequestReader {
+    enum Event {
+        /// Everything given was consumed or is an incomplete head; read more.
+        case needMore
+        /// The head asked `Expect: 100-continue` and its body is not here
+        /// yet: the server answers 100 (or a final status) before reading on.
+        case expectsContinue(HTTPRequestHead)
+        case request(AdminRequest)
+        /// An error to answer before closing the connection.
+        case failure(HTTPStatus, String)
+    }
+
+    private enum Phase {
+        case head
+        case contentLength(HTTPRequestHead, remaining: Int)
+        case chunked(HTTPRequestHead, closeAfter: Bool)
+    }
+
+    private var phase = Phase.head
+    private var body: [UInt8] = []
+    private var chunks = ChunkedBodyDecoder()
+
+    /// True between a complete head and the end of its body.
+    var isInBody: Bool {
+        if case .head = phase { return false }
+        return true
+    }
+
+    /// Reads from the start of `bytes` (the input not yet consumed); the
+    /// caller drops `consumed` bytes from its buffer whatever the event.
+    mutating func read(_ bytes: UnsafeRawBufferPointer, headBytesMax: Int,
+                       bodyBytesMax: Int) -> (consumed: Int, event: Event) {
+        switch phase {
+        case .head:
+            return readHead(bytes, headBytesMax: headBytesMax, bodyBytesMax: bodyBytesMax)
+        case .contentLength(let head, let remaining):
+            let take = min(remaining, bytes.count)
+            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
+            guard take == remaining else {
+                phase = .contentLength(head, remaining: remaining - take)
+                return (take, .needMore)
+            }
+            return (take, .request(finish(head, closeAfter: false)))
+        case .chunked(let head, let closeAfter):
+            switch chunks.feed(bytes, into: &body, bodyBytesMax: bodyBytesMax) {
+            case .needMore: return (bytes.count, .needMore)
+            case .failure(let status, let message): return (bytes.count, .failure(status, message))
+            case .done(let consumed): return (consumed, .request(finish(head, closeAfter: closeAfter)))
+            }
+        }
+    }
+
+    private mutating func readHead(_ bytes: UnsafeRawBufferPointer, headBytesMax: Int,
+                                   bodyBytesMax: Int) -> (consumed: Int, event: Event) {
+        switch HTTPRequestHeadParser.parse(bytes, maxHeadBytes: headBytesMax) {
+        case .incomplete:
+            return (0, .needMore)
+        case .tooLarge:
+            return (0, .failure(.requestHeaderFieldsTooLarge, "request head too large"))
+        case .malformed:
+            return (0, .failure(.badRequest, "malformed request"))
+        case .complete(let head, let headLength):
+            guard head.hasValidHost else {
+                return (headLength, .failure(.badRequest, "exactly one Host header is required (RFC 9112 §3.2)"))
+            }
+            let framing: HTTPBodyFraming
+            switch HTTPBodyFraming.of(head, bodyBytesMax: bodyBytesMax) {
+            case .failure(let refusal): return (headLength, .failure(refusal.status, refusal.message))
+            case .success(let value): framing = value
+            }
+            var expectsContinue = false
+            if let expectation = head.expectsContinue {
+                guard expectation else {
+                    return (headLength, .failure(.expectationFailed, "only Expect: 100-continue is supported"))
+                }
+                // RFC 9110 §10.1.1: an HTTP/1.0 client never waits for a 100.
+                expectsContinue = head.versionMinor >= 1
+            }
+            body = []
+            switch framing {
+            case .none:
+                return (headLength, .request(finish(head, closeAfter: false)))
+            case .contentLength(let length):
+                phase = .contentLength(head, remaining: length)
+            case .chunked(let closeAfter):
+                chunks = ChunkedBodyDecoder()
+                phase = .chunked(head, closeAfter: closeAfter)
+            }
+            if expectsContinue && bytes.count == headLength { return (headLength, .expectsContinue(head)) }
+            return (headLength, .needMore)
+        }
+    }
+
+    private mutating func finish(_ head: HTTPRequestHead, closeAfter: Bool) -> AdminRequest {
+        phase = .head
+        let request = AdminRequest(head: head, body: body, closeAfter: closeAfter)
+        body = []
+        return request
+    }
+}
+
+/// The whole-buffer view of `AdminRequestReader` (tests and fuzzing): the
+/// first request in `bytes`, if complete.
 enum AdminRequestFramer {
     enum Result {
         case incomplete
@@ -17,109 +127,20 @@ enum AdminRequestFramer {
     }
 
     static func next(_ bytes: UnsafeRawBufferPointer, headBytesMax: Int, bodyBytesMax: Int) -> Result {
-        switch HTTPRequestHeadParser.parse(bytes, maxHeadBytes: headBytesMax) {
-        case .incomplete:
-            return .incomplete
-        case .tooLarge:
-            return .failure(.requestHeaderFieldsTooLarge, "request head too large")
-        case .malformed:
-            return .failure(.badRequest, "malformed request")
-        case .complete(let head, let headLength):
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[headLength...])
-            if let coding = head.header("Transfer-Encoding") {
-                guard coding.lowercased() == "chunked" else {
-                    return .failure(.badRequest, "unsupported transfer coding")
-                }
-                switch dechunk(rest, bodyBytesMax: bodyBytesMax) {
-                case .incomplete: return .incomplete
-                case .failure(let status, let message): return .failure(status, message)
-                case .done(let body, let used):
-                    return .request(AdminRequest(head: head, body: body), consumed: headLength + used)
-                }
-            }
-            var length = 0
-            if let text = head.header("Content-Length") {
-                // RFC 9110 §8.6: digits only (Int() would take "+2").
-                guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text) else {
-                    return .failure(.badRequest, "bad Content-Length")
-                }
-                length = value
-            }
-            if length > bodyBytesMax {
-                return .failure(.payloadTooLarge, "body over \(bodyBytesMax) bytes")
-            }
-            guard rest.count >= length else { return .incomplete }
-            return .request(AdminRequest(head: head, body: Array(rest[0..<length])), consumed: headLength + length)
-        }
-    }
-
-    private enum Dechunked {
-        case incomplete
-        case failure(HTTPStatus, String)
-        case done([UInt8], Int)
-    }
-
-    /// RFC 9112 §7.1: hex size, optional extensions, CRLF, data, CRLF; a
-    /// zero-size chunk, optional trailers, CRLF ends the body.
-    private static func dechunk(_ bytes: UnsafeRawBufferPointer, bodyBytesMax: Int) -> Dechunked {
-        var body: [UInt8] = []
-        var position = 0
-        func line() -> (start: Int, end: Int)? {
-            var cursor = position
-            while cursor + 1 < bytes.count {
-                if bytes[cursor] == 13 && bytes[cursor + 1] == 10 { return (position, cursor) }
-                cursor += 1
-            }
-            return nil
-        }
+        var reader = AdminRequestReader()
+        var offset = 0
         while true {
-            guard let sizeLine = line() else { return bytes.count - position > 1024 ? .failure(.badRequest, "bad chunk") : .incomplete }
-            var size = 0
-            var digits = 0
-            for offset in sizeLine.start..<sizeLine.end {
-                let byte = bytes[offset]
-                guard let digit = hexValue(byte) else {
-                    if byte == UInt8(ascii: ";") || byte == UInt8(ascii: " ") { break }
-                    return .failure(.badRequest, "bad chunk size")
-                }
-                size = size * 16 + digit
-                digits += 1
-                if size > bodyBytesMax { return .failure(.payloadTooLarge, "body over \(bodyBytesMax) bytes") }
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            let (consumed, event) = reader.read(rest, headBytesMax: headBytesMax, bodyBytesMax: bodyBytesMax)
+            offset += consumed
+            switch event {
+            case .needMore, .expectsContinue:
+                if consumed == 0 || offset == bytes.count { return .incomplete }
+            case .request(let request):
+                return .request(request, consumed: offset)
+            case .failure(let status, let message):
+                return .failure(status, message)
             }
-            guard digits > 0 else { return .failure(.badRequest, "bad chunk size") }
-            position = sizeLine.end + 2
-            if size == 0 {
-                // Trailers (ignored) up to an empty line, bounded like a head.
-                while true {
-                    guard let trailer = line() else {
-                        return bytes.count - position > trailerBytesMax
-                            ? .failure(.requestHeaderFieldsTooLarge, "trailers too large") : .incomplete
-                    }
-                    if trailer.end - sizeLine.end > trailerBytesMax {
-                        return .failure(.requestHeaderFieldsTooLarge, "trailers too large")
-                    }
-                    position = trailer.end + 2
-                    if trailer.start == trailer.end { return .done(body, position) }
-                }
-            }
-            guard bytes.count - position >= size + 2 else { return .incomplete }
-            guard body.count + size <= bodyBytesMax else { return .failure(.payloadTooLarge, "body over \(bodyBytesMax) bytes") }
-            body.append(contentsOf: bytes[position..<(position + size)])
-            position += size
-            guard bytes[position] == 13, bytes[position + 1] == 10 else { return .failure(.badRequest, "bad chunk") }
-            position += 2
-        }
-    }
-
-    /// Trailer section limit (they are ignored; this only bounds buffering).
-    static let trailerBytesMax = 8 * 1024
-
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A") + 10)
-        default: nil
         }
     }
 }

@@ -15,10 +15,7 @@ struct AdminRouter {
     }
 
     func respond(_ request: AdminRequest) -> Response {
-        if let token, !authorized(request.head, token: token) {
-            return Self.error(.unauthorized, "missing or wrong bearer token",
-                              headers: [("WWW-Authenticate", "Bearer realm=\"herald\"")])
-        }
+        if let refusal = refusal(for: request.head) { return refusal }
         let path = request.head.path
         let method = request.head.method
         switch path {
@@ -42,6 +39,14 @@ struct AdminRouter {
             }
             return Self.error(.notFound, "no such endpoint: \(path)")
         }
+    }
+
+    /// The answer a request gets from its head alone (a wrong or missing
+    /// token), before its body is read; nil when it may proceed.
+    func refusal(for head: HTTPRequestHead) -> Response? {
+        guard let token, !authorized(head, token: token) else { return nil }
+        return Self.error(.unauthorized, "missing or wrong bearer token",
+                          headers: [("WWW-Authenticate", "Bearer realm=\"herald\"")])
     }
 
     private func topic(_ encoded: String) -> Response {
@@ -87,11 +92,23 @@ struct AdminRouter {
             }
             payload = .text(request.body)
         }
-        guard let seq = publisher.publish(topic: topic, payload: payload) else { return topicLimit() }
+        let seq: UInt64
+        switch publisher.attempt(topic: topic, payload: payload) {
+        case .published(let value): seq = value
+        case .topicLimit: return topicLimit()
+        case .backlogged: return backlogged()
+        }
         var body = Array(#"{"topic":"#.utf8)
         JSONString.append(topic.utf8, to: &body)
         body += Array(#","seq":\#(seq)}"#.utf8)
         return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    /// A shard is behind by more than `--delivery-backlog-bytes-max`:
+    /// nothing was published; the publisher retries after a second.
+    private func backlogged() -> Response {
+        Self.error(.serviceUnavailable, "delivery backlog full (--delivery-backlog-bytes-max); retry later",
+                   headers: [("Retry-After", "1")])
     }
 
     private func topicLimit() -> Response {
@@ -134,9 +151,17 @@ struct AdminRouter {
         for (position, name) in topics.enumerated() {
             // A topic past --topics-max stops the batch; earlier ones stay
             // published (each publish is independent), so say which.
-            guard let seq = publisher.publish(topic: name, payload: .json(data)) else {
+            let seq: UInt64
+            switch publisher.attempt(topic: name, payload: .json(data)) {
+            case .published(let value):
+                seq = value
+            case .topicLimit:
                 return Self.error(.serviceUnavailable,
                                   "topic limit reached at \"\(name)\" (\(position) of \(topics.count) published)")
+            case .backlogged:
+                return Self.error(.serviceUnavailable,
+                                  "delivery backlog full at \"\(name)\" (\(position) of \(topics.count) published)",
+                                  headers: [("Retry-After", "1")])
             }
             if position > 0 { body.append(UInt8(ascii: ",")) }
             body += Array(#"{"topic":"#.utf8)

@@ -20,14 +20,27 @@ final class AdminServer: @unchecked Sendable {
     private var nextConnectionID: UInt32 = 1
     private var thread = pthread_t()
 
-    /// Admin connections held at once; more wait in the listen backlog.
-    static let connectionsMax = 256
+    /// Admin connections held at once. Admin clients are a few backends, so
+    /// 1,024 places are far more than they need; the rest is defence: idle
+    /// sockets are evicted (unproven ones first) before a place runs out.
+    static let connectionsMax = 1024
     /// Receive size per read.
     static let readBytes = 16 * 1024
-    /// An admin connection silent this long is closed: keep-alive clients
-    /// reconnect cheaply, and forgotten sockets must not hold one of the
-    /// 256 places.
+    /// A connection that has served an authorized request may idle this
+    /// long between requests: keep-alive clients reconnect cheaply after.
     static let idleTimeoutMilliseconds: UInt64 = 60_000
+    /// A connection that never completed an authorized request gets this
+    /// long to idle: an unauthenticated socket must not hold a place.
+    static let unprovenIdleTimeoutMilliseconds: UInt64 = 10_000
+    /// From a request's first byte to its complete head: a legitimate client
+    /// sends a few hundred bytes at once; a slowloris trickles (one byte
+    /// every 40 s defeats an idle timeout, not this).
+    static let headTimeoutMilliseconds: UInt64 = 5_000
+    /// From a request's first byte to the end of its body: a 1 MiB publish
+    /// at 35 KB/s still fits, a body that trickles forever does not.
+    static let requestTimeoutMilliseconds: UInt64 = 30_000
+    /// Counters of the admin listener (written by the admin thread only).
+    let counters: ShardCounters
 
     private enum Kind: UInt8 { case accept = 1, receive, send, close, wake, acceptRetry }
 
@@ -35,7 +48,8 @@ final class AdminServer: @unchecked Sendable {
     /// once (EMFILE, ENOMEM): no spin, no log flood.
     static let acceptBackoffMilliseconds: UInt64 = 100
 
-    init(listener: Int32, router: AdminRouter, config: Config) throws {
+    init(listener: Int32, router: AdminRouter, config: Config, counters: ShardCounters) throws {
+        self.counters = counters
         self.listener = listener
         self.router = router
         self.config = config
@@ -124,8 +138,10 @@ final class AdminServer: @unchecked Sendable {
             } else if completion.result <= 0 {
                 close(connection)
             } else {
+                let now = Clock.monotonicMilliseconds()
+                if connection.requestStartedMilliseconds == nil { connection.requestStartedMilliseconds = now }
                 connection.received(count: Int(completion.result))
-                connection.lastActivityMilliseconds = Clock.monotonicMilliseconds()
+                connection.lastActivityMilliseconds = now
                 process(connection)
             }
         case .send:
@@ -152,18 +168,47 @@ final class AdminServer: @unchecked Sendable {
         }
     }
 
+    /// Deadlines, checked at least once a second: a request whose head (or
+    /// whole body) is late gets 408 and a close; an idle connection is
+    /// closed, sooner when it never proved it holds the token.
     private func closeIdleConnections() {
         let now = Clock.monotonicMilliseconds()
-        for connection in connections.values
-        where !connection.closed && !connection.sending
-            && now - connection.lastActivityMilliseconds > AdminServer.idleTimeoutMilliseconds {
-            close(connection)
+        for connection in connections.values where !connection.closed && !connection.closeAfterSend {
+            if let started = connection.requestStartedMilliseconds {
+                let limit = connection.reader.isInBody ? AdminServer.requestTimeoutMilliseconds
+                    : AdminServer.headTimeoutMilliseconds
+                if now &- started > limit {
+                    counters.add(.adminRequestTimeouts)
+                    refuse(connection, .requestTimeout, connection.reader.isInBody ? "request body too slow"
+                           : "request head too slow")
+                }
+            } else if !connection.sending && connection.output.isEmpty && now &- connection.lastActivityMilliseconds
+                        > (connection.proven ? AdminServer.idleTimeoutMilliseconds
+                           : AdminServer.unprovenIdleTimeoutMilliseconds) {
+                close(connection)
+            }
         }
     }
 
+    /// Makes a place for a new connection when every one is taken: the
+    /// connection that never served an authorized request and has been
+    /// quiet longest goes first. False when every place is held by a proven
+    /// client (the newcomer is then refused).
+    private func evictForNewConnection() -> Bool {
+        let candidate = connections.values
+            .filter { !$0.closed && !$0.proven }
+            .min { $0.lastActivityMilliseconds < $1.lastActivityMilliseconds }
+        guard let candidate else { return false }
+        counters.add(.adminConnectionsEvicted)
+        close(candidate)
+        return true
+    }
+
     private func accepted(_ descriptor: Int32) {
-        guard connections.count < AdminServer.connectionsMax else {
-            Log.warning("admin connection refused: too many open", ["limit": "\(AdminServer.connectionsMax)"])
+        if connections.count >= AdminServer.connectionsMax && !evictForNewConnection() {
+            counters.add(.adminConnectionsRefused)
+            Log.warning("admin connection refused: every place is held by an authorized client",
+                        ["limit": "\(AdminServer.connectionsMax)"])
             Socket.close(descriptor)
             return
         }
@@ -187,37 +232,50 @@ final class AdminServer: @unchecked Sendable {
         // One response in flight at a time: `output` must not move while the
         // kernel reads it. The send completion calls back here.
         while !connection.closeAfterSend && !connection.sending {
-            let result = AdminRequestFramer.next(connection.pending, headBytesMax: config.requestHeadBytesMax,
-                                                 bodyBytesMax: config.publishBytesMax)
-            switch result {
-            case .incomplete:
-                // Whatever the framing (chunk extensions, slow trailers), a
-                // connection never buffers more than one maximal request.
-                if connection.pending.count > config.requestHeadBytesMax + 2 * config.publishBytesMax + 64 * 1024 {
-                    let response = AdminRouter.error(.payloadTooLarge, "request too large")
-                    connection.output += HTTPResponse.make(status: .payloadTooLarge, contentType: response.contentType,
-                                                           body: response.body, close: true)
-                    connection.closeAfterSend = true
-                    break
-                }
+            let (consumed, event) = connection.reader.read(connection.pending, headBytesMax: config.requestHeadBytesMax,
+                                                           bodyBytesMax: config.publishBytesMax)
+            connection.consume(consumed)
+            switch event {
+            case .needMore:
+                if consumed > 0 && connection.inputCount > 0 { continue }
                 if !connection.receiving { receive(connection) }
                 return
+            case .expectsContinue(let head):
+                // RFC 9110 §10.1.1: answer 100 before the body is sent — unless
+                // the request will be refused anyway; then the final status
+                // now, and the unread body is never read (the connection closes).
+                if let refusal = router.refusal(for: head) {
+                    respond(connection, refusal, close: true, omitBody: false)
+                } else {
+                    connection.output += HTTPResponse.interim(.continue)
+                }
             case .failure(let status, let message):
-                let response = AdminRouter.error(status, message)
-                connection.output += HTTPResponse.make(status: status, contentType: response.contentType,
-                                                       body: response.body, headers: response.headers, close: true)
-                connection.closeAfterSend = true
-            case .request(let request, let consumed):
-                connection.consume(consumed)
+                counters.add(.adminRequestsRefused)
+                respond(connection, AdminRouter.error(status, message), close: true, omitBody: false)
+            case .request(let request):
+                connection.requestStartedMilliseconds = connection.inputCount > 0 ? Clock.monotonicMilliseconds() : nil
                 let response = router.respond(request)
-                let close = request.head.headerContainsToken("Connection", "close") || request.head.versionMinor == 0
-                let body = request.head.method == "HEAD" ? [] : response.body
-                connection.output += HTTPResponse.make(status: response.status, contentType: response.contentType,
-                                                       body: body, headers: response.headers, close: close)
-                if close { connection.closeAfterSend = true }
+                if response.status != .unauthorized { connection.proven = true }
+                let close = request.closeAfter || request.head.headerContainsToken("Connection", "close")
+                    || request.head.versionMinor == 0
+                respond(connection, response, close: close, omitBody: request.head.method == "HEAD")
             }
             if !connection.sending { send(connection) }
         }
+    }
+
+    /// Queues a response; `close` ends the connection once it is sent.
+    private func respond(_ connection: AdminConnection, _ response: AdminRouter.Response, close: Bool, omitBody: Bool) {
+        connection.output += HTTPResponse.make(status: response.status, contentType: response.contentType,
+                                               body: response.body, headers: response.headers, close: close,
+                                               omitBody: omitBody)
+        if close { connection.closeAfterSend = true }
+    }
+
+    /// Answers an error outside the request flow (a deadline) and closes.
+    private func refuse(_ connection: AdminConnection, _ status: HTTPStatus, _ message: String) {
+        respond(connection, AdminRouter.error(status, message), close: true, omitBody: false)
+        if !connection.sending { send(connection) }
     }
 
     private func send(_ connection: AdminConnection) {
@@ -274,6 +332,11 @@ final class AdminConnection {
     var closeAfterSend = false
     var closed = false
     var lastActivityMilliseconds = Clock.monotonicMilliseconds()
+    /// When the first byte of the request being read arrived; nil between requests.
+    var requestStartedMilliseconds: UInt64?
+    /// Served a request that passed the token check: keeps its place.
+    var proven = false
+    var reader = AdminRequestReader()
 
     init(id: UInt32, descriptor: Int32) {
         self.id = id

@@ -7,23 +7,35 @@ import HeraldProtocol
 /// registered file table.
 ///
 /// Layout (x86-64): 120 bytes, stride pinned by `ConnectionSlotTests`; the
-/// table with every offset is in Docs/ARCHITECTURE.md. In field order:
-/// timer links 12, state/route/flags 4, pendingOperations 2, closeCode 2,
-/// lastHeardTick 4, decoder 28 (FrameDecoder, 8-aligned), utf8 1 (packed
-/// into the decoder's tail padding), assembly pointer/length/capacity 16
-/// and control pointer/length/opcode 10 — both borrowed only while a frame
-/// or head is incomplete — send head/tail/offset/bytes 16, sendBatch 4,
-/// subscriptions 4, token grant 4, token expiry 4, deflate window bits 1.
+/// table with every offset is in Docs/ARCHITECTURE.md. Fields are ordered
+/// so that small ones fill what alignment would waste: timer links 12,
+/// flags 4, state/route/window/control 5, pendingOperations 2, closeCode 2,
+/// sendBatch 2, lastHeardTick 4, decoder 28 (FrameDecoder, 8-aligned),
+/// utf8 1 (+3 padding), assembly pointer/length/capacity 16 (borrowed only
+/// while a frame or head is incomplete), send head/tail/offset/bytes 16,
+/// subscriptions 4, token grant 4, token expiry 4, stalledSinceTick 4,
+/// overLimitSinceTick 4, pingSentTick 4. The split control-frame buffer
+/// moved out to the ring (`partialControls`) to make room for the last three.
 struct ConnectionSlot: BitwiseCopyable {
     var timer = TimerLink()
+    var flags = ConnectionFlags()
     var state = ConnectionState.free
     var route = Route.webSocket
-    var flags = ConnectionFlags()
+    /// permessage-deflate `server_max_window_bits` the client asked for
+    /// (8–14), 0 for the default 15 (RFC 7692 §7.1.2.1).
+    var deflateWindowBits: UInt8 = 0
+    /// Bytes of a control frame split across receives (≤ 125, kept in the
+    /// ring's `partialControls` until the frame completes).
+    var controlLength: UInt8 = 0
+    /// Opcode of the control frame being received.
+    var controlOpcode: UInt8 = 0
     /// SQEs issued for this slot whose final completion has not arrived;
     /// the slot (and its file index) is reused only when this is zero.
     var pendingOperations: UInt16 = 0
     /// The close code this connection ended with (for `closes_total`).
     var closeCode: UInt16 = 0
+    /// The iovec batch of the send in flight (`noBatch` when none).
+    var sendBatch: UInt16 = ConnectionSlot.noBatch
     /// Wheel tick of the last bytes received (heartbeats are lazy: the
     /// timer checks this instead of being moved on every receive).
     var lastHeardTick: UInt32 = 0
@@ -33,17 +45,14 @@ struct ConnectionSlot: BitwiseCopyable {
     var assembly: UnsafeMutableRawPointer? = nil
     var assemblyLength: UInt32 = 0
     var assemblyCapacity: UInt32 = 0
-    /// Control-frame payload (≤ 125 bytes) split across receives.
-    var control: UnsafeMutableRawPointer? = nil
-    var controlLength: UInt8 = 0
-    /// Opcode of the control frame being received.
-    var controlOpcode: UInt8 = 0
     var sendHead: UInt32 = SendNodePool.none
     var sendTail: UInt32 = SendNodePool.none
     /// Bytes of the head node already on the wire (after a partial send).
     var sendOffset: UInt32 = 0
+    /// What the queue costs: every queued frame's bytes plus
+    /// `ReactorSettings.queuedFrameOverheadBytes` each; bounded by
+    /// `--send-queue-bytes-max` (see `Reactor.enqueueShared`).
     var queuedBytes: UInt32 = 0
-    var sendBatch: UInt32 = ConnectionSlot.noBatch
     /// Head of this connection's subscription list (pub/sub).
     var subscriptions: UInt32 = .max
     /// The connection token's topic grant (index into the ring's grant
@@ -51,13 +60,16 @@ struct ConnectionSlot: BitwiseCopyable {
     var grant: UInt32 = ConnectionSlot.noGrant
     /// The token's `exp` (seconds since 1970, fits until 2106); 0 = none.
     var tokenExpiresAt: UInt32 = 0
-    /// permessage-deflate `server_max_window_bits` the client asked for
-    /// (8–14), 0 for the default 15 (RFC 7692 §7.1.2.1).
-    var deflateWindowBits: UInt8 = 0
+    /// Wheel tick the socket first refused bytes (flag `stalled`).
+    var stalledSinceTick: UInt32 = 0
+    /// Wheel tick the queue went over its limit (flag `overLimit`).
+    var overLimitSinceTick: UInt32 = 0
+    /// Wheel tick the outstanding heartbeat ping was queued at.
+    var pingSentTick: UInt32 = 0
 
     static let noGrant: UInt32 = .max
 
-    static let noBatch: UInt32 = .max
+    static let noBatch: UInt16 = .max
 }
 
 enum ConnectionState: UInt8, BitwiseCopyable {
@@ -82,7 +94,7 @@ enum Route: UInt8, BitwiseCopyable {
 }
 
 struct ConnectionFlags: OptionSet, BitwiseCopyable {
-    var rawValue: UInt16
+    var rawValue: UInt32
     static let receiveArmed = ConnectionFlags(rawValue: 1 << 0)
     static let sendInFlight = ConnectionFlags(rawValue: 1 << 1)
     /// On the ring's flush list.
@@ -110,4 +122,23 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     static let counted = ConnectionFlags(rawValue: 1 << 14)
     /// Accepted past the global cap: its request is answered 503.
     static let overCapacity = ConnectionFlags(rawValue: 1 << 15)
+    /// A one-shot POLLOUT is armed: the socket refused bytes and the queue
+    /// waits for room (no send, no iovec batch held meanwhile).
+    static let writableWait = ConnectionFlags(rawValue: 1 << 16)
+    /// The socket refused bytes and the queue has not drained since
+    /// (`stalledSinceTick`); past `--send-timeout` the slow-consumer policy acts.
+    static let stalled = ConnectionFlags(rawValue: 1 << 17)
+    /// The queue is over `--send-queue-bytes-max` (`overLimitSinceTick`).
+    static let overLimit = ConnectionFlags(rawValue: 1 << 18)
+    /// Input is not read (backpressure): the multishot receive was
+    /// cancelled while the queue was over its limit; re-armed at half of it.
+    static let readPaused = ConnectionFlags(rawValue: 1 << 19)
+    /// Policy `drop`, stalled past `--send-timeout`: publishes are dropped
+    /// (and announced with a gap) until a send completes in full.
+    static let dropping = ConnectionFlags(rawValue: 1 << 20)
+    /// A ping that arrived while the socket refused bytes (or the queue was
+    /// over its limit) awaits its pong: one at most (RFC 6455 §5.5.3 lets an
+    /// endpoint answer only the latest of several pings), queued when the
+    /// connection can send again, with the payload in the ring's `pendingPongs`.
+    static let pongPending = ConnectionFlags(rawValue: 1 << 21)
 }

@@ -1,3 +1,5 @@
+import HeraldProtocol
+
 /// Every event the engine counts (STYLE habit 10: every drop, close reason
 /// and overflow is visible in `/metrics`). Grouped counters share a metric
 /// name and differ by one label.
@@ -44,6 +46,19 @@ public enum Counter: Int, CaseIterable, Sendable {
     case messagesDropped
     case slowConsumerDisconnects
     case gapsSent
+    case pingsCoalesced
+    case sendQueueOverLimit
+    case sendQueueFullCloses
+    case sendTimeouts
+    case sendWaitsForRoom
+    case readsPaused
+    case readsResumed
+    case ioBugErrors
+    case submitErrors
+    case adminRequestTimeouts
+    case adminConnectionsEvicted
+    case adminConnectionsRefused
+    case adminRequestsRefused
 
     /// (metric name without `herald_`, label name, label value, help)
     public var metric: (name: String, label: String?, value: String?, help: String) {
@@ -90,6 +105,19 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .messagesDropped: ("messages_dropped_total", nil, nil, "deliveries dropped by the drop slow-consumer policy")
         case .slowConsumerDisconnects: ("slow_consumer_disconnects_total", nil, nil, "connections closed (1008) by the disconnect slow-consumer policy")
         case .gapsSent: ("gaps_sent_total", nil, nil, "gap messages telling drop-policy subscribers what they missed")
+        case .pingsCoalesced: ("pings_coalesced_total", nil, nil, "pings that replaced an unanswered one: one pong answers the latest (RFC 6455 §5.5.3)")
+        case .sendQueueOverLimit: ("send_queue_over_limit_total", nil, nil, "times a connection's queue went over --send-queue-bytes-max (its input is then paused)")
+        case .sendQueueFullCloses: ("send_queue_full_closes_total", nil, nil, "connections closed (1008) for staying over --send-queue-bytes-max past --pong-timeout")
+        case .sendTimeouts: ("send_timeouts_total", nil, nil, "connections whose socket refused bytes for --send-timeout (the slow-consumer policy then acts)")
+        case .sendWaitsForRoom: ("send_waits_for_room_total", nil, nil, "times a socket refused bytes and its queue waited for POLLOUT")
+        case .readsPaused: ("reads_paused_total", nil, nil, "times a connection's input was paused because its queue was over the limit (backpressure)")
+        case .readsResumed: ("reads_resumed_total", nil, nil, "times paused input resumed after the queue drained to half its limit")
+        case .ioBugErrors: ("io_bug_errors_total", nil, nil, "completions with an errno only a bug can cause (EBADF, EFAULT, EINVAL, ...); logged")
+        case .submitErrors: ("submit_errors_total", nil, nil, "io_uring_enter calls that failed (EBUSY is retried after reaping)")
+        case .adminRequestTimeouts: ("admin_request_timeouts_total", nil, nil, "admin requests answered 408 because the head or body came too slowly")
+        case .adminConnectionsEvicted: ("admin_connections_evicted_total", nil, nil, "idle admin connections that never sent an authorized request, closed to make room")
+        case .adminConnectionsRefused: ("admin_connections_refused_total", nil, nil, "admin connections closed at accept: every place held by an authorized client")
+        case .adminRequestsRefused: ("admin_requests_refused_total", nil, nil, "admin requests refused for their framing (400, 413, 417, 431, 501) and closed")
         }
     }
 
@@ -99,6 +127,17 @@ public enum Counter: Int, CaseIterable, Sendable {
 
     private static func close(_ code: String) -> (String, String?, String?, String) {
         ("closes_total", "code", code, "WebSocket connections closed, by close code (1006: TCP ended without a close frame)")
+    }
+
+    /// The `handshakes_failed_total` reason of a refused public request.
+    static func forRefusal(_ refusal: PublicRefusal) -> Counter {
+        switch refusal {
+        case .badRequest: .handshakeFailedBadRequest
+        case .version: .handshakeFailedVersion
+        case .notFound: .handshakeFailedNotFound
+        case .capacity: .handshakeFailedCapacity
+        case .unauthorized: .handshakeFailedUnauthorized
+        }
     }
 
     /// The counter for a close code, for `closes_total{code=…}`.

@@ -49,7 +49,8 @@ public final class Engine {
         adminPort = Socket.boundPort(adminListener)
         var wakeDescriptors: [Int32] = []
         for _ in 0..<plan.shards { wakeDescriptors.append(try Socket.eventDescriptor()) }
-        let registry = TopicRegistry(wakeDescriptors: wakeDescriptors, topicsMax: config.topicsMax)
+        let registry = TopicRegistry(wakeDescriptors: wakeDescriptors, topicsMax: config.topicsMax,
+                                     deliveryBacklogBytesMax: config.deliveryBacklogBytesMax)
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
                                 wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget))
@@ -62,12 +63,13 @@ public final class Engine {
             for shard in shards { shard.requestStop() }
             throw StartError(description: "cannot start shard: \(error)")
         }
-        let report = StatsReport(shards: shards.map(\.counters), registry: registry,
+        let adminCounters = ShardCounters(rings: 1)
+        let report = StatsReport(shards: shards.map(\.counters), admin: adminCounters, registry: registry,
                                  startedMilliseconds: Clock.monotonicMilliseconds())
         let publisher = Publisher(registry: registry)
         let server = try AdminServer(listener: adminListener,
                                      router: AdminRouter(token: config.adminToken, stats: report, publisher: publisher),
-                                     config: config)
+                                     config: config, counters: adminCounters)
         try server.start()
         admin = server
         Log.info("ready", [

@@ -48,8 +48,7 @@ extension Reactor {
         slot.pointee.state = .tearingDown
         slot.pointee.flags.insert(.inputClosed)
         freeAssembly(index)
-        slot.pointee.control?.deallocate()
-        slot.pointee.control = nil
+        dropPartialControl(index)
         // Cancel first (the multishot receive would otherwise hold the
         // socket open), then close the table entry. SQEs of one submission
         // are issued in order, so no link is needed — and a link would turn
@@ -59,9 +58,20 @@ extension Reactor {
         ring.prepareCloseDirect(fileIndex: index, userData: userData(.close, index))
     }
 
+    /// Cancel, close and shutdown completions. Their expected failures are
+    /// part of ending a connection — nothing left to cancel (ENOENT,
+    /// EALREADY), a peer already gone (ENOTCONN, ECONNRESET, EPIPE); only an
+    /// errno a bug can cause is counted and logged.
     func auxiliaryCompleted(_ completion: Completion) {
         guard let slot = liveSlot(completion.userData) else { return }
         slot.pointee.pendingOperations -= 1
+        if let error = completion.error, error.isProgrammerError {
+            counters.add(.ioBugErrors)
+            let operation = OperationKind(rawValue: completion.userData.kind).map { "\($0)" } ?? "?"
+            Log.error("unexpected I/O error (a bug in herald)", ["operation": operation, "error": "\(error)",
+                                                                "shard": "\(shardIndex)", "ring": "\(ringIndex)",
+                                                                "slot": "\(completion.userData.index)"])
+        }
         maybeFinish(completion.userData.index)
     }
 
@@ -79,8 +89,8 @@ extension Reactor {
         let slot = slab.pointer(index)
         if slot.pointee.flags.contains(.counted) { budget.release() }
         if slot.pointee.grant != ConnectionSlot.noGrant { grants.release(slot.pointee.grant) }
-        slot.pointee.control?.deallocate()
-        slot.pointee.control = nil
+        dropPartialControl(index)
+        pendingPongs.removeValue(forKey: index)
         wheel.cancel(index)
         leaveAllTopics(index)
         slot.pointee.state = .free

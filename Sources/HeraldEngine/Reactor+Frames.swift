@@ -127,30 +127,36 @@ extension Reactor {
     private func controlPayload(_ index: UInt32, _ chunk: UnsafeMutableRawBufferPointer, complete: Bool) {
         let slot = slab.pointer(index)
         let opcode = Opcode(rawValue: slot.pointee.controlOpcode) ?? .ping
-        if complete && slot.pointee.control == nil {
+        let length = Int(slot.pointee.controlLength)
+        if complete && length == 0 {
             slot.pointee.controlOpcode = 0
             control(index, opcode, UnsafeRawBufferPointer(chunk))
             return
         }
         // A control frame split across receives: ≤ 125 bytes (the decoder
-        // enforces RFC 6455 §5.5), gathered in a small borrowed buffer.
-        if slot.pointee.control == nil {
-            slot.pointee.control = .allocate(byteCount: 125, alignment: 8)
-        }
-        let length = Int(slot.pointee.controlLength)
+        // enforces RFC 6455 §5.5), gathered in a small buffer the ring
+        // lends (`partialControls`, one per such connection) until it ends.
         let take = min(chunk.count, 125 - length)
         if take > 0 {
+            let buffer = partialControls[index] ?? .allocate(byteCount: 125, alignment: 8)
+            partialControls[index] = buffer
             // Safe: length + take ≤ 125, the buffer's size.
-            (slot.pointee.control! + length).copyMemory(from: chunk.baseAddress!, byteCount: take)
+            (buffer + length).copyMemory(from: chunk.baseAddress!, byteCount: take)
             slot.pointee.controlLength = UInt8(length + take)
         }
         guard complete else { return }
         slot.pointee.controlOpcode = 0
-        let payload = UnsafeRawBufferPointer(start: slot.pointee.control, count: Int(slot.pointee.controlLength))
-        control(index, opcode, payload)
-        slot.pointee.control?.deallocate()
-        slot.pointee.control = nil
+        let buffer = partialControls.removeValue(forKey: index)
+        let payload = UnsafeRawBufferPointer(start: buffer, count: Int(slot.pointee.controlLength))
         slot.pointee.controlLength = 0
+        control(index, opcode, payload)
+        buffer?.deallocate()
+    }
+
+    /// Frees a control frame left incomplete (teardown).
+    func dropPartialControl(_ index: UInt32) {
+        slab.pointer(index).pointee.controlLength = 0
+        partialControls.removeValue(forKey: index)?.deallocate()
     }
 
     private func control(_ index: UInt32, _ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
@@ -158,9 +164,26 @@ extension Reactor {
         switch opcode {
         case .ping:
             // RFC 6455 §5.5.2: answer with a pong carrying the same payload,
-            // unless our close frame is already out.
+            // unless our close frame is already out. §5.5.3: one pending pong
+            // at most, for the latest ping — a ping flood costs one.
             guard !slot.pointee.flags.contains(.closeSent) else { return }
-            enqueue(index, OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: Array(payload))))
+            let congested: ConnectionFlags = [.stalled, .overLimit, .pongPending]
+            guard !slot.pointee.flags.isDisjoint(with: congested) else {
+                // The usual case: answered at once, in order with the
+                // replies that follow (Autobahn 5.6: a ping between the
+                // fragments of a message is answered before its echo; 2.10:
+                // ten pings, ten pongs).
+                enqueuePong(index, payload.isEmpty ? nil : Array(payload))
+                return
+            }
+            // The socket is not taking bytes: this ping replaces any pending one.
+            if slot.pointee.flags.contains(.pongPending) { counters.add(.pingsCoalesced) }
+            slot.pointee.flags.insert(.pongPending)
+            if payload.isEmpty {
+                pendingPongs.removeValue(forKey: index)
+            } else {
+                pendingPongs[index] = Array(payload)
+            }
         case .pong:
             // Any input already counts as liveness (lastHeardTick).
             break

@@ -35,8 +35,13 @@ extension Reactor {
                 counters.add(.receiveNoBuffers)
                 parkForRearm(index)
             case .canceled:
+                // Teardown, or input paused for backpressure (re-armed when
+                // the queue drains).
                 maybeFinish(index)
+            case _ where error.isProgrammerError:
+                ioBug(index, operation: "receive", error)
             default:
+                // ECONNRESET, ETIMEDOUT, EHOSTUNREACH…: the peer is gone.
                 counters.add(.receiveErrors)
                 peerEnded(index)
             }
@@ -73,7 +78,7 @@ extension Reactor {
     /// A multishot receive that ended while the connection still needs input.
     private func rearmIfNeeded(_ index: UInt32) {
         let slot = slab.pointer(index)
-        guard !slot.pointee.flags.contains(.receiveArmed) else { return }
+        guard !slot.pointee.flags.contains(.receiveArmed), !slot.pointee.flags.contains(.readPaused) else { return }
         switch slot.pointee.state {
         case .handshaking, .open, .closing: armReceive(index)
         default: break
@@ -108,22 +113,37 @@ extension Reactor {
             // in the provided buffer, no copy.
             let result = HTTPRequestHeadParser.parse(UnsafeRawBufferPointer(bytes), maxHeadBytes: limit)
             if case .incomplete = result {
-                appendAssembly(index, UnsafeRawBufferPointer(bytes), limit: limit + 1)
+                appendAssembly(index, UnsafeRawBufferPointer(bytes), limit: limit)
                 return
             }
             handshakeParsed(index, result, bytes)
             return
         }
-        appendAssembly(index, UnsafeRawBufferPointer(bytes), limit: limit + settings.recvBufferBytes)
+        // The head spans receives. Only head bytes are gathered (at most
+        // `limit`); the rest of this receive stays where it is, so whatever
+        // the client sent behind its head reaches the frame parser whole.
+        let before = Int(slot.pointee.assemblyLength)
+        appendAssembly(index, UnsafeRawBufferPointer(bytes), limit: limit)
         let gathered = UnsafeMutableRawBufferPointer(start: slot.pointee.assembly,
                                                      count: Int(slot.pointee.assemblyLength))
         let result = HTTPRequestHeadParser.parse(UnsafeRawBufferPointer(gathered), maxHeadBytes: limit)
-        if case .incomplete = result {
-            if gathered.count > limit { reject(index, .requestHeaderFieldsTooLarge, counter: .handshakeFailedTooLarge) }
+        switch result {
+        case .incomplete:
+            // Every byte fit under the limit (else the parser says tooLarge).
             return
+        case .complete(let head, let headLength):
+            // Bytes of this receive behind the head: from offset
+            // headLength - before. The head assembly is freed first; the
+            // frame parser may take the assembly buffer for a message.
+            let restStart = headLength - before
+            freeAssembly(index)
+            if upgrade(index, head) && restStart < bytes.count {
+                frameBytes(index, UnsafeMutableRawBufferPointer(rebasing: bytes[restStart...]))
+            }
+        case .tooLarge, .malformed:
+            freeAssembly(index)
+            handshakeParsed(index, result, bytes)
         }
-        handshakeParsed(index, result, gathered)
-        freeAssembly(index)
     }
 
     private func handshakeParsed(_ index: UInt32, _ result: HTTPHeadParseResult, _ bytes: UnsafeMutableRawBufferPointer) {
@@ -135,110 +155,74 @@ extension Reactor {
         case .malformed:
             reject(index, .badRequest, counter: .handshakeFailedBadRequest)
         case .complete(let head, let headLength):
-            let upgraded = route(index, head)
-            // Frames a client sent right behind its request head.
-            if upgraded && headLength < bytes.count {
-                let rest = UnsafeMutableRawBufferPointer(rebasing: bytes[headLength...])
-                // The head may have been in the assembly buffer: the rest is
-                // copied out before that buffer is freed by the caller.
-                let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: rest.count, alignment: 8)
-                copy.copyMemory(from: UnsafeRawBufferPointer(rest))
-                frameBytes(index, copy)
-                copy.deallocate()
+            // Frames a client sent right behind its request head, parsed in
+            // place in this receive's buffer.
+            if upgrade(index, head) && headLength < bytes.count {
+                frameBytes(index, UnsafeMutableRawBufferPointer(rebasing: bytes[headLength...]))
             }
         }
     }
 
-    /// Routes a complete request head; returns true when it upgraded.
-    private func route(_ index: UInt32, _ head: HTTPRequestHead) -> Bool {
+    /// Carries out the routing decision for a complete request head;
+    /// returns true when the connection upgraded.
+    private func upgrade(_ index: UInt32, _ head: HTTPRequestHead) -> Bool {
         let slot = slab.pointer(index)
-        if slot.pointee.flags.contains(.overCapacity) {
-            // At --connections-max: a prompt 503 lets clients back off and
-            // load balancers route elsewhere (RFC 9110 §15.6.4).
-            reject(index, .serviceUnavailable, counter: .handshakeFailedCapacity)
+        let decision = PublicRequestRouting.decide(head, overCapacity: slot.pointee.flags.contains(.overCapacity),
+                                                   policy: settings.routing, nowSeconds: Clock.wallSeconds())
+        switch decision {
+        case .refuse(let status, let refusal):
+            reject(index, status, counter: Counter.forRefusal(refusal))
             return false
-        }
-        let route: Route
-        switch head.path {
-        case "/healthz":
+        case .health(let headOnly):
             counters.add(.publicHTTPRequests)
-            let ok = head.method == "GET" || head.method == "HEAD"
-            respond(index, HTTPResponse.make(status: ok ? .ok : .methodNotAllowed,
-                                             body: ok && head.method == "GET" ? Array("ok".utf8) : [],
-                                             headers: ok ? [] : [("Allow", "GET")], close: true))
+            respond(index, HTTPResponse.make(status: .ok, body: Array("ok".utf8), close: true, omitBody: headOnly))
             return false
-        case "/ws":
-            route = .webSocket
-        case "/echo" where settings.enableEcho:
-            route = .echo
-        default:
-            reject(index, .notFound, counter: .handshakeFailedNotFound)
+        case .methodNotAllowed:
+            counters.add(.publicHTTPRequests)
+            respond(index, HTTPResponse.make(status: .methodNotAllowed, body: [], headers: [("Allow", "GET, HEAD")],
+                                             close: true))
             return false
-        }
-        switch WebSocketHandshake.evaluate(head) {
-        case .reject(let status):
-            reject(index, status, counter: status == .upgradeRequired ? .handshakeFailedVersion : .handshakeFailedBadRequest)
-            return false
-        case .upgrade(let accept, let offer):
-            // CONTRACT: `topics=a,b` subscribes on open; a bad name or too
-            // many topics is a 400 before the upgrade, not a surprise after.
-            var topics: [String] = []
-            if route == .webSocket {
-                guard let query = QueryString.parse(head.query) else {
-                    reject(index, .badRequest, counter: .handshakeFailedBadRequest)
-                    return false
-                }
-                for (name, value) in query where name == "topics" {
-                    topics += value.split(separator: ",", omittingEmptySubsequences: true).map(String.init)
-                }
-                guard topics.allSatisfy({ TopicName.isValid($0) }), topics.count <= settings.topicsPerConnectionMax else {
-                    reject(index, .badRequest, counter: .handshakeFailedBadRequest)
-                    return false
-                }
-                if let secret = settings.jwtSecret {
-                    // CONTRACT "Security": a bad or expired token is a 401 at
-                    // the handshake. URL topics are subscribes like any
-                    // other: one outside the grant gets a `forbidden` error
-                    // after the upgrade, the others are subscribed.
-                    let token = query.last(where: { $0.name == "token" })?.value ?? ""
-                    guard case .success(let verified) = ConnectionToken.verify(token, secret: secret,
-                                                                              nowSeconds: Clock.wallSeconds()) else {
-                        reject(index, .unauthorized, counter: .handshakeFailedUnauthorized)
-                        return false
-                    }
-                    slot.pointee.grant = grants.retain(verified.grant)
-                    slot.pointee.tokenExpiresAt = verified.expiresAt.map { UInt32(clamping: max($0, 1)) } ?? 0
-                }
-            }
-            enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(
-                accept: accept, extensions: offer.map(Reactor.deflateResponse(for:)))))
-            if let offer {
-                slot.pointee.flags.insert(.deflate)
-                if let bits = offer.serverMaxWindowBits, bits < 15 { slot.pointee.deflateWindowBits = UInt8(bits) }
-                router.registry.deflateConnections.add(1, ordering: .relaxed)
-            }
-            slot.pointee.route = route
-            slot.pointee.state = .open
-            slot.pointee.flags.insert(.upgraded)
-            counters.add(.connectionsUpgraded)
-            openConnections += 1
-            // The first check lands in [interval, interval × 1.2]: never
-            // before the interval (CONTRACT), spread after it. Later checks
-            // count from each connection's own last input, so the spread
-            // persists.
-            let fraction = ReactorSettings.pingJitterFraction
-            let spreadMilliseconds = UInt64(Double(settings.pingIntervalMilliseconds) * (1 + fraction))
-            let delay = TimingWheel.jittered(spreadMilliseconds, index: index,
-                                             salt: UInt32(truncatingIfNeeded: ringIndex &* 7919 &+ shardIndex),
-                                             fraction: fraction / (1 + fraction))
-            wheel.schedule(index, afterMilliseconds: delay)
-            for topic in topics { subscribe(index, topic: topic, reply: false) }
-            if Log.isEnabled(.debug) {
-                Log.debug("upgraded", ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "slot": "\(index)",
-                                       "path": head.path, "topics": "\(topics.count)",
-                                       "deflate": offer == nil ? "off" : "on"])
-            }
+        case .upgrade(let upgrade):
+            opened(index, upgrade)
             return true
+        }
+    }
+
+    /// The 101 is queued and the connection is open: deflate, token grant,
+    /// the first heartbeat deadline, and the URL's topics.
+    private func opened(_ index: UInt32, _ upgrade: PublicUpgrade) {
+        let slot = slab.pointer(index)
+        if let token = upgrade.token {
+            slot.pointee.grant = grants.retain(token.grant)
+            slot.pointee.tokenExpiresAt = token.expiresAt.map { UInt32(clamping: max($0, 1)) } ?? 0
+        }
+        enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(
+            accept: upgrade.accept, extensions: upgrade.deflate.map(Reactor.deflateResponse(for:)))))
+        if let offer = upgrade.deflate {
+            slot.pointee.flags.insert(.deflate)
+            if let bits = offer.serverMaxWindowBits, bits < 15 { slot.pointee.deflateWindowBits = UInt8(bits) }
+            router.registry.deflateConnections.add(1, ordering: .relaxed)
+        }
+        slot.pointee.route = upgrade.route == .echo ? .echo : .webSocket
+        slot.pointee.state = .open
+        slot.pointee.flags.insert(.upgraded)
+        counters.add(.connectionsUpgraded)
+        openConnections += 1
+        // The first check lands in [interval, interval × 1.2]: never
+        // before the interval (CONTRACT), spread after it. Later checks
+        // count from each connection's own last input, so the spread
+        // persists.
+        let fraction = ReactorSettings.pingJitterFraction
+        let spreadMilliseconds = UInt64(Double(settings.pingIntervalMilliseconds) * (1 + fraction))
+        let delay = TimingWheel.jittered(spreadMilliseconds, index: index,
+                                         salt: UInt32(truncatingIfNeeded: ringIndex &* 7919 &+ shardIndex),
+                                         fraction: fraction / (1 + fraction))
+        wheel.schedule(index, afterMilliseconds: delay)
+        for topic in upgrade.topics { subscribe(index, topic: topic, reply: false) }
+        if Log.isEnabled(.debug) {
+            Log.debug("upgraded", ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "slot": "\(index)",
+                                   "route": "\(upgrade.route)", "topics": "\(upgrade.topics.count)",
+                                   "deflate": upgrade.deflate == nil ? "off" : "on"])
         }
     }
 

@@ -73,10 +73,18 @@ extension Reactor {
         }
         let bytes = frame._withUnsafeGuaranteedRef { $0.count }
         guard slot.pointee.state == .open, !slot.pointee.flags.contains(.closeSent) else { return }
+        if slot.pointee.flags.contains(.dropping) {
+            // Policy `drop`, socket stalled past --send-timeout: nothing is
+            // queued until it takes a whole send again; the gap says what.
+            counters.add(.messagesDropped)
+            router.noteDropped(node, seq: seq)
+            return
+        }
         // An empty queue always takes one message, however large: the bound
         // is on backlog, and a publish bigger than the bound must not look
         // like a slow consumer.
-        if slot.pointee.queuedBytes > 0 && Int(slot.pointee.queuedBytes) + bytes > settings.sendQueueBytesMax {
+        let cost = bytes + ReactorSettings.queuedFrameOverheadBytes
+        if slot.pointee.queuedBytes > 0 && Int(slot.pointee.queuedBytes) + cost > settings.sendQueueBytesMax {
             switch settings.slowConsumerPolicy {
             case .disconnect:
                 counters.add(.slowConsumerDisconnects)

@@ -36,6 +36,12 @@ final class Reactor {
     var flushList: [UInt32] = []
     /// Connections whose multishot receive ended for want of buffers.
     var rearmList: [UInt32] = []
+    /// Control frames split across receives, by slot (≤ 125 bytes each, one
+    /// per connection at most; rare, so kept out of the slot).
+    var partialControls: [UInt32: UnsafeMutableRawPointer] = [:]
+    /// Payloads of pending pongs that are not empty, by slot (≤ 125 bytes,
+    /// one per connection at most: a newer ping replaces it, §5.5.3).
+    var pendingPongs: [UInt32: [UInt8]] = [:]
     var acceptsInFlight = 0
     /// Accepts stay unarmed until then after an unexpected accept error.
     var acceptBackoffUntilMilliseconds: UInt64 = 0
@@ -47,6 +53,8 @@ final class Reactor {
     let completions: UnsafeMutableBufferPointer<Completion>
     /// The one ping frame every heartbeat shares (RFC 6455 §5.5.2, empty payload).
     let pingFrame: OutboundFrame
+    /// The one pong frame every empty ping is answered with.
+    let emptyPongFrame: OutboundFrame
     /// Inflates permessage-deflate client messages; made on first use (most
     /// rings never see a compressed client message).
     lazy var inflater = MessageInflater()
@@ -83,6 +91,7 @@ final class Reactor {
         flushList.reserveCapacity(min(capacity, 65_536))
         completions = .allocate(capacity: ReactorSettings.reapBatch)
         pingFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .ping, payload: [UInt8]()))
+        emptyPongFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: [UInt8]()))
         if isPrimary {
             self.wakeDescriptor = wakeDescriptor
             ring.preparePollMultishot(descriptor: wakeDescriptor,
@@ -99,6 +108,7 @@ final class Reactor {
 
     deinit {
         completions.deallocate()
+        for buffer in partialControls.values { buffer.deallocate() }
     }
 
     /// Current wheel tick, for cheap "last heard" stamps.
@@ -127,10 +137,21 @@ final class Reactor {
         if ring.pendingSubmissions > 0 { ring.submit() }
         counters.add(.submissionQueueFull, ring.submissionQueueFullCount &- reportedFullCount)
         reportedFullCount = ring.submissionQueueFullCount
+        if ring.submitErrorCount != reportedSubmitErrors {
+            counters.add(.submitErrors, ring.submitErrorCount &- reportedSubmitErrors)
+            reportedSubmitErrors = ring.submitErrorCount
+            // EBUSY/EAGAIN are back-pressure from the kernel and resolve
+            // once completions are reaped; anything else is a bug of ours.
+            if let error = ring.lastSubmitError, error != .busy, error != .again {
+                Log.error("io_uring submit failed (a bug in herald)", ["shard": "\(shardIndex)", "ring": "\(ringIndex)",
+                                                                      "error": "\(error)"])
+            }
+        }
         return handled > 0
     }
 
     private var reportedFullCount: UInt64 = 0
+    private var reportedSubmitErrors: UInt64 = 0
 
     /// The one switch over completion kinds.
     func dispatch(_ completion: Completion) {
@@ -141,6 +162,7 @@ final class Reactor {
         case .accept: acceptCompleted(completion)
         case .receive: receiveCompleted(completion)
         case .send: sendCompleted(completion)
+        case .writable: writableCompleted(completion)
         case .cancel, .close, .shutdownWrite: auxiliaryCompleted(completion)
         case .wake: wakeCompleted(completion)
         case .acceptCancel: break

@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldProtocol
 
 /// The per-ring view of `Config`, converted once into the units the loop
 /// uses (milliseconds, wheel ticks, bytes).
@@ -27,9 +28,18 @@ struct ReactorSettings {
     /// Completions copied out of the CQ per reap.
     static let reapBatch = 256
     /// sendmsg batches per ring (each one in-flight send): 1024 × 312 B
-    /// = 312 KiB a ring. More connections with data wait one turn (counted
-    /// in send_batches_exhausted_total).
+    /// = 312 KiB a ring. Sends are non-blocking (MSG_DONTWAIT), so a batch
+    /// is held from one submit to its completion — within a loop turn — and
+    /// a socket that refuses bytes holds none while it waits for room. More
+    /// connections with data in one turn wait for the next (counted in
+    /// send_batches_exhausted_total).
     static let sendBatches = 1024
+    /// What one queued frame costs besides its bytes, charged against
+    /// `--send-queue-bytes-max`: its pool node (16 B), and for a
+    /// connection's own replies the frame object and its allocation
+    /// (~80 B). 64 keeps the byte limit an honest bound on memory when a
+    /// client floods small requests.
+    static let queuedFrameOverheadBytes = 64
 
     let handshakeTimeoutMilliseconds: UInt64
     let pingIntervalMilliseconds: UInt64
@@ -42,9 +52,14 @@ struct ReactorSettings {
     let recvBufferBytes: Int
     let topicsPerConnectionMax: Int
     let sendQueueBytesMax: Int
+    let sendTimeoutMilliseconds: UInt64
     let slowConsumerPolicy: SlowConsumerPolicy
     /// HS256 key for connection tokens; nil when connection auth is off.
     let jwtSecret: [UInt8]?
+    /// What `PublicRequestRouting.decide` needs of the above.
+    let routing: PublicRoutingPolicy
+    /// The liveness rules in wheel ticks (`Liveness.decide`).
+    let liveness: Liveness.Timing
 
     init(_ config: Config) {
         handshakeTimeoutMilliseconds = UInt64(config.handshakeTimeoutSeconds * 1000)
@@ -61,8 +76,16 @@ struct ReactorSettings {
         recvBufferBytes = config.recvBufferBytes
         topicsPerConnectionMax = config.topicsPerConnectionMax
         sendQueueBytesMax = config.sendQueueBytesMax
+        sendTimeoutMilliseconds = UInt64(config.sendTimeoutSeconds * 1000)
         slowConsumerPolicy = config.slowConsumerPolicy
         jwtSecret = config.jwtSecret.map { Array($0.utf8) }
+        let tick = ReactorSettings.tickMilliseconds
+        func ticks(_ milliseconds: UInt64) -> UInt32 { UInt32(clamping: (milliseconds + tick - 1) / tick) }
+        liveness = Liveness.Timing(pingIntervalTicks: ticks(pingIntervalMilliseconds),
+                                   pongTimeoutTicks: ticks(pongTimeoutMilliseconds),
+                                   sendTimeoutTicks: ticks(sendTimeoutMilliseconds), policy: slowConsumerPolicy)
+        routing = PublicRoutingPolicy(enableEcho: enableEcho, topicsPerConnectionMax: topicsPerConnectionMax,
+                                      jwtSecret: jwtSecret)
     }
 }
 
@@ -78,4 +101,6 @@ enum OperationKind: UInt8 {
     case wake = 7
     /// Cancelling the listener's accepts at shutdown.
     case acceptCancel = 8
+    /// A one-shot POLLOUT on a connection whose socket refused bytes.
+    case writable = 9
 }

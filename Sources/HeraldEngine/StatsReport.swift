@@ -4,11 +4,13 @@ import HeraldCore
 /// shards' counters (relaxed atomic loads; figures are a moment's view).
 struct StatsReport {
     let shards: [ShardCounters]
+    /// The admin listener's counters (its own thread writes them).
+    let admin: ShardCounters
     let registry: TopicRegistry
     let startedMilliseconds: UInt64
 
     func total(_ counter: Counter) -> UInt64 {
-        shards.reduce(0) { $0 &+ $1.value(counter) }
+        shards.reduce(admin.value(counter)) { $0 &+ $1.value(counter) }
     }
 
     var openConnections: Int {
@@ -76,6 +78,14 @@ struct StatsReport {
         out += "# HELP herald_topics_refused_total new topics refused at --topics-max\n"
         out += "# TYPE herald_topics_refused_total counter\n"
         out += "herald_topics_refused_total \(topics.refused)\n"
+        out += "# HELP herald_publishes_backlogged_total publishes refused (503) because a shard's delivery backlog was full\n"
+        out += "# TYPE herald_publishes_backlogged_total counter\n"
+        out += "herald_publishes_backlogged_total \(registry.backlogRefusedTotal)\n"
+        out += "# HELP herald_shard_delivery_backlog_bytes published bytes waiting for each shard\n"
+        out += "# TYPE herald_shard_delivery_backlog_bytes gauge\n"
+        for (index, queue) in registry.queues.enumerated() {
+            out += "herald_shard_delivery_backlog_bytes{shard=\"\(index)\"} \(queue.pendingBytes.load(ordering: .relaxed))\n"
+        }
         var seen = Set<String>()
         for counter in Counter.allCases {
             let metric = counter.metric

@@ -36,6 +36,17 @@ public struct IOErrno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let notSupported = IOErrno(EOPNOTSUPP)
     public static let noSystem = IOErrno(ENOSYS)
 
+    /// Errors only a bug of ours can cause on a socket operation (a wrong
+    /// descriptor, buffer, flag or opcode), never a peer: EBADF, EFAULT,
+    /// EINVAL, ENOTSOCK, EOPNOTSUPP, EMSGSIZE, EDESTADDRREQ, EISCONN. They
+    /// are logged loudly and counted, not taken for a peer going away.
+    public var isProgrammerError: Bool {
+        switch rawValue {
+        case EBADF, EFAULT, EINVAL, ENOTSOCK, EOPNOTSUPP, EMSGSIZE, EDESTADDRREQ, EISCONN: true
+        default: false
+        }
+    }
+
     public var description: String {
         guard let text = strerror(rawValue) else { return "errno \(rawValue)" }
         return String(cString: text) + " (errno \(rawValue))"

@@ -27,10 +27,14 @@ extension Ring {
 
     /// One `sendmsg` of a gathered iovec: several queued frames leave in one
     /// syscall-free submission. `MSG_NOSIGNAL`: a closed peer is EPIPE, never SIGPIPE.
+    /// `MSG_DONTWAIT`: a socket with no room completes at once with EAGAIN
+    /// (the kernel marks the request REQ_F_NOWAIT and never parks it on a
+    /// poll), so a peer that stops reading never holds the message's iovecs;
+    /// the caller waits for room with `preparePollOnce(…POLLOUT…)` instead.
     @inlinable
     public func prepareSendMessage(fixedFile: UInt32, message: UnsafePointer<msghdr>, userData: UserData) {
         let sqe = nextSQE()
-        io_uring_prep_sendmsg(sqe, Int32(bitPattern: fixedFile), message, UInt32(MSG_NOSIGNAL))
+        io_uring_prep_sendmsg(sqe, Int32(bitPattern: fixedFile), message, UInt32(MSG_NOSIGNAL | MSG_DONTWAIT))
         sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
         sqe.pointee.user_data = userData.rawValue
     }
@@ -58,10 +62,13 @@ extension Ring {
     /// `send` of one contiguous buffer on a direct descriptor, optionally the
     /// head of a link. The server uses it unlinked when a connection has one
     /// frame queued: cheaper than `sendmsg` (no msghdr/iovec import).
+    /// `nonBlocking` adds `MSG_DONTWAIT` (see `prepareSendMessage`).
     @inlinable
-    public func prepareSend(fixedFile: UInt32, bytes: UnsafeRawBufferPointer, linked: Bool, userData: UserData) {
+    public func prepareSend(fixedFile: UInt32, bytes: UnsafeRawBufferPointer, linked: Bool, nonBlocking: Bool = false,
+                            userData: UserData) {
         let sqe = nextSQE()
-        io_uring_prep_send(sqe, Int32(bitPattern: fixedFile), bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        let flags = nonBlocking ? MSG_NOSIGNAL | MSG_DONTWAIT : MSG_NOSIGNAL
+        io_uring_prep_send(sqe, Int32(bitPattern: fixedFile), bytes.baseAddress, bytes.count, Int32(flags))
         sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
         if linked { sqe.pointee.flags |= herald_IOSQE_IO_LINK }
         sqe.pointee.user_data = userData.rawValue
@@ -95,6 +102,17 @@ extension Ring {
         io_uring_prep_timeout(sqe, timeoutStorage, 0, 0)
         sqe.pointee.user_data = userData.rawValue
         submit()
+    }
+
+    /// One-shot readiness poll on a direct descriptor: the server waits for
+    /// `POLLOUT` this way when a socket refused bytes, holding nothing but
+    /// the poll itself (POLLERR and POLLHUP are always reported too).
+    @inlinable
+    public func preparePollOnce(fixedFile: UInt32, events: UInt32, userData: UserData) {
+        let sqe = nextSQE()
+        io_uring_prep_poll_add(sqe, Int32(bitPattern: fixedFile), events)
+        sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
+        sqe.pointee.user_data = userData.rawValue
     }
 
     /// Multishot readiness poll on a regular descriptor (an eventfd).

@@ -23,6 +23,18 @@ public final class Ring {
     public let submissionEntries: UInt32
     /// Times `nextSQE` found the SQ full and submitted early to make room.
     public private(set) var submissionQueueFullCount: UInt64 = 0
+    /// `io_uring_enter` calls that failed, and the last errno. EBUSY and
+    /// EAGAIN (a CQ overflow backlog, or no memory for requests) are states:
+    /// the SQEs stay queued and go out after the next reap.
+    public private(set) var submitErrorCount: UInt64 = 0
+    public private(set) var lastSubmitError: IOErrno?
+    /// SQEs prepared while the SQ was full and the kernel would not take a
+    /// submit (TigerBeetle's overflow queue): kept in order here, moved into
+    /// the SQ by the next `submit`. Grows by doubling; bounded by what one
+    /// loop turn prepares (each connection issues at most a few SQEs a turn).
+    @usableFromInline var overflow: UnsafeMutablePointer<io_uring_sqe>
+    @usableFromInline var overflowCount = 0
+    @usableFromInline var overflowCapacity = 64
     @usableFromInline var reaped: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
     /// The kernel reads a timeout's timespec when the SQE is submitted, so
     /// it lives here until then (one timeout per submission; see `prepareTimeout`).
@@ -62,6 +74,7 @@ public final class Ring {
         reaped = .allocate(capacity: Int(completionEntries))
         timeoutStorage = .allocate(capacity: 1)
         timeoutStorage.initialize(to: __kernel_timespec())
+        overflow = .allocate(capacity: overflowCapacity)
     }
 
     deinit {
@@ -69,35 +82,86 @@ public final class Ring {
         ring.deallocate()
         reaped.deallocate()
         timeoutStorage.deallocate()
+        overflow.deallocate()
     }
 
     // MARK: Submission
 
     /// A free SQE. When the SQ is full the pending batch is submitted first
-    /// (counted), so a full SQ is a slower turn, never an error.
+    /// (counted); when even that leaves no room (the kernel refused the
+    /// submit, e.g. EBUSY while completions back up), the SQE goes to the
+    /// overflow queue. A full SQ is a slower turn, never a crash.
     @inlinable
     func nextSQE() -> UnsafeMutablePointer<io_uring_sqe> {
-        if let sqe = io_uring_get_sqe(ring) { return sqe }
-        noteFullSubmissionQueue()
-        _ = io_uring_submit(ring)
-        guard let sqe = io_uring_get_sqe(ring) else {
-            // The kernel consumed the whole SQ in the submit above unless it
-            // failed outright (EBUSY with a CQ overflow backlog): reap is
-            // the caller's next step, so this is a programmer error to hit.
-            preconditionFailure("io_uring SQ still full after submit")
+        if overflowCount == 0 {
+            if let sqe = io_uring_get_sqe(ring) { return sqe }
+            noteFullSubmissionQueue()
+            _ = enter()
+            if let sqe = io_uring_get_sqe(ring) { return sqe }
         }
-        return sqe
+        return overflowSQE()
     }
 
     @usableFromInline func noteFullSubmissionQueue() { submissionQueueFullCount &+= 1 }
 
-    /// Submits everything queued; returns SQEs consumed or a negative errno.
+    /// A zeroed slot at the end of the overflow queue.
+    @usableFromInline func overflowSQE() -> UnsafeMutablePointer<io_uring_sqe> {
+        if overflowCount == overflowCapacity {
+            let grown = UnsafeMutablePointer<io_uring_sqe>.allocate(capacity: overflowCapacity * 2)
+            grown.moveInitialize(from: overflow, count: overflowCount)
+            overflow.deallocate()
+            overflow = grown
+            overflowCapacity *= 2
+        }
+        // Safe: overflowCount < overflowCapacity after the growth above.
+        let sqe = overflow + overflowCount
+        sqe.initialize(to: io_uring_sqe())
+        overflowCount += 1
+        return sqe
+    }
+
+    /// Moves overflowed SQEs, oldest first, into free SQ entries.
+    @usableFromInline func moveOverflow() {
+        var moved = 0
+        while moved < overflowCount, let sqe = io_uring_get_sqe(ring) {
+            sqe.pointee = overflow[moved]
+            moved += 1
+        }
+        guard moved > 0 else { return }
+        let rest = overflowCount - moved
+        if rest > 0 { overflow.update(from: overflow + moved, count: rest) }
+        overflowCount = rest
+    }
+
+    /// One `io_uring_submit`, EINTR retried; failures counted.
+    @usableFromInline func enter() -> Int32 {
+        var result = io_uring_submit(ring)
+        if result == -EINTR { result = io_uring_submit(ring) }
+        if result < 0 {
+            submitErrorCount &+= 1
+            lastSubmitError = IOErrno(result: result)
+        }
+        return result
+    }
+
+    /// Submits everything queued, the overflow queue included; returns SQEs
+    /// consumed by the last call or a negative errno (then counted, and the
+    /// SQEs stay queued for the next turn).
     @discardableResult
-    public func submit() -> Int32 { io_uring_submit(ring) }
+    public func submit() -> Int32 {
+        moveOverflow()
+        var result = enter()
+        while overflowCount > 0 && result > 0 {
+            moveOverflow()
+            result = enter()
+        }
+        return result
+    }
 
     /// Submits and blocks until at least one completion or `timeoutNanoseconds`.
     /// Uses `IORING_ENTER_EXT_ARG` (no timeout SQE needed).
     public func submitAndWait(timeoutNanoseconds: UInt64?) {
+        if overflowCount > 0 { submit() }
         guard let timeoutNanoseconds else {
             _ = io_uring_submit_and_wait(ring, 1)
             return
@@ -108,8 +172,8 @@ public final class Ring {
         _ = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &timeout, nil)
     }
 
-    /// SQEs queued but not yet submitted.
-    public var pendingSubmissions: UInt32 { io_uring_sq_ready(ring) }
+    /// SQEs queued but not yet submitted (the overflow queue included).
+    public var pendingSubmissions: UInt32 { io_uring_sq_ready(ring) + UInt32(overflowCount) }
 
     /// True when the kernel has task work queued for this ring (completions
     /// that need a kernel transition to post): the loop must not block.

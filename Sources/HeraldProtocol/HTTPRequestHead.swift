@@ -17,15 +17,58 @@ public struct HTTPRequestHead: Sendable {
     ) {
         self.method = method
         self.target = target
-        if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            path = String(target[..<question])
-            query = String(target[target.index(after: question)...])
+        let origin = HTTPRequestHead.originForm(of: target)
+        if let question = origin.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            path = String(origin[..<question])
+            query = String(origin[origin.index(after: question)...])
         } else {
-            path = target
+            path = String(origin)
             query = ""
         }
         self.versionMinor = versionMinor
         self.headers = headers
+    }
+
+    /// The origin-form part (path and query) of a request-target. RFC 9112
+    /// §3.2.2: a server MUST accept the absolute-form (`http://host/p?q`,
+    /// what proxies send), whose path is then "/" when the URI has none.
+    /// Other forms (origin, asterisk, authority) are returned as they are.
+    static func originForm(of target: String) -> Substring {
+        let bytes = Array(target.utf8)
+        guard let first = bytes.first, first != UInt8(ascii: "/") else { return Substring(target) }
+        // scheme "://" authority [ path-abempty ] [ "?" query ]
+        var colon = 0
+        while colon < bytes.count && bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+        guard colon + 2 < bytes.count, bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/")
+        else { return Substring(target) }
+        let scheme = String(decoding: bytes[0..<colon], as: UTF8.self)
+        guard ASCII.equalsIgnoringCase(scheme, "http") || ASCII.equalsIgnoringCase(scheme, "https") else {
+            return Substring(target)
+        }
+        var end = colon + 3
+        while end < bytes.count && bytes[end] != UInt8(ascii: "/") && bytes[end] != UInt8(ascii: "?") { end += 1 }
+        let rest = String(decoding: bytes[end...], as: UTF8.self)
+        return Substring(rest.isEmpty || rest.utf8.first == UInt8(ascii: "?") ? "/" + rest : rest)
+    }
+
+    /// How many `Host` fields the request carries. RFC 9112 §3.2: a server
+    /// MUST answer 400 to an HTTP/1.1 request with none, and to any request
+    /// with more than one.
+    public var hostFieldCount: Int {
+        headers.reduce(0) { $0 + (ASCII.equalsIgnoringCase($1.name, "Host") ? 1 : 0) }
+    }
+
+    /// True when the Host rule above is met.
+    public var hasValidHost: Bool {
+        let count = hostFieldCount
+        return count == 1 || (count == 0 && versionMinor == 0)
+    }
+
+    /// The request's `Expect` (RFC 9110 §10.1.1): nil when absent, true for
+    /// `100-continue` (the only expectation defined), false for anything else.
+    public var expectsContinue: Bool? {
+        guard let value = header("Expect") else { return nil }
+        return ASCII.equalsIgnoringCase(ASCII.trimmed(Substring(value)), "100-continue")
     }
 
     /// The value of the field `name` (case-insensitive, RFC 9110 §5.1).

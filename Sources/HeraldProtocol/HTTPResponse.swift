@@ -3,11 +3,14 @@ public enum HTTPResponse {
     /// Status line, `Content-Length`, `Content-Type`, the extra `headers`,
     /// `Connection: close` or `keep-alive`, a blank line and the body.
     ///
+    /// `omitBody` answers a HEAD: the same head as the GET, whose
+    /// `Content-Length` it states, and no body (RFC 9110 §9.3.2, §8.6).
+    ///
     /// CR and LF are dropped from header names and values: a value that came
     /// from a request must not be able to inject headers (RFC 9110 §5.5).
     public static func make(
         status: HTTPStatus, contentType: String = "text/plain; charset=utf-8", body: [UInt8],
-        headers: [(String, String)] = [], close: Bool
+        headers: [(String, String)] = [], close: Bool, omitBody: Bool = false
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + body.count)
@@ -20,7 +23,16 @@ public enum HTTPResponse {
         appendField("Connection", close ? "close" : "keep-alive", to: &out)
         out.append(ASCII.cr)
         out.append(ASCII.lf)
-        out.append(contentsOf: body)
+        if !omitBody { out.append(contentsOf: body) }
+        return out
+    }
+
+    /// An interim (1xx) response: status line and an empty field section.
+    public static func interim(_ status: HTTPStatus) -> [UInt8] {
+        var out: [UInt8] = []
+        appendLine("HTTP/1.1 \(status.code) \(status.reason)", to: &out)
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
         return out
     }
 

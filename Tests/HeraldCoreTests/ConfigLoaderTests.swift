@@ -61,6 +61,9 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "socket-send-buffer-bytes": ("16384", { $0.socketSendBufferBytes == 16384 }),
     "fd-reserve": ("64", { $0.fdReserve == 64 }),
     "log-level": ("debug", { $0.logLevel == .debug }),
+    "send-timeout": ("2.5", { $0.sendTimeoutSeconds == 2.5 }),
+    "delivery-backlog-bytes-max": ("1048576", { $0.deliveryBacklogBytesMax == 1_048_576 }),
+    "idempotency-window": ("60", { $0.idempotencyWindowSeconds == 60 }),
 ]
 
 @Suite struct ConfigLoaderTests {

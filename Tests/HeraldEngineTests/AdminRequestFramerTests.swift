@@ -24,14 +24,14 @@ import Testing
     }
 
     @Test func zeroContentLength() throws {
-        let text = "POST /v1/publish HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
         let result = frameAdminRequest(text)
         #expect(try #require(result.request).body.isEmpty)
         #expect(result.consumed == text.utf8.count)
     }
 
     @Test func pipelinedRequestsAreTakenOneAtATime() throws {
-        let second = "GET /v1/stats HTTP/1.1\r\n\r\n"
+        let second = "GET /v1/stats HTTP/1.1\r\nHost: x\r\n\r\n"
         let bytes = Array((publish + second).utf8)
         let first = frameAdminRequest(bytes)
         #expect(try #require(first.request).body == Array("hello".utf8))
@@ -58,9 +58,9 @@ import Testing
     }
 
     @Test func bodyOverTheLimitIsRefusedBeforeItArrives() {
-        let head = "POST /v1/publish HTTP/1.1\r\nContent-Length: 1025\r\n\r\n"
+        let head = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n"
         #expect(frameAdminRequest(head, bodyBytesMax: 1024).failureStatus == 413)
-        let atLimit = "POST /v1/publish HTTP/1.1\r\nContent-Length: 1024\r\n\r\n"
+        let atLimit = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 1024\r\n\r\n"
         #expect(frameAdminRequest(atLimit, bodyBytesMax: 1024).isIncomplete)
         #expect(frameAdminRequest(atLimit + String(repeating: "x", count: 1024), bodyBytesMax: 1024).request?.body.count
                 == 1024)
@@ -68,18 +68,18 @@ import Testing
 
     @Test(arguments: ["-1", "abc", "5, 5", "0x10", "", "99999999999999999999999"])
     func badContentLength(value: String) {
-        let text = "POST /v1/publish HTTP/1.1\r\nContent-Length: \(value)\r\n\r\nhello"
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: \(value)\r\n\r\nhello"
         #expect(frameAdminRequest(text).failureStatus == 400)
     }
 
     @Test func duplicateContentLengthIsRefused() {
         // Two fields join as "5, 5" (RFC 9110 §5.3), which is not a number.
-        let text = "POST /v1/publish HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
         #expect(frameAdminRequest(text).failureStatus == 400)
     }
 
     @Test func headTooLargeAndMalformedHead() {
-        let big = "GET /" + String(repeating: "a", count: 200) + " HTTP/1.1\r\n\r\n"
+        let big = "GET /" + String(repeating: "a", count: 200) + " HTTP/1.1\r\nHost: x\r\n\r\n"
         #expect(frameAdminRequest(big, headBytesMax: 64).failureStatus == 431)
         #expect(frameAdminRequest("GET /\nHost: x\r\n\r\n").failureStatus == 400)
         #expect(frameAdminRequest("GET / HTTP/2.0\r\n\r\n").failureStatus == 400)
@@ -87,7 +87,7 @@ import Testing
 
     // MARK: Chunked transfer coding (RFC 9112 §7.1)
 
-    private let chunkedHead = "POST /v1/publish?topic=t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    private let chunkedHead = "POST /v1/publish?topic=t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 
     @Test func chunkedBodyOfSeveralChunks() throws {
         let text = chunkedHead + "5\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\n\r\n"
@@ -127,7 +127,7 @@ import Testing
 
     @Test func pipelinedAfterChunkedBody() throws {
         let first = chunkedHead + "3\r\nabc\r\n0\r\n\r\n"
-        let second = "GET /healthz HTTP/1.1\r\n\r\n"
+        let second = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
         let bytes = Array((first + second).utf8)
         let result = frameAdminRequest(bytes)
         #expect(try #require(result.request).body == Array("abc".utf8))
@@ -137,13 +137,13 @@ import Testing
     }
 
     @Test func transferEncodingNameIsCaseInsensitive() {
-        let text = "POST /v1/publish HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
         #expect(frameAdminRequest(text).request?.body == Array("hi".utf8))
     }
 
     @Test func chunkedWinsOverContentLength() {
         // RFC 9112 §6.3 item 3: Transfer-Encoding overrides Content-Length.
-        let text = "POST /v1/publish HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
         let result = frameAdminRequest(text)
         #expect(result.request?.body == Array("hi".utf8))
         #expect(result.consumed == text.utf8.count)
@@ -185,9 +185,95 @@ import Testing
         #expect(frameAdminRequest(text).failureStatus == 400)
     }
 
-    @Test(arguments: ["gzip", "gzip, chunked", "identity"])
-    func unsupportedTransferCoding(coding: String) {
-        let text = "POST /v1/publish HTTP/1.1\r\nTransfer-Encoding: \(coding)\r\n\r\n"
+    @Test(arguments: ["gzip", "identity", "chunked, gzip"])
+    func transferCodingNotEndingInChunkedIs400(coding: String) {
+        // RFC 9112 §6.3 item 4: chunked must be a request's final coding.
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \(coding)\r\n\r\n"
         #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+
+    @Test func otherCodingsBeforeChunkedAre501() {
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        #expect(frameAdminRequest(text).failureStatus == 501)
+    }
+
+    @Test func contentLengthAndChunkedClosesAfterTheResponse() throws {
+        // RFC 9112 §6.3 item 3: chunked wins, and the connection must close
+        // after the response, so what follows the chunked body never runs
+        // as a second request (smuggling).
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "2\r\nhi\r\n0\r\n\r\nGET /v1/stats HTTP/1.1\r\nHost: x\r\n\r\n"
+        let request = try #require(frameAdminRequest(text).request)
+        #expect(request.body == Array("hi".utf8))
+        #expect(request.closeAfter)
+        #expect(try #require(frameAdminRequest(publish).request).closeAfter == false)
+    }
+
+    @Test func transferEncodingInHTTP10Is400() {
+        let text = "POST /v1/publish HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+
+    @Test(arguments: ["GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                      "GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n"])
+    func hostMissingOrRepeatedIs400(text: String) {
+        // RFC 9112 §3.2.
+        #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+
+    @Test func http10WithoutHostIsAccepted() {
+        #expect(frameAdminRequest("GET /healthz HTTP/1.0\r\n\r\n").request?.head.path == "/healthz")
+    }
+
+    @Test func longChunkExtensionIsRefused() {
+        let text = chunkedHead + "5;" + String(repeating: "e", count: 2048) + "\r\nhello\r\n0\r\n\r\n"
+        #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+
+    @Test func chunkedBodyFedOneByteAtATime() throws {
+        // The reader keeps its place: each byte is consumed once.
+        let bytes = Array((chunkedHead + "5;ext\r\nhello\r\n2\r\n!!\r\n0\r\nX-T: 1\r\n\r\n").utf8)
+        var reader = AdminRequestReader()
+        var pending: [UInt8] = []
+        var request: AdminRequest?
+        var consumedTotal = 0
+        for byte in bytes {
+            pending.append(byte)
+            let (consumed, event) = pending.withUnsafeBytes {
+                reader.read($0, headBytesMax: 8192, bodyBytesMax: 1024)
+            }
+            consumedTotal += consumed
+            pending.removeFirst(consumed)
+            if case .request(let done) = event { request = done }
+            if case .failure = event { Issue.record("failed at byte \(consumedTotal)") }
+        }
+        #expect(try #require(request).body == Array("hello!!".utf8))
+        #expect(consumedTotal == bytes.count)
+        #expect(pending.isEmpty)
+    }
+
+    @Test func expectContinueIsReportedOnceTheHeadIsIn() throws {
+        let head = "POST /v1/publish?topic=t HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+        var reader = AdminRequestReader()
+        let first = Array(head.utf8).withUnsafeBytes { reader.read($0, headBytesMax: 8192, bodyBytesMax: 1024) }
+        #expect(first.consumed == head.utf8.count)
+        guard case .expectsContinue(let parsed) = first.event else {
+            Issue.record("expected expectsContinue, got \(first.event)")
+            return
+        }
+        #expect(parsed.path == "/v1/publish")
+        let second = Array("hello".utf8).withUnsafeBytes { reader.read($0, headBytesMax: 8192, bodyBytesMax: 1024) }
+        guard case .request(let request) = second.event else {
+            Issue.record("expected the request")
+            return
+        }
+        #expect(request.body == Array("hello".utf8))
+        // The body already behind the head: no interim answer needed.
+        #expect(frameAdminRequest(head + "hello").request?.body == Array("hello".utf8))
+    }
+
+    @Test func unknownExpectationIs417() {
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx"
+        #expect(frameAdminRequest(text).failureStatus == 417)
     }
 }

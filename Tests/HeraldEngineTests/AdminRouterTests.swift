@@ -17,6 +17,10 @@ private struct Harness {
     func respond(_ lines: [String], body: [UInt8] = [], sourceLocation: SourceLocation = #_sourceLocation)
         -> AdminRouter.Response? {
         var headLines = lines
+        // RFC 9112 §3.2: every HTTP/1.1 request names its Host.
+        if !headLines.dropFirst().contains(where: { $0.lowercased().hasPrefix("host:") }) {
+            headLines.insert("Host: admin", at: min(1, headLines.count))
+        }
         if !body.isEmpty { headLines.append("Content-Length: \(body.count)") }
         let bytes = Array((headLines.joined(separator: "\r\n") + "\r\n\r\n").utf8) + body
         guard let request = frameAdminRequest(bytes, bodyBytesMax: 1 << 20).request else {

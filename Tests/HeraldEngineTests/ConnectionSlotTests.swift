@@ -30,7 +30,7 @@ import Testing
         #expect(slot.state == .free)
         #expect(slot.pendingOperations == 0)
         #expect(slot.assembly == nil)
-        #expect(slot.control == nil)
+        #expect(slot.controlLength == 0)
         #expect(slot.sendBatch == ConnectionSlot.noBatch)
         #expect(slot.subscriptions == ShardRouter.none)
         #expect(slot.sendHead == slot.sendTail)

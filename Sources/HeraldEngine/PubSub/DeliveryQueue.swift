@@ -25,6 +25,17 @@ final class DeliveryQueue: @unchecked Sendable {
     }
 
     private let head = Atomic<UInt>(0)
+    /// What the queue holds: each delivery's frame bytes plus
+    /// `deliveryOverheadBytes`. Publishers read it (under the registry
+    /// lock) to refuse a publish when a shard's backlog is over
+    /// `--delivery-backlog-bytes-max`; the shard subtracts as it drains.
+    let pendingBytes = Atomic<Int>(0)
+    /// A queue node, its delivery and the frames' object headers (~96 B).
+    static let deliveryOverheadBytes = 96
+
+    static func cost(_ delivery: Delivery) -> Int {
+        delivery.frame._withUnsafeGuaranteedRef { $0.count } + deliveryOverheadBytes
+    }
 
     deinit {
         drain {
@@ -34,6 +45,7 @@ final class DeliveryQueue: @unchecked Sendable {
     }
 
     func push(_ delivery: Delivery) {
+        pendingBytes.add(Self.cost(delivery), ordering: .relaxed)
         let node = UnsafeMutablePointer<Node>.allocate(capacity: 1)
         node.initialize(to: Node(next: nil, delivery: delivery))
         var expected = head.load(ordering: .relaxed)
@@ -61,6 +73,7 @@ final class DeliveryQueue: @unchecked Sendable {
         while let current = ordered {
             ordered = current.pointee.next
             body(current.pointee.delivery)
+            pendingBytes.subtract(Self.cost(current.pointee.delivery), ordering: .relaxed)
             current.deinitialize(count: 1)
             current.deallocate()
         }

@@ -30,9 +30,13 @@ final class Publisher: @unchecked Sendable {
     /// Binary envelope version byte (Docs/PROTOCOL.md).
     static let binaryEnvelopeVersion: UInt8 = 1
 
-    /// The seq, or nil when the topic is new and `--topics-max` is reached.
+    /// The seq, or nil when the publish was refused (`attempt` says why).
     func publish(topic: String, payload: Payload) -> UInt64? {
-        registry.publish(topic: topic) { seq in
+        attempt(topic: topic, payload: payload).seq
+    }
+
+    func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
+        registry.attempt(topic: topic) { seq in
             let envelope = Publisher.envelope(topic: topic, seq: seq, payload: payload)
             let plain = Publisher.wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false)
             guard registry.deflateConnections.load(ordering: .relaxed) > 0,

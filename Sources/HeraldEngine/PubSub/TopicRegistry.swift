@@ -11,6 +11,21 @@ import Synchronization
 /// The lock is taken once per publish and once per subscription change,
 /// never per delivery.
 final class TopicRegistry: Sendable {
+    /// What became of one publish.
+    enum PublishOutcome: Equatable {
+        case published(seq: UInt64)
+        /// The topic is new and the registry holds `--topics-max` topics.
+        case topicLimit
+        /// A shard that would receive it is over `--delivery-backlog-bytes-max`:
+        /// nothing was sequenced; the publisher should retry later (503).
+        case backlogged
+
+        var seq: UInt64? {
+            if case .published(let seq) = self { return seq }
+            return nil
+        }
+    }
+
     struct TopicInfo: Equatable {
         let subscribers: Int
         let seq: UInt64
@@ -28,6 +43,7 @@ final class TopicRegistry: Sendable {
         var publishedTotal: UInt64 = 0
         var subscriptions = 0
         var refusedTotal: UInt64 = 0
+        var backlogRefusedTotal: UInt64 = 0
 
         /// The record of `topic`, created when missing unless the registry
         /// already holds `topicsMax` topics (then nil, counted).
@@ -53,24 +69,41 @@ final class TopicRegistry: Sendable {
     /// the process's life so seq never restarts, so their number is bounded.
     let topicsMax: Int
 
-    init(wakeDescriptors: [Int32], topicsMax: Int = Config().topicsMax) {
+    /// A shard's delivery backlog past which publishes to it are refused.
+    let deliveryBacklogBytesMax: Int
+
+    init(wakeDescriptors: [Int32], topicsMax: Int = Config().topicsMax,
+         deliveryBacklogBytesMax: Int = Config().deliveryBacklogBytesMax) {
         self.wakeDescriptors = wakeDescriptors
         self.topicsMax = topicsMax
+        self.deliveryBacklogBytesMax = deliveryBacklogBytesMax
         queues = wakeDescriptors.map { _ in DeliveryQueue() }
     }
 
     /// Publishes to `topic`: takes the next seq, builds the frame once with
     /// it (only when someone listens) and queues it on every shard with
-    /// subscribers. Returns the seq, or nil when `topic` is new and the
-    /// registry is full (`--topics-max`).
+    /// subscribers. Returns the seq, or nil when it was refused (see `attempt`).
     func publish(topic: String, build: (UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?)) -> UInt64? {
+        attempt(topic: topic, build: build).seq
+    }
+
+    /// `publish`, saying why a refused publish was refused. A shard whose
+    /// delivery backlog is over its bound refuses the publish *before* a
+    /// seq is taken: a seq that reached some shards and not others would
+    /// be a gap no one announced.
+    func attempt(topic: String, build: (UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?)) -> PublishOutcome {
         var targets: [Int] = []
-        let seq = state.withLock { state -> UInt64? in
+        let outcome = state.withLock { state -> PublishOutcome in
             let shardCount = queues.count
-            guard var record = state.record(topic, shards: shardCount, topicsMax: topicsMax) else { return nil }
+            guard var record = state.record(topic, shards: shardCount, topicsMax: topicsMax) else { return .topicLimit }
+            for shard in 0..<shardCount where record.subscribers[shard] > 0 { targets.append(shard) }
+            for shard in targets where queues[shard].pendingBytes.load(ordering: .relaxed) > deliveryBacklogBytesMax {
+                state.backlogRefusedTotal &+= 1
+                targets = []
+                return .backlogged
+            }
             record.seq &+= 1
             state.publishedTotal &+= 1
-            for shard in 0..<shardCount where record.subscribers[shard] > 0 { targets.append(shard) }
             if !targets.isEmpty {
                 let frames = build(record.seq)
                 for shard in targets {
@@ -80,10 +113,10 @@ final class TopicRegistry: Sendable {
                 }
             }
             state.records[topic] = record
-            return record.seq
+            return .published(seq: record.seq)
         }
         for shard in targets { Socket.signalEvent(wakeDescriptors[shard]) }
-        return seq
+        return outcome
     }
 
     /// A shard gained or lost a subscriber of `topic`. Returns the topic's
@@ -121,4 +154,7 @@ final class TopicRegistry: Sendable {
     func totals() -> (topics: Int, subscriptions: Int, published: UInt64, refused: UInt64) {
         state.withLock { ($0.records.count, $0.subscriptions, $0.publishedTotal, $0.refusedTotal) }
     }
+
+    /// Publishes refused because a shard's delivery backlog was full.
+    var backlogRefusedTotal: UInt64 { state.withLock { $0.backlogRefusedTotal } }
 }

@@ -1,0 +1,125 @@
+/// The paths of the public listener.
+public enum PublicRoute: UInt8, Sendable, Equatable {
+    /// `/ws`: the pub/sub WebSocket (CONTRACT "Messages on the socket").
+    case webSocket
+    /// `/echo`: the diagnostics echo WebSocket (`--enable-echo`).
+    case echo
+}
+
+/// Why a public request was refused (one `handshakes_failed_total` reason each).
+public enum PublicRefusal: Sendable, Equatable {
+    case badRequest
+    case version
+    case notFound
+    case capacity
+    case unauthorized
+}
+
+/// What the public listener does with one complete request head: a pure
+/// decision next to `WebSocketHandshake.evaluate`, so every status has a
+/// unit test and the reactor only carries it out.
+public enum PublicRequestDecision: Sendable, Equatable {
+    /// Answer plain HTTP with `status` and close.
+    case refuse(HTTPStatus, PublicRefusal)
+    /// `/healthz`: 200 "ok" (a HEAD gets the GET's head without its body).
+    case health(headOnly: Bool)
+    /// `/healthz` with a method other than GET or HEAD: 405.
+    case methodNotAllowed
+    case upgrade(PublicUpgrade)
+}
+
+/// An accepted upgrade: what the 101 says and what the connection starts with.
+public struct PublicUpgrade: Sendable, Equatable {
+    public let route: PublicRoute
+    public let accept: String
+    public let deflate: DeflateOffer?
+    /// `topics=` names, each once, in the order first given.
+    public let topics: [String]
+    /// The verified connection token (connection auth on).
+    public let token: ConnectionToken?
+}
+
+/// The settings the decision depends on.
+public struct PublicRoutingPolicy: Sendable {
+    public var enableEcho: Bool
+    public var topicsPerConnectionMax: Int
+    /// HS256 key when connection auth is on.
+    public var jwtSecret: [UInt8]?
+
+    public init(enableEcho: Bool, topicsPerConnectionMax: Int, jwtSecret: [UInt8]?) {
+        self.enableEcho = enableEcho
+        self.topicsPerConnectionMax = topicsPerConnectionMax
+        self.jwtSecret = jwtSecret
+    }
+}
+
+public enum PublicRequestRouting {
+    /// Decides, in order: at capacity → 503; Host missing or repeated →
+    /// 400 (RFC 9112 §3.2); the path (`/healthz`, `/ws`, `/echo` when
+    /// enabled, else 404); a body on an upgrade → 400 (its bytes would be
+    /// read as frames); the RFC 6455 checks (`WebSocketHandshake.evaluate`);
+    /// for `/ws`, the query (`topics=` valid, each counted once, at most
+    /// `topicsPerConnectionMax`) and, with connection auth, the token (401).
+    public static func decide(_ head: HTTPRequestHead, overCapacity: Bool, policy: PublicRoutingPolicy,
+                              nowSeconds: Int64) -> PublicRequestDecision {
+        if overCapacity {
+            // At --connections-max: a prompt 503 lets clients back off and
+            // load balancers route elsewhere (RFC 9110 §15.6.4).
+            return .refuse(.serviceUnavailable, .capacity)
+        }
+        guard head.hasValidHost else { return .refuse(.badRequest, .badRequest) }
+        let route: PublicRoute
+        switch head.path {
+        case "/healthz":
+            switch head.method {
+            case "GET": return .health(headOnly: false)
+            case "HEAD": return .health(headOnly: true)
+            default: return .methodNotAllowed
+            }
+        case "/ws": route = .webSocket
+        case "/echo" where policy.enableEcho: route = .echo
+        default: return .refuse(.notFound, .notFound)
+        }
+        if head.header("Transfer-Encoding") != nil || (head.header("Content-Length").map { $0 != "0" } ?? false) {
+            return .refuse(.badRequest, .badRequest)
+        }
+        let accept: String
+        let deflate: DeflateOffer?
+        switch WebSocketHandshake.evaluate(head) {
+        case .reject(let status):
+            return .refuse(status, status == .upgradeRequired ? .version : .badRequest)
+        case .upgrade(let value, let offer):
+            accept = value
+            deflate = offer
+        }
+        guard route == .webSocket else {
+            return .upgrade(PublicUpgrade(route: route, accept: accept, deflate: deflate, topics: [], token: nil))
+        }
+        // CONTRACT: `topics=a,b` subscribes on open; a bad name or too many
+        // topics is a 400 before the upgrade, not a surprise after.
+        guard let query = QueryString.parse(head.query) else { return .refuse(.badRequest, .badRequest) }
+        var topics: [String] = []
+        var seen = Set<String>()
+        for (name, value) in query where name == "topics" {
+            for part in value.split(separator: ",", omittingEmptySubsequences: true) {
+                let topic = String(part)
+                guard TopicName.isValid(topic) else { return .refuse(.badRequest, .badRequest) }
+                // A name given twice is one subscription, and counts once.
+                if seen.insert(topic).inserted { topics.append(topic) }
+                guard topics.count <= policy.topicsPerConnectionMax else { return .refuse(.badRequest, .badRequest) }
+            }
+        }
+        var token: ConnectionToken?
+        if let secret = policy.jwtSecret {
+            // CONTRACT "Security": a bad or expired token is refused. URL
+            // topics outside the grant get a `forbidden` error after the
+            // upgrade, like any subscribe.
+            let text = query.last(where: { $0.name == "token" })?.value ?? ""
+            guard case .success(let verified) = ConnectionToken.verify(text, secret: secret, nowSeconds: nowSeconds) else {
+                return .refuse(.unauthorized, .unauthorized)
+            }
+            token = verified
+        }
+        return .upgrade(PublicUpgrade(route: route, accept: accept, deflate: deflate, topics: topics, token: token))
+    }
+}
