@@ -70,6 +70,10 @@ public struct Config: Sendable, Equatable {
     /// 300 s covers a client's retries with backoff across a restart of
     /// its own; entries are bounded by `idempotencyKeysMax`.
     public var idempotencyWindowSeconds = 300.0
+    /// Idempotency keys remembered at once; past it the oldest is forgotten.
+    /// 100,000 keys × ~400 B ≈ 40 MiB at worst: 300 s of publishing at
+    /// 333/s with a key on each, far above what backends send with keys.
+    public var idempotencyKeysMax = 100_000
     /// What happens to a connection whose send queue is full or whose
     /// socket stays stalled past `sendTimeoutSeconds`.
     public var slowConsumerPolicy = SlowConsumerPolicy.disconnect

@@ -6,6 +6,16 @@ struct AdminRouter {
     let token: String?
     let stats: StatsReport
     let publisher: Publisher
+    /// Publish results by `Idempotency-Key` (admin thread only).
+    let idempotency: IdempotencyCache
+
+    init(token: String?, stats: StatsReport, publisher: Publisher,
+         idempotency: IdempotencyCache = IdempotencyCache(windowMilliseconds: 300_000, keysMax: 100_000)) {
+        self.token = token
+        self.stats = stats
+        self.publisher = publisher
+        self.idempotency = idempotency
+    }
 
     struct Response {
         let status: HTTPStatus
@@ -31,7 +41,7 @@ struct AdminRouter {
                             body: stats.prometheus())
         case "/v1/publish":
             guard method == "POST" else { return Self.methodNotAllowed("POST") }
-            return publish(request)
+            return idempotent(request) { publish($0) }
         default:
             if path.hasPrefix("/v1/topics/") {
                 guard method == "GET" else { return Self.methodNotAllowed("GET") }
@@ -102,6 +112,30 @@ struct AdminRouter {
         JSONString.append(topic.utf8, to: &body)
         body += Array(#","seq":\#(seq)}"#.utf8)
         return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    /// Runs `body` once per `Idempotency-Key` within the window: a repeat
+    /// gets the first (successful) result, marked `Idempotent-Replayed`.
+    private func idempotent(_ request: AdminRequest, _ body: (AdminRequest) -> Response) -> Response {
+        guard let key = request.head.header("Idempotency-Key") else { return body(request) }
+        guard IdempotencyCache.isValidKey(key) else {
+            return Self.error(.badRequest, "Idempotency-Key must be 1-255 visible ASCII characters")
+        }
+        let fingerprint = IdempotencyCache.fingerprint(request)
+        let now = Clock.monotonicMilliseconds()
+        switch idempotency.lookup(key, fingerprint: fingerprint, nowMilliseconds: now) {
+        case .replay(var response):
+            response.headers.append(("Idempotent-Replayed", "true"))
+            return response
+        case .conflict:
+            return Self.error(.unprocessableContent, "Idempotency-Key was already used for a different request")
+        case .miss:
+            let response = body(request)
+            if response.status == .ok {
+                idempotency.store(key, fingerprint: fingerprint, response: response, nowMilliseconds: now)
+            }
+            return response
+        }
     }
 
     /// A shard is behind by more than `--delivery-backlog-bytes-max`:

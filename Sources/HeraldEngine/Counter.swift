@@ -56,6 +56,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case ioBugErrors
     case submitErrors
     case adminRequestTimeouts
+    case idempotentReplays
+    case idempotencyKeysEvicted
     case adminConnectionsEvicted
     case adminConnectionsRefused
     case adminRequestsRefused
@@ -114,6 +116,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .readsResumed: ("reads_resumed_total", nil, nil, "times paused input resumed after the queue drained to half its limit")
         case .ioBugErrors: ("io_bug_errors_total", nil, nil, "completions with an errno only a bug can cause (EBADF, EFAULT, EINVAL, ...); logged")
         case .submitErrors: ("submit_errors_total", nil, nil, "io_uring_enter calls that failed (EBUSY is retried after reaping)")
+        case .idempotentReplays: ("idempotent_replays_total", nil, nil, "publishes answered from an earlier result by Idempotency-Key (nothing published)")
+        case .idempotencyKeysEvicted: ("idempotency_keys_evicted_total", nil, nil, "Idempotency-Keys forgotten before their window ended (at the key limit)")
         case .adminRequestTimeouts: ("admin_request_timeouts_total", nil, nil, "admin requests answered 408 because the head or body came too slowly")
         case .adminConnectionsEvicted: ("admin_connections_evicted_total", nil, nil, "idle admin connections that never sent an authorized request, closed to make room")
         case .adminConnectionsRefused: ("admin_connections_refused_total", nil, nil, "admin connections closed at accept: every place held by an authorized client")

@@ -68,7 +68,11 @@ public final class Engine {
                                  startedMilliseconds: Clock.monotonicMilliseconds())
         let publisher = Publisher(registry: registry)
         let server = try AdminServer(listener: adminListener,
-                                     router: AdminRouter(token: config.adminToken, stats: report, publisher: publisher),
+                                     router: AdminRouter(token: config.adminToken, stats: report, publisher: publisher,
+                                                         idempotency: IdempotencyCache(
+                                                            windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
+                                                            keysMax: config.idempotencyKeysMax,
+                                                            counters: adminCounters)),
                                      config: config, counters: adminCounters)
         try server.start()
         admin = server

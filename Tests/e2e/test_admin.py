@@ -260,3 +260,24 @@ def test_admin_parallel_connections(herald):
     t0 = time.monotonic()
     assert H.admin_get(herald.admin_port, "/healthz").status == 200
     assert time.monotonic() - t0 < 2
+
+
+def test_idempotency_key_publishes_once(herald):
+    with H.RawWS.open(herald.port, "/ws?topics=idem") as ws:
+        def post(body: bytes, key: str = "order-17"):
+            return H.admin_request(herald.admin_port, "POST", "/v1/publish?topic=idem", body=body,
+                                   content_type="application/json", headers={"Idempotency-Key": key})
+        first = post(b'{"n":1}')
+        again = post(b'{"n":1}')
+        assert first.status == again.status == 200
+        assert first.json() == again.json() and first.json()["seq"] == 1
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert ws.recv_json() == {"type": "message", "topic": "idem", "seq": 1, "data": {"n": 1}}
+        # The same key for another request is refused; a new key publishes.
+        assert post(b'{"n":2}').status == 422
+        assert post(b'{"n":2}', key="order-18").json()["seq"] == 2
+        assert ws.recv_json()["seq"] == 2
+        assert post(b"1", key="has space").status == 400
+    samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_idempotent_replays_total") == 1
+    assert H.admin_get(herald.admin_port, "/v1/topics/idem").json()["seq"] == 2

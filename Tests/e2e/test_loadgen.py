@@ -77,3 +77,96 @@ def test_help_documents_every_scenario():
     assert result.returncode == 0
     for word in ("hold", "fanout", "churn", "slow", "--targets", "--rate", "--json", "--server-pid"):
         assert word in result.stdout, word
+
+
+@pytest.mark.e2e_timeout(120)
+def test_slow_scenario_stuck_readers_never_cost_the_others_a_message(start_herald, tmp_path):
+    # Issue 7 item 3, scaled for CI: 2,000 subscribers of one topic, 10 %
+    # stuck. The readers get every message in seq order (checked per
+    # connection by the load generator) while the stuck ones stall: each
+    # received ~400 KB it never reads, far over what the socket buffers hold.
+    herald = start_herald("--shards", "2", "--send-timeout", "2", "--socket-send-buffer-bytes", "8192")
+    report = tmp_path / "slow.json"
+    result = run_loadgen(
+        "slow", "--targets", f"127.0.0.1:{herald.port}",
+        "--pub-url", f"http://127.0.0.1:{herald.admin_port}/v1/publish?topic={{topic}}",
+        "--connections", "2000", "--topics", "1", "--messages", "200", "--payload-bytes", "2000",
+        "--slow-fraction", "0.1", "--rate", "2000", "--publish-rate", "100", "--duration", "15",
+        "--server-pid", str(herald.proc.pid), "--json", str(report), "--quiet", timeout=110)
+    data = json.loads(report.read_text())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert data["seq_defects"] == 0 and data["deliveries_above_expected"] == 0
+    assert data["deliveries"] == data["deliveries_expected"] == 200 * 1800
+    assert data["slow_connections"] == 200
+    samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_send_waits_for_room_total") >= 200
+
+
+def test_loadgen_reports_duplicates_gaps_and_reordering_as_errors(tmp_path):
+    # A fake server that misbehaves on purpose: the load generator must
+    # never hide a defect (issue 7 item 6).
+    import asyncio
+    import threading
+    import http.server
+
+    import websockets
+
+    script = [1, 2, 2, 5, 4]  # a duplicate, a gap (3-4 skipped), a reordering (4 after 5)
+
+    async def handler(ws):
+        for position, seq in enumerate(script):
+            index = seq - 1
+            await ws.send(json.dumps({"type": "message", "topic": "t0", "seq": seq,
+                                      "data": {"i": index, "t": 1}}))
+        await asyncio.sleep(30)
+
+    class Publish(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"topic":"t0","seq":1}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    http_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Publish)
+    threading.Thread(target=http_server.serve_forever, daemon=True).start()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    ports = []
+
+    def serve():
+        asyncio.set_event_loop(loop)
+
+        async def main():
+            server = await websockets.serve(handler, "127.0.0.1", 0)
+            ports.append(server.sockets[0].getsockname()[1])
+            ready.set()
+            await asyncio.sleep(60)
+
+        try:
+            loop.run_until_complete(main())
+        except Exception:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    assert ready.wait(10)
+    report = tmp_path / "defects.json"
+    try:
+        result = run_loadgen(
+            "fanout", "--targets", f"127.0.0.1:{ports[0]}", "--sub-url", "ws://{host}/ws?topics={topic}",
+            "--pub-url", f"http://127.0.0.1:{http_server.server_address[1]}/v1/publish?topic={{topic}}",
+            "--connections", "1", "--messages", "5", "--publish-rate", "50", "--duration", "4",
+            "--settle", "0.5", "--json", str(report), "--quiet", timeout=60)
+    finally:
+        http_server.shutdown()
+    data = json.loads(report.read_text())
+    assert result.returncode == 1, result.stdout
+    assert data["errors"]["seq_duplicate"] == 1
+    assert data["errors"]["seq_gap_unannounced"] == 2  # seqs 3 and 4 skipped at 5 (counted per message)
+    assert data["errors"]["seq_reordered"] == 1
+    assert data["deliveries_above_expected"] == 0 or data["deliveries"] > data["deliveries_expected"]
+    assert data["succeeded"] is False

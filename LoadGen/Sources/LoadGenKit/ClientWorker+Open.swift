@@ -40,6 +40,8 @@ extension ClientWorker {
             return
         }
         slots[ring][Int(file)].generation = (slots[ring][Int(file)].generation &+ 1) & 0xFF_FFFF
+        slots[ring][Int(file)].lastSeq = 0
+        slots[ring][Int(file)].seqOffset = ClientSlot.offsetUnset
         slots[ring][Int(file)].state = .connecting
         let generation = slots[ring][Int(file)].generation
         entry = sendPools[ring].take(file: file, generation: generation, handshake: true)!

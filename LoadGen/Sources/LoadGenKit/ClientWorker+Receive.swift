@@ -115,7 +115,7 @@ extension ClientWorker {
     func frame(opcode: UInt8, payload: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
         switch opcode {
         case Opcode.text.rawValue, Opcode.binary.rawValue, Opcode.continuation.rawValue:
-            delivered(payload)
+            delivered(payload, ring: ring, file: file)
         case Opcode.ping.rawValue:
             // RFC 6455 §5.5.3: a pong echoes the ping's application data.
             counters.pingsAnswered.add(1, ordering: .relaxed)
@@ -130,11 +130,16 @@ extension ClientWorker {
         }
     }
 
-    /// One delivered data message: latency from the publisher's timestamp.
-    func delivered(_ payload: UnsafeRawBufferPointer) {
+    /// One delivered data message: latency from the publisher's timestamp,
+    /// and its seq checked against what this connection saw before.
+    func delivered(_ payload: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
         guard let index = MessageFields.integer(after: MessageFields.indexKey, in: payload),
               let sent = MessageFields.integer(after: MessageFields.timeKey, in: payload) else {
-            if MessageFields.find(MessageFields.errorMarker, in: payload) != nil { counters.count(.serverErrorMessage) }
+            if MessageFields.find(MessageFields.gapMarker, in: payload) != nil {
+                gapAnnounced(payload, ring: ring, file: file)
+            } else if MessageFields.find(MessageFields.errorMarker, in: payload) != nil {
+                counters.count(.serverErrorMessage)
+            }
             return
         }
         let now = Clock.nanoseconds()
@@ -145,5 +150,59 @@ extension ClientWorker {
             messageDeliveries[Int(index)] &+= 1
             messageLastLatency[Int(index)] = max(messageLastLatency[Int(index)], latency)
         }
+        if let seq = MessageFields.integer(after: MessageFields.seqKey, in: payload) {
+            checkSeq(UInt32(truncatingIfNeeded: seq), ordinal: Int64(index) / Int64(max(1, options.topics)),
+                     ring: ring, file: file)
+        }
+    }
+
+    /// Every connection must see its topic's seqs in order, each once, with
+    /// any skip announced by a `gap` (CONTRACT). The publisher sends message
+    /// i to topic i mod K, so message i is the (i / K)-th of its topic and
+    /// seq − ordinal is the same for all of them: the first message fixes it
+    /// (and one whose ordinal is not 0 means earlier ones never came).
+    func checkSeq(_ seq: UInt32, ordinal: Int64, ring: Int, file: UInt32) {
+        let slot = slots[ring] + Int(file)
+        let last = slot.pointee.lastSeq
+        if slot.pointee.seqOffset == ClientSlot.offsetUnset {
+            let offset = Int64(seq) - ordinal
+            slot.pointee.seqOffset = Int32(clamping: offset)
+            if last == 0 && ordinal > 0 {
+                // Messages 0..<ordinal of this topic never arrived, unannounced.
+                counters.count(.seqGap, Int(ordinal))
+            }
+        } else if Int64(seq) - ordinal != Int64(slot.pointee.seqOffset) {
+            counters.count(.seqMismatch)
+        }
+        if last != 0 {
+            if seq == last {
+                counters.count(.seqDuplicate)
+                return
+            }
+            if seq < last {
+                counters.count(.seqReordered)
+                return
+            }
+            if seq > last &+ 1 { counters.count(.seqGap, Int(seq - last - 1)) }
+        }
+        slot.pointee.lastSeq = seq
+    }
+
+    /// `{"type":"gap","topic":T,"from":A,"to":B}`: A…B were dropped for
+    /// this connection (policy `drop`) and it is told so; A must follow the
+    /// last seq it saw.
+    func gapAnnounced(_ payload: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
+        guard let from = MessageFields.integer(after: MessageFields.fromKey, in: payload),
+              let to = MessageFields.integer(after: MessageFields.toKey, in: payload), from <= to else {
+            counters.count(.protocolViolation)
+            return
+        }
+        counters.gapsAnnounced.add(1, ordering: .relaxed)
+        let slot = slots[ring] + Int(file)
+        let last = UInt64(slot.pointee.lastSeq)
+        if last != 0 && from != last + 1 {
+            if from <= last { counters.count(.seqDuplicate) } else { counters.count(.seqGap, Int(from - last - 1)) }
+        }
+        slot.pointee.lastSeq = UInt32(truncatingIfNeeded: max(last, to))
     }
 }

@@ -3,8 +3,8 @@ import HeraldIO
 import Histogram
 import Synchronization
 
-/// A client connection's state. One byte per connection plus its generation:
-/// the million-connection slot array stays at 8 bytes per client.
+/// A client connection's state: one byte, its generation and its place in
+/// its topic's seq: the million-connection slot array is 16 bytes per client.
 enum ClientState: UInt8 {
     case idle, connecting, handshaking, open, slow, closing
 }
@@ -13,6 +13,15 @@ struct ClientSlot {
     var state: ClientState = .idle
     /// Bumped at every open; completions of an older life are ignored.
     var generation: UInt32 = 0
+    /// The last seq this connection received or was told it missed (gap);
+    /// 0 before the first.
+    var lastSeq: UInt32 = 0
+    /// seq − message ordinal within the topic, fixed by the first message:
+    /// every later message must keep it (a message carrying another's seq
+    /// is a mix-up). `ClientSlot.offsetUnset` until then.
+    var seqOffset: Int32 = ClientSlot.offsetUnset
+
+    static let offsetUnset = Int32.min
 }
 
 public struct SetupFailure: Error, CustomStringConvertible, Sendable {

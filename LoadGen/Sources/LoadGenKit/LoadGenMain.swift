@@ -133,6 +133,11 @@ final class Runner {
             wait(seconds: options.durationSeconds, phase: "churn") { false }
         case .fanout, .slow:
             let publisher = try Publisher(options: options, control: control)
+            if !options.quiet {
+                print("publishing \(options.messages) messages to \(options.publishURL) "
+                      + "(\(options.publishRatePerSecond)/s, Idempotency-Key on each, retried up to "
+                      + "\(Publisher.attemptsMax) times)")
+            }
             deliveryStart = Clock.nanoseconds()
             publisher.start()
             // The publisher's own pacing bounds this; the timeout is a backstop.
@@ -158,6 +163,7 @@ final class Runner {
             }
             report.messagesPublished = publisher.published.load(ordering: .relaxed)
             report.publishFailures = publisher.failed.load(ordering: .relaxed)
+            report.publishRetries = publisher.retried.load(ordering: .relaxed)
         }
         report.interrupted = Interrupt.isRequested
         report.serverEnd = options.serverPID.flatMap { ProcessSample.read(pid: $0) }
@@ -177,6 +183,7 @@ final class Runner {
         report.slowClosedByServer = sum { $0.slowClosedByServer.load(ordering: .relaxed) }
         report.receiveBufferStarved = sum { $0.receiveBufferStarved.load(ordering: .relaxed) }
         report.deliveries = sum { $0.deliveries.load(ordering: .relaxed) }
+        report.gapsAnnounced = sum { $0.gapsAnnounced.load(ordering: .relaxed) }
         guard options.scenario == .fanout || options.scenario == .slow else { return }
         var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
         var perMessage = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)

@@ -6,6 +6,12 @@ public enum MessageFields {
     public static let indexKey: [UInt8] = Array(#""i":"#.utf8)
     public static let timeKey: [UInt8] = Array(#""t":"#.utf8)
     public static let errorMarker: [UInt8] = Array(#""type":"error""#.utf8)
+    /// Herald's envelope: `"seq":N` comes before `"data"`, so the first match is the envelope's.
+    public static let seqKey: [UInt8] = Array(#""seq":"#.utf8)
+    /// Herald's announcement of messages a subscriber missed (policy drop).
+    public static let gapMarker: [UInt8] = Array(#""type":"gap""#.utf8)
+    public static let fromKey: [UInt8] = Array(#""from":"#.utf8)
+    public static let toKey: [UInt8] = Array(#""to":"#.utf8)
 
     /// The unsigned integer after the first `key` (whitespace allowed), if any.
     public static func integer(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> UInt64? {

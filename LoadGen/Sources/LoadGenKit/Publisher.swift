@@ -7,6 +7,8 @@ import Synchronization
 public final class Publisher: Sendable {
     public let published = Atomic<Int>(0)
     public let failed = Atomic<Int>(0)
+    /// Publishes sent again after a failure (same Idempotency-Key).
+    public let retried = Atomic<Int>(0)
     public let finished = Atomic<Bool>(false)
     let url: HTTPURLTemplate
     let headers: [String]
@@ -20,6 +22,12 @@ public final class Publisher: Sendable {
 
     /// A reply must arrive within this long or the connection is redone.
     static let replyTimeoutSeconds = 5
+    /// Attempts per publish. Every attempt carries the same Idempotency-Key,
+    /// so a retry after a lost reply can never publish twice (the server
+    /// answers the first result); it is never re-sent blindly.
+    static let attemptsMax = 5
+    /// Names this run's keys: a retry of another run's index is not a repeat.
+    let keyPrefix: String
 
     init(options: Options, control: RunControl) throws {
         url = try HTTPURLTemplate(options.publishURL)
@@ -30,6 +38,7 @@ public final class Publisher: Sendable {
         paddingBytes = options.payloadBytes
         self.control = control
         stop = Atomic<Bool>(false)
+        keyPrefix = "herald-loadgen-\(getpid())-\(Clock.nanoseconds())"
     }
 
     func start() {
@@ -52,11 +61,16 @@ public final class Publisher: Sendable {
             let due = start + UInt64(Double(index) / ratePerSecond * 1e9)
             let now = Clock.nanoseconds()
             if due > now { Clock.sleep(seconds: Double(due - now) / 1e9) }
-            // One retry on a fresh connection (the server may close keep-alive).
+            // Retries on a fresh connection (the server may close keep-alive,
+            // or answer 503 while a shard is behind), each with the same key.
             var ok = false
-            for _ in 0..<2 where !ok {
+            for attempt in 0..<Self.attemptsMax where !ok && !stop.load(ordering: .relaxed) {
+                if attempt > 0 {
+                    retried.add(1, ordering: .relaxed)
+                    Clock.sleep(seconds: 0.1 * Double(attempt))
+                }
                 if socket < 0 { socket = connectSocket() }
-                guard socket >= 0 else { break }
+                guard socket >= 0 else { continue }
                 ok = post(index: index, socket: socket)
                 if !ok {
                     close(socket)
@@ -98,6 +112,7 @@ public final class Publisher: Sendable {
         let body = MessageFields.body(index: index, nanoseconds: Clock.nanoseconds(), paddingBytes: paddingBytes)
         var head = "POST \(url.path(topic: topic)) HTTP/1.1\r\nHost: \(url.host):\(url.port)\r\n"
         head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        head += "Idempotency-Key: \(keyPrefix)-\(index)\r\n"
         for header in headers { head += header + "\r\n" }
         head += "\r\n"
         let request = Array(head.utf8) + body

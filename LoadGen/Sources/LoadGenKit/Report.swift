@@ -15,6 +15,10 @@ public struct Report: Sendable {
     public var lastSubscriberLatency: LatencySummary?
     public var messagesPublished = 0
     public var publishFailures = 0
+    /// Publishes sent again (same Idempotency-Key) after a failed attempt.
+    public var publishRetries = 0
+    /// `gap` messages received: loss the server announced (policy drop).
+    public var gapsAnnounced = 0
     public var deliveries = 0
     public var deliveriesExpected = 0
     public var deliverySeconds = 0.0
@@ -42,6 +46,14 @@ public struct Report: Sendable {
     public var deliveriesMissing: Int { max(0, deliveriesExpected - deliveries) }
     public var deliveriesPerSecond: Double { deliverySeconds > 0 ? Double(deliveries) / deliverySeconds : 0 }
     public var errorTotal: Int { errors.reduce(0) { $0 + $1.1 } }
+    /// More deliveries than published messages × readers: a duplicate the
+    /// per-connection check could not see (e.g. a connection counted twice).
+    public var deliveriesAboveExpected: Int { max(0, deliveries - deliveriesExpected) }
+    /// Seq defects: duplicates, reordering, unannounced gaps, mix-ups.
+    public var seqDefects: Int {
+        errors.filter { ["seq_duplicate", "seq_reordered", "seq_gap_unannounced", "seq_mismatch"].contains($0.0) }
+            .reduce(0) { $0 + $1.1 }
+    }
 
     static func perConnection(_ bytes: Int, _ connections: Int) -> Int { connections > 0 ? bytes / connections : 0 }
 
@@ -57,10 +69,12 @@ public struct Report: Sendable {
                 (kernelPeak.tcpMemoryPages - kernelStart.tcpMemoryPages) * 4_096)
     }
 
-    /// Pass: every connection reached, nothing missing, no publish failed.
+    /// Pass: every connection reached, nothing missing, no publish failed,
+    /// no seq defect and nothing delivered beyond what was published.
     public var succeeded: Bool {
         !interrupted && connectionsReached >= connectionsTarget - slowClosedByServer
             && connectedTotal >= connectionsTarget && deliveriesMissing == 0 && publishFailures == 0
+            && seqDefects == 0 && deliveriesAboveExpected == 0
     }
 
     public var json: String {
@@ -82,6 +96,10 @@ public struct Report: Sendable {
         fields.append("\"deliveries\":\(deliveries)")
         fields.append("\"deliveries_expected\":\(deliveriesExpected)")
         fields.append("\"deliveries_missing\":\(deliveriesMissing)")
+        fields.append("\"deliveries_above_expected\":\(deliveriesAboveExpected)")
+        fields.append("\"seq_defects\":\(seqDefects)")
+        fields.append("\"gaps_announced\":\(gapsAnnounced)")
+        fields.append("\"publish_retries\":\(publishRetries)")
         fields.append("\"deliveries_per_second\":\(deliveriesPerSecond.rounded())")
         fields.append("\"latency\":" + (latency?.json ?? "null"))
         fields.append("\"last_subscriber_latency\":" + (lastSubscriberLatency?.json ?? "null"))
@@ -130,8 +148,11 @@ public struct Report: Sendable {
         lines.append("  errors: \(errorTotal)" + (errors.filter { $0.1 > 0 }.isEmpty ? ""
             : " (" + errors.filter { $0.1 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"))
         if messagesPublished + publishFailures > 0 || deliveries > 0 {
-            lines.append("  published \(messagesPublished) (\(publishFailures) failed); deliveries \(deliveries) of "
-                + "\(deliveriesExpected) expected, \(deliveriesMissing) missing, \(Int(deliveriesPerSecond))/s")
+            lines.append("  published \(messagesPublished) (\(publishFailures) failed, \(publishRetries) retried); deliveries "
+                + "\(deliveries) of \(deliveriesExpected) expected, \(deliveriesMissing) missing, "
+                + "\(deliveriesAboveExpected) above expected, \(Int(deliveriesPerSecond))/s")
+            lines.append("  seq checks: \(seqDefects) defects (duplicate, reordered, unannounced gap, mismatch); "
+                + "\(gapsAnnounced) gaps announced by the server")
         }
         if let latency, latency.count > 0 { lines.append("  latency publish→receive: " + latency.line) }
         if let lastSubscriberLatency, lastSubscriberLatency.count > 0 {

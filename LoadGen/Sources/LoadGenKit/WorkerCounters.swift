@@ -4,6 +4,14 @@ import Synchronization
 public enum ErrorKind: Int, CaseIterable, Sendable {
     case socket, connect, handshakeSend, handshakeRejected, handshakeTimeout
     case receive, protocolViolation, closedByServer, sendPoolExhausted, serverErrorMessage
+    /// A seq received twice by one connection.
+    case seqDuplicate
+    /// A seq lower than one already received (out of order).
+    case seqReordered
+    /// Seqs skipped without a `gap` message naming them (silent loss).
+    case seqGap
+    /// A message whose seq does not match its place in the topic's publishes.
+    case seqMismatch
 
     public var name: String {
         switch self {
@@ -17,6 +25,10 @@ public enum ErrorKind: Int, CaseIterable, Sendable {
         case .closedByServer: "closed_by_server"
         case .sendPoolExhausted: "send_pool_exhausted"
         case .serverErrorMessage: "server_error_message"
+        case .seqDuplicate: "seq_duplicate"
+        case .seqReordered: "seq_reordered"
+        case .seqGap: "seq_gap_unannounced"
+        case .seqMismatch: "seq_mismatch"
         }
     }
 }
@@ -39,7 +51,9 @@ public final class WorkerCounters: Sendable {
 
     public init() {}
 
-    func count(_ kind: ErrorKind) { errorCounts.withLock { $0[kind.rawValue] += 1 } }
+    public let gapsAnnounced = Atomic<Int>(0)
+
+    func count(_ kind: ErrorKind, _ amount: Int = 1) { errorCounts.withLock { $0[kind.rawValue] += amount } }
     public func errors(_ kind: ErrorKind) -> Int { errorCounts.withLock { $0[kind.rawValue] } }
     public var errorTotal: Int { ErrorKind.allCases.reduce(0) { $0 + errors($1) } }
 }
