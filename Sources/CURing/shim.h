@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <malloc.h>
 #include <liburing.h>
 
 // IOSQE_* are macros over the *_BIT enum; Swift cannot import function-like
@@ -59,6 +60,10 @@ static inline void herald_prep_accept_direct_at(struct io_uring_sqe *sqe, int fd
 static inline void herald_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
+
+// malloc.h is not part of Swift's Glibc module: the one call Herald needs
+// (returning free arena pages after a flood, HeraldIO/Memory.swift).
+static inline int herald_malloc_trim(size_t pad) { return malloc_trim(pad); }
 
 // errno is a thread-local macro in glibc.
 static inline int herald_errno(void) { return errno; }

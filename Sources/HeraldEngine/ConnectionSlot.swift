@@ -49,8 +49,8 @@ struct ConnectionSlot: BitwiseCopyable {
     var sendTail: UInt32 = SendNodePool.none
     /// Bytes of the head node already on the wire (after a partial send).
     var sendOffset: UInt32 = 0
-    /// What the queue costs: every queued frame's bytes plus
-    /// `ReactorSettings.queuedFrameOverheadBytes` each; bounded by
+    /// What the queue costs: every queued frame's `queueCost` (its bytes
+    /// plus its node and, for a connection's own frames, its object); bounded by
     /// `--send-queue-bytes-max` (see `Reactor.enqueueShared`).
     var queuedBytes: UInt32 = 0
     /// Head of this connection's subscription list (pub/sub).

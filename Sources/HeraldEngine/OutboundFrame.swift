@@ -10,14 +10,30 @@ public final class OutboundFrame: @unchecked Sendable {
     // @unchecked: the bytes are written once in `init` and only read after
     // the frame is published, so sharing across threads is safe.
     public let bytes: UnsafeMutableRawBufferPointer
+    /// What one queued reference to this frame costs a connection beyond
+    /// the frame's bytes, charged against `--send-queue-bytes-max`: a frame
+    /// shared by many (a publish, the heartbeat ping) costs each only its
+    /// queue node; a connection's own frame (a reply, a pong, an error)
+    /// also costs its object and allocations (see `Overhead`).
+    public let queueOverheadBytes: Int
 
-    public init(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
+    /// Measured costs (x86-64, glibc): a queue node is 16 B in the pool; a
+    /// frame object is a 48 B malloc chunk plus its buffer's chunk (its
+    /// bytes rounded up to 16, plus 16). 128 covers a small reply whole,
+    /// so a flood of tiny requests cannot hold more than the limit says.
+    public enum Overhead {
+        public static let shared = 16
+        public static let owned = 128
+    }
+
+    public init(count: Int, shared: Bool = false, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
         bytes = .allocate(byteCount: count, alignment: 16)
+        queueOverheadBytes = shared ? Overhead.shared : Overhead.owned
         fill(bytes)
     }
 
-    public convenience init(copying source: some Collection<UInt8>) {
-        self.init(count: source.count) { buffer in
+    public convenience init(copying source: some Collection<UInt8>, shared: Bool = false) {
+        self.init(count: source.count, shared: shared) { buffer in
             _ = buffer.initializeMemory(as: UInt8.self, from: source)
         }
     }
@@ -25,4 +41,7 @@ public final class OutboundFrame: @unchecked Sendable {
     deinit { bytes.deallocate() }
 
     public var count: Int { bytes.count }
+
+    /// Bytes charged against a connection's queue limit per reference.
+    public var queueCost: Int { bytes.count + queueOverheadBytes }
 }

@@ -16,12 +16,12 @@ import HeraldProtocol
 extension Reactor {
     /// Queues `frame` on the connection (one retain, released when sent).
     func enqueue(_ index: UInt32, _ frame: OutboundFrame, scheduling: Bool = true) {
-        enqueueShared(index, Unmanaged.passUnretained(frame), bytes: frame.count, scheduling: scheduling)
+        enqueueShared(index, Unmanaged.passUnretained(frame), cost: frame.queueCost, scheduling: scheduling)
     }
 
     /// The one place bytes are queued for a connection — publishes, pongs,
     /// replies, errors, gaps, close frames, HTTP answers: each costs its
-    /// bytes plus `queuedFrameOverheadBytes` against `--send-queue-bytes-max`.
+    /// `queueCost` (bytes plus overhead) against `--send-queue-bytes-max`.
     /// Publishes are admitted by the slow-consumer policy first (`deliver`);
     /// anything else is queued, and a queue pushed over the limit stops the
     /// connection's input (backpressure) until it drains to half.
@@ -29,7 +29,7 @@ extension Reactor {
     /// One retain per enqueue, one release when its send completes; no
     /// copy, no allocation beyond a pooled queue node.
     /// `scheduling` is false only inside `flush`, which sends the queue at once.
-    func enqueueShared(_ index: UInt32, _ frame: Unmanaged<OutboundFrame>, bytes: Int, scheduling: Bool = true) {
+    func enqueueShared(_ index: UInt32, _ frame: Unmanaged<OutboundFrame>, cost: Int, scheduling: Bool = true) {
         let slot = slab.pointer(index)
         let node = nodes.make(frame.retain())
         if slot.pointee.sendTail == SendNodePool.none {
@@ -40,7 +40,7 @@ extension Reactor {
         slot.pointee.sendTail = node
         // Safe: bytes ≤ --publish-bytes-max or --message-bytes-max (≤ 64 MiB)
         // and the queue is bounded near --send-queue-bytes-max (≤ 1 GiB).
-        slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: bytes + ReactorSettings.queuedFrameOverheadBytes)
+        slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: cost)
         if Int(slot.pointee.queuedBytes) > settings.sendQueueBytesMax && !slot.pointee.flags.contains(.overLimit) {
             slot.pointee.flags.insert(.overLimit)
             slot.pointee.overLimitSinceTick = nowTick
@@ -200,7 +200,7 @@ extension Reactor {
             let remaining = nodes.frame(head).count - Int(slot.pointee.sendOffset)
             if sent >= remaining {
                 sent -= remaining
-                queued -= remaining + ReactorSettings.queuedFrameOverheadBytes
+                queued -= remaining + nodes.overhead(head)
                 slot.pointee.sendOffset = 0
                 slot.pointee.sendHead = nodes.release(head)
             } else {

@@ -71,7 +71,7 @@ extension Reactor {
                 frame = compressed
             }
         }
-        let bytes = frame._withUnsafeGuaranteedRef { $0.count }
+        let cost = frame._withUnsafeGuaranteedRef { $0.queueCost }
         guard slot.pointee.state == .open, !slot.pointee.flags.contains(.closeSent) else { return }
         if slot.pointee.flags.contains(.dropping) {
             // Policy `drop`, socket stalled past --send-timeout: nothing is
@@ -83,7 +83,6 @@ extension Reactor {
         // An empty queue always takes one message, however large: the bound
         // is on backlog, and a publish bigger than the bound must not look
         // like a slow consumer.
-        let cost = bytes + ReactorSettings.queuedFrameOverheadBytes
         if slot.pointee.queuedBytes > 0 && Int(slot.pointee.queuedBytes) + cost > settings.sendQueueBytesMax {
             switch settings.slowConsumerPolicy {
             case .disconnect:
@@ -98,7 +97,7 @@ extension Reactor {
             return
         }
         if let gap = router.takeGap(node) { sendGap(index, gap) }
-        enqueueShared(index, frame, bytes: bytes)
+        enqueueShared(index, frame, cost: cost)
         counters.add(.messagesDelivered)
     }
 

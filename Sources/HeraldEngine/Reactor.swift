@@ -90,8 +90,8 @@ final class Reactor {
         batches = SendBatchPool(count: min(capacity, ReactorSettings.sendBatches))
         flushList.reserveCapacity(min(capacity, 65_536))
         completions = .allocate(capacity: ReactorSettings.reapBatch)
-        pingFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .ping, payload: [UInt8]()))
-        emptyPongFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: [UInt8]()))
+        pingFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .ping, payload: [UInt8]()), shared: true)
+        emptyPongFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: [UInt8]()), shared: true)
         if isPrimary {
             self.wakeDescriptor = wakeDescriptor
             ring.preparePollMultishot(descriptor: wakeDescriptor,

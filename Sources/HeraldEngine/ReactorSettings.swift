@@ -34,12 +34,6 @@ struct ReactorSettings {
     /// connections with data in one turn wait for the next (counted in
     /// send_batches_exhausted_total).
     static let sendBatches = 1024
-    /// What one queued frame costs besides its bytes, charged against
-    /// `--send-queue-bytes-max`: its pool node (16 B), and for a
-    /// connection's own replies the frame object and its allocation
-    /// (~80 B). 64 keeps the byte limit an honest bound on memory when a
-    /// client floods small requests.
-    static let queuedFrameOverheadBytes = 64
 
     let handshakeTimeoutMilliseconds: UInt64
     let pingIntervalMilliseconds: UInt64

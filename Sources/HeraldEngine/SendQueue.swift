@@ -47,6 +47,11 @@ struct SendNodePool {
         frames[Int(node)]!._withUnsafeGuaranteedRef { $0.bytes }
     }
 
+    /// The queue overhead the node's frame was charged with.
+    func overhead(_ node: UInt32) -> Int {
+        frames[Int(node)]!._withUnsafeGuaranteedRef { $0.queueOverheadBytes }
+    }
+
     func following(_ node: UInt32) -> UInt32 { next[Int(node)] }
 
     mutating func link(_ node: UInt32, to following: UInt32) { next[Int(node)] = following }

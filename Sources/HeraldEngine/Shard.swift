@@ -26,6 +26,11 @@ final class Shard: @unchecked Sendable {
     private var thread = pthread_t()
 
     private let budget: ConnectionBudget
+    /// When memory was last given back, and the counters then.
+    private var lastMemoryRelease: (milliseconds: UInt64, bytesSent: UInt64, closed: UInt64) = (0, 0, 0)
+    /// 5 s: a flood's memory is back within seconds of its end, and
+    /// malloc_trim (a walk of every arena) never runs more than this often.
+    static let memoryReleaseIntervalMilliseconds: UInt64 = 5_000
 
     init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
          registry: TopicRegistry, budget: ConnectionBudget) {
@@ -114,6 +119,7 @@ final class Shard: @unchecked Sendable {
             }
             if busy { continue }
             if reactors.contains(where: { $0.ring.hasCompletions || $0.ring.hasPendingTaskWork }) { continue }
+            releaseMemoryIfIdle(now: now)
             // Sleep until the nearest timer; the cap bounds the cost of any
             // missed wake-up and keeps shutdown checks timely.
             var budget: UInt64 = 1000
@@ -127,6 +133,20 @@ final class Shard: @unchecked Sendable {
 }
 
 extension Shard {
+    /// Gives freed heap pages back to the kernel once the shard is idle after
+    /// real work (≥ 1 MiB sent or a connection closed since the last time),
+    /// at most every `memoryReleaseIntervalMilliseconds`: the resident
+    /// memory a flood's queued replies took is returned when it ends
+    /// (Docs/OPERATIONS.md "Limits"), and a quiet shard pays nothing.
+    private func releaseMemoryIfIdle(now: UInt64) {
+        guard now &- lastMemoryRelease.milliseconds >= Shard.memoryReleaseIntervalMilliseconds else { return }
+        let sent = counters.value(.bytesSent)
+        let closed = counters.value(.connectionsClosed) &+ counters.value(.handshakeFailedTimeout)
+        guard sent &- lastMemoryRelease.bytesSent >= 1 << 20 || closed != lastMemoryRelease.closed else { return }
+        lastMemoryRelease = (now, sent, closed)
+        if Memory.releaseFreePages() { counters.add(.memoryReleases) }
+    }
+
     /// Fans every publish queued for this shard out to its local
     /// subscribers: one reference per subscriber, no copy. Returns true
     /// when there was anything to deliver.

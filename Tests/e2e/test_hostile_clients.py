@@ -135,6 +135,10 @@ def test_ping_flood_from_a_client_that_never_reads_is_bounded(start_herald, kind
     H.wait_until(lambda: metric(h, "herald_connections") <= 0, 30, desc="the flooder closed")
     assert metric(h, "herald_send_timeouts_total") + metric(h, "herald_send_queue_full_closes_total") >= 1
     sock.close()
+    # And the memory is given back once it is over (an idle shard trims its
+    # arenas; Docs/OPERATIONS.md "Limits").
+    H.wait_until(lambda: rss_bytes(h.proc.pid) - baseline < 12 * 1024 * 1024, 30,
+                 desc=f"RSS back near {baseline >> 20} MiB (peak {peak >> 20} MiB)")
 
 
 @pytest.mark.e2e_timeout(120)

@@ -78,7 +78,7 @@ final class Publisher: @unchecked Sendable {
     /// Header and payload in one buffer: the unit the send path shares.
     static func wrap(_ payload: [UInt8], opcode: Opcode, rsv1: Bool) -> OutboundFrame {
         let header = FrameEncoder.headerLength(payloadLength: payload.count, masked: false)
-        return OutboundFrame(count: header + payload.count) { out in
+        return OutboundFrame(count: header + payload.count, shared: true) { out in
             let at = FrameEncoder.writeHeader(opcode: opcode, fin: true, rsv1: rsv1, payloadLength: payload.count,
                                               to: out.baseAddress!)
             if !payload.isEmpty {
