@@ -8,7 +8,7 @@ AUTOBAHN     ?= ../shared/tools/autobahn
 RELEASE_BIN  := .build/release
 HERALD_ARGS  ?=
 
-.PHONY: run test deps pydeps build build-debug unit e2e autobahn bench-1m clean
+.PHONY: run test deps pydeps build build-debug unit e2e autobahn fuzz fuzz-smoke bench-1m clean
 
 ## Build release and start herald with the default configuration.
 run: deps build
@@ -17,7 +17,7 @@ run: deps build
 	$(RELEASE_BIN)/herald $(HERALD_ARGS)
 
 ## The whole suite: unit tests, end-to-end tests against the real binary, Autobahn.
-test: deps pydeps build unit e2e autobahn
+test: deps pydeps build unit fuzz-smoke e2e autobahn
 
 ## System packages: installs only what is missing (apt-get; sudo when not root).
 deps:
@@ -44,6 +44,15 @@ e2e:
 	HERALD_BIN=$(RELEASE_BIN)/herald HERALD_LOADGEN_BIN=$(RELEASE_BIN)/herald-loadgen \
 	  $(PYTHON) -m pytest -q Tests/e2e
 
+## libFuzzer harnesses for every network parser (Tests/Fuzz): FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 300
+fuzz:
+	Tests/Fuzz/fuzz.sh $(FUZZ_SECONDS)
+
+## The same harnesses for a few seconds each on their committed corpus (part of `make test`).
+fuzz-smoke:
+	Tests/Fuzz/fuzz.sh 4
+
 ## Autobahn|Testsuite cases 1-7 and 10 against /echo (skipped when the tool is absent).
 autobahn:
 	@if [ -x "$(AUTOBAHN)" ]; then \
@@ -56,4 +65,4 @@ bench-1m: deps
 	LoadGen/bench-1m.sh
 
 clean:
-	rm -rf .build .build-*
+	rm -rf .build .build-* .build-fuzz

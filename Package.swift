@@ -5,7 +5,8 @@
 // Layers point down (see Docs/ARCHITECTURE.md):
 //   herald (executable)      — flag parsing, signal wiring; no logic worth testing
 //   HeraldEngine             — shards, connections, admin listener (imports HeraldIO, never CURing)
-//   HeraldIO                 — the only module that imports the liburing shim (rings, sockets, errno)
+//   HeraldIO                 — the one module that talks to the kernel: rings, sockets, errno,
+//                              threads, signals, clocks, stderr, send batches (msghdr/iovec)
 //   HeraldCompression        — permessage-deflate over zlib (the only module that imports CZlib)
 //   HeraldCore               — pure: slab, timing wheel, configuration, counters
 //   HeraldProtocol           — pure: RFC 6455 frames, HTTP head parsing, handshake, UTF-8, JSON
@@ -36,7 +37,7 @@ let package = Package(
         .target(name: "HeraldCore"),
         .target(name: "HeraldIO", dependencies: ["CURing"]),
         .target(name: "HeraldEngine", dependencies: ["HeraldIO", "HeraldCore", "HeraldProtocol", "HeraldCompression"]),
-        .executableTarget(name: "herald", dependencies: ["HeraldEngine", "HeraldCore"]),
+        .executableTarget(name: "herald", dependencies: ["HeraldEngine", "HeraldCore", "HeraldIO"]),
         .target(
             name: "LoadGenKit",
             dependencies: ["HeraldIO", "HeraldProtocol", .product(name: "Histogram", package: "hdrhistogram-swift")],
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "LoadGenKitTests", dependencies: ["LoadGenKit"], path: "LoadGen/Tests/LoadGenKitTests"),
         .testTarget(name: "HeraldProtocolTests", dependencies: ["HeraldProtocol"]),
         .testTarget(name: "HeraldCoreTests", dependencies: ["HeraldCore"]),
+        .testTarget(name: "HeraldIOTests", dependencies: ["HeraldIO", "CURing"]),
         .testTarget(name: "HeraldCompressionTests", dependencies: ["HeraldCompression"]),
         .testTarget(name: "HeraldEngineTests", dependencies: ["HeraldEngine", "HeraldCore", "HeraldProtocol"]),
     ]

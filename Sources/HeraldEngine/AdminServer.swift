@@ -1,4 +1,3 @@
-import Glibc
 import HeraldCore
 import HeraldIO
 import HeraldProtocol
@@ -18,7 +17,7 @@ final class AdminServer: @unchecked Sendable {
     private var ring: Ring?
     private var connections: [UInt32: AdminConnection] = [:]
     private var nextConnectionID: UInt32 = 1
-    private var thread = pthread_t()
+    private var thread: SystemThread?
 
     /// Admin connections held at once. Admin clients are a few backends, so
     /// 1,024 places are far more than they need; the rest is defence: idle
@@ -61,14 +60,7 @@ final class AdminServer: @unchecked Sendable {
     /// the ring's set-up error otherwise.
     func start() throws {
         let barrier = StartBarrier(count: 1)
-        let context = Unmanaged.passRetained(AdminThreadContext(server: self, barrier: barrier))
-        let result = pthread_create(&thread, nil, { argument in
-            let context = Unmanaged<AdminThreadContext>.fromOpaque(argument!).takeRetainedValue()
-            setCurrentThreadName("herald-admin")
-            context.server.run(ready: context.barrier)
-            return nil
-        }, context.toOpaque())
-        precondition(result == 0, "pthread_create failed: \(result)")
+        thread = SystemThread.start(name: "herald-admin") { [self] in run(ready: barrier) }
         if let error = barrier.wait() { throw error }
     }
 
@@ -77,7 +69,7 @@ final class AdminServer: @unchecked Sendable {
         Socket.signalEvent(wakeDescriptor)
     }
 
-    func join() { pthread_join(thread, nil) }
+    func join() { thread?.join() }
 
     private func run(ready: StartBarrier) {
         let ring: Ring
@@ -294,7 +286,7 @@ final class AdminServer: @unchecked Sendable {
     private func close(_ connection: AdminConnection) {
         guard !connection.closed else { return }
         connection.closed = true
-        shutdown(connection.descriptor, Int32(SHUT_RDWR))
+        Socket.shutdown(connection.descriptor)
         retireIfIdle(connection)
     }
 
@@ -302,16 +294,6 @@ final class AdminServer: @unchecked Sendable {
         guard connection.closed, !connection.receiving, !connection.sending else { return }
         connections[connection.id] = nil
         Socket.close(connection.descriptor)
-    }
-}
-
-private final class AdminThreadContext {
-    let server: AdminServer
-    let barrier: StartBarrier
-
-    init(server: AdminServer, barrier: StartBarrier) {
-        self.server = server
-        self.barrier = barrier
     }
 }
 

@@ -9,7 +9,7 @@ import HeraldProtocol
 /// Layout (x86-64): 120 bytes, stride pinned by `ConnectionSlotTests`; the
 /// table with every offset is in Docs/ARCHITECTURE.md. Fields are ordered
 /// so that small ones fill what alignment would waste: timer links 12,
-/// flags 4, state/route/window/control 5, pendingOperations 2, closeCode 2,
+/// flags 4, lifecycle 2, route/window/control 4, pendingOperations 2, closeCode 2,
 /// sendBatch 2, lastHeardTick 4, decoder 28 (FrameDecoder, 8-aligned),
 /// utf8 1 (+3 padding), assembly pointer/length/capacity 16 (borrowed only
 /// while a frame or head is incomplete), send head/tail/offset/bytes 16,
@@ -19,7 +19,8 @@ import HeraldProtocol
 struct ConnectionSlot: BitwiseCopyable {
     var timer = TimerLink()
     var flags = ConnectionFlags()
-    var state = ConnectionState.free
+    /// Opening, closing handshake, teardown (`ConnectionLifecycle`, pure).
+    var life = ConnectionLifecycle()
     var route = Route.webSocket
     /// permessage-deflate `server_max_window_bits` the client asked for
     /// (8–14), 0 for the default 15 (RFC 7692 §7.1.2.1).
@@ -60,7 +61,7 @@ struct ConnectionSlot: BitwiseCopyable {
     var grant: UInt32 = ConnectionSlot.noGrant
     /// The token's `exp` (seconds since 1970, fits until 2106); 0 = none.
     var tokenExpiresAt: UInt32 = 0
-    /// Wheel tick the socket first refused bytes (flag `stalled`).
+    /// Wheel tick of a stalled socket's last progress (flag `stalled`).
     var stalledSinceTick: UInt32 = 0
     /// Wheel tick the queue went over its limit (flag `overLimit`).
     var overLimitSinceTick: UInt32 = 0
@@ -72,20 +73,12 @@ struct ConnectionSlot: BitwiseCopyable {
     static let noBatch: UInt16 = .max
 }
 
-enum ConnectionState: UInt8, BitwiseCopyable {
-    /// In the slab's free list.
-    case free
-    /// An accept SQE targets this slot's file index.
-    case accepting
-    /// TCP open, request head not yet complete.
-    case handshaking
-    /// WebSocket open.
-    case open
-    /// A close frame or an HTTP error is queued; the connection ends when
-    /// the queue drains (and, for a clean close, the peer's close arrives).
-    case closing
-    /// Cancel and close_direct issued; waiting for pending completions.
-    case tearingDown
+typealias ConnectionState = ConnectionLifecycle.State
+
+extension ConnectionSlot {
+    /// Where the connection is in its life (read-only here: only the
+    /// lifecycle's event methods change it).
+    var state: ConnectionState { life.state }
 }
 
 enum Route: UInt8, BitwiseCopyable {
@@ -99,19 +92,11 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     static let sendInFlight = ConnectionFlags(rawValue: 1 << 1)
     /// On the ring's flush list.
     static let flushQueued = ConnectionFlags(rawValue: 1 << 2)
-    static let closeSent = ConnectionFlags(rawValue: 1 << 3)
-    static let closeReceived = ConnectionFlags(rawValue: 1 << 4)
     static let pingOutstanding = ConnectionFlags(rawValue: 1 << 5)
-    /// Tear down as soon as the send queue drains (HTTP errors, protocol violations).
-    static let endAfterSend = ConnectionFlags(rawValue: 1 << 6)
     /// On the ring's re-arm list (receive ended with ENOBUFS).
     static let rearmQueued = ConnectionFlags(rawValue: 1 << 7)
     /// The message in progress is text (UTF-8 validated as it streams).
     static let textMessage = ConnectionFlags(rawValue: 1 << 8)
-    /// Ignore further input (a violation was answered; waiting to close).
-    static let inputClosed = ConnectionFlags(rawValue: 1 << 9)
-    /// The upgrade succeeded (its end counts in `closes_total`).
-    static let upgraded = ConnectionFlags(rawValue: 1 << 10)
     /// The data frame being received has FIN set (ends its message).
     static let finalFrame = ConnectionFlags(rawValue: 1 << 11)
     /// permessage-deflate was negotiated (RFC 7692).
@@ -125,8 +110,9 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     /// A one-shot POLLOUT is armed: the socket refused bytes and the queue
     /// waits for room (no send, no iovec batch held meanwhile).
     static let writableWait = ConnectionFlags(rawValue: 1 << 16)
-    /// The socket refused bytes and the queue has not drained since
-    /// (`stalledSinceTick`); past `--send-timeout` the slow-consumer policy acts.
+    /// The socket refused bytes and has not taken a whole send since;
+    /// `stalledSinceTick` is its last progress (any byte taken). Past
+    /// `--send-timeout` without progress the slow-consumer policy acts.
     static let stalled = ConnectionFlags(rawValue: 1 << 17)
     /// The queue is over `--send-queue-bytes-max` (`overLimitSinceTick`).
     static let overLimit = ConnectionFlags(rawValue: 1 << 18)

@@ -1,4 +1,3 @@
-import Glibc
 import HeraldCore
 import HeraldIO
 
@@ -92,8 +91,8 @@ public final class Engine {
     /// close connections with 1001, exit within the shutdown timeout.
     /// A second signal exits at once.
     public func runUntilSignalled() {
-        let received = Engine.waitForTermination()
-        Log.info("shutting down", ["signal": received == SIGTERM ? "SIGTERM" : "SIGINT",
+        let received = Signals.waitForTermination()
+        Log.info("shutting down", ["signal": received.name,
                                    "timeout-seconds": "\(config.shutdownTimeoutSeconds)"])
         Engine.exitOnSecondSignal()
         for shard in shards { shard.requestStop() }
@@ -107,67 +106,17 @@ public final class Engine {
     /// An operator who signals twice wants out now: a thread waits for the
     /// second signal and exits without the graceful close.
     private static func exitOnSecondSignal() {
-        var thread = pthread_t()
-        _ = pthread_create(&thread, nil, { _ in
-            _ = Engine.waitForTermination()
+        SystemThread.detach(name: "herald-signals") {
+            _ = Signals.waitForTermination()
             Log.warning("second signal: exiting without waiting for closes")
-            _exit(1)
-        }, nil)
-        pthread_detach(thread)
-    }
-
-    /// Waits for SIGTERM or SIGINT (blocked everywhere, so only `sigwait`
-    /// takes them) and returns which one arrived.
-    private static func waitForTermination() -> Int32 {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        var received: Int32 = 0
-        sigwait(&signals, &received)
-        return received
+            Signals.exitNow(1)
+        }
     }
 
     /// Blocks SIGTERM/SIGINT/SIGPIPE in the calling thread (and so in every
     /// thread it spawns) before anything starts: signals are then taken
     /// only by `sigwait` in `runUntilSignalled`.
     public static func blockSignals() {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGPIPE)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-    }
-}
-
-/// Waits for every shard thread to report its set-up result.
-final class StartBarrier: @unchecked Sendable {
-    // @unchecked: all state is guarded by `mutex`/`condition`.
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
-    private var remaining: Int
-    private var firstError: Error?
-
-    init(count: Int) {
-        remaining = count
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
-    }
-
-    func arrive(_ error: Error?) {
-        pthread_mutex_lock(&mutex)
-        if firstError == nil { firstError = error }
-        remaining -= 1
-        pthread_cond_broadcast(&condition)
-        pthread_mutex_unlock(&mutex)
-    }
-
-    func wait() -> Error? {
-        pthread_mutex_lock(&mutex)
-        while remaining > 0 { pthread_cond_wait(&condition, &mutex) }
-        let error = firstError
-        pthread_mutex_unlock(&mutex)
-        return error
+        Signals.blockTermination()
     }
 }

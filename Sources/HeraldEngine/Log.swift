@@ -1,5 +1,5 @@
-import Glibc
 import HeraldCore
+import HeraldIO
 
 /// One line per event on stderr, `level=… msg=… key=value …`, so operators
 /// can grep and log shippers can split fields without a schema.
@@ -27,8 +27,7 @@ public enum Log {
 
     /// A plain line on stderr (start-up errors, before logging is set up).
     public static func plain(_ text: String) {
-        var bytes = Array((text + "\n").utf8)
-        _ = Glibc.write(2, &bytes, bytes.count)
+        StandardError.write(text + "\n")
     }
 
     public static func isEnabled(_ level: LogLevel) -> Bool { level >= minimumLevel }
@@ -38,10 +37,7 @@ public enum Log {
         var line = "level=\(level.name) msg=\(quoted(message))"
         for (key, value) in fields { line += " \(key)=\(quoted(value))" }
         line += "\n"
-        // One write(2) per line: lines from different threads never
-        // interleave (a pipe guarantees it up to PIPE_BUF bytes).
-        var bytes = Array(line.utf8)
-        _ = Glibc.write(2, &bytes, bytes.count)
+        StandardError.write(line)
     }
 
     static func quoted(_ value: String) -> String {

@@ -16,7 +16,7 @@ extension Reactor {
                 return
             }
             let slot = slab.pointer(handle.index)
-            slot.pointee.state = .accepting
+            slot.pointee.life.reserved()
             slot.pointee.pendingOperations = 1
             ring.prepareAcceptDirect(listener: listener, fileIndex: handle.index,
                                      userData: userData(.accept, handle.index))
@@ -53,7 +53,7 @@ extension Reactor {
         }
         counters.add(.tcpAccepted)
         slot.pointee.flags.insert(budget.acquire() ? .counted : .overCapacity)
-        slot.pointee.state = .handshaking
+        slot.pointee.life.accepted()
         slot.pointee.lastHeardTick = nowTick
         armReceive(index)
         wheel.schedule(index, afterMilliseconds: settings.handshakeTimeoutMilliseconds)

@@ -1,4 +1,3 @@
-import Glibc
 import HeraldCore
 import Synchronization
 import HeraldIO
@@ -9,29 +8,32 @@ import HeraldProtocol
 /// before another accept may target it, and late completions must find the
 /// old generation.
 extension Reactor {
-    /// Everything queued is out and the connection should end: half-close
-    /// our side (FIN after the queued bytes, so the close frame or HTTP error
-    /// is delivered) and keep reading until the peer closes too, or the close
+    /// Everything queued is out. If the connection was to end then
+    /// (`ConnectionLifecycle.drained`): tear down, or half-close our side
+    /// (FIN after the queued bytes, so the close frame or HTTP error is
+    /// delivered) and keep reading until the peer closes too, or the close
     /// timeout. Closing at once with unread input would send RST, and the
     /// peer could lose our last frame (RFC 6455 §7.1.1, "lingering close").
-    func finishAfterSend(_ index: UInt32) {
+    func queueDrained(_ index: UInt32) {
         let slot = slab.pointer(index)
-        slot.pointee.flags.remove(.endAfterSend)
-        if slot.pointee.flags.contains(.closeReceived) || !slot.pointee.flags.contains(.receiveArmed) {
+        switch slot.pointee.life.drained(receiving: slot.pointee.flags.contains(.receiveArmed)) {
+        case .none:
+            break
+        case .tearDown:
             tearDown(index)
-            return
+        case .halfClose:
+            slot.pointee.pendingOperations += 1
+            ring.prepareShutdown(fixedFile: index, how: Socket.shutdownWrite, userData: userData(.shutdownWrite, index))
         }
-        slot.pointee.flags.insert(.inputClosed)
-        slot.pointee.pendingOperations += 1
-        ring.prepareShutdown(fixedFile: index, how: Int32(SHUT_WR), userData: userData(.shutdownWrite, index))
     }
 
     /// Cancels the connection's I/O and closes its direct descriptor.
     func tearDown(_ index: UInt32) {
         let slot = slab.pointer(index)
-        guard slot.pointee.state != .tearingDown, slot.pointee.state != .free else { return }
+        let teardown = slot.pointee.life.tearDown()
+        guard teardown.begin else { return }
         wheel.cancel(index)
-        if slot.pointee.flags.contains(.upgraded) {
+        if teardown.wasUpgraded {
             let code = slot.pointee.closeCode == 0 ? CloseCode.abnormal.rawValue : slot.pointee.closeCode
             if Log.isEnabled(.debug) {
                 Log.debug("closed", ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "slot": "\(index)",
@@ -40,13 +42,10 @@ extension Reactor {
             counters.add(Counter.forClose(code))
             counters.add(.connectionsClosed)
             openConnections -= 1
-            slot.pointee.flags.remove(.upgraded)
             if slot.pointee.flags.contains(.deflate) {
                 router.registry.deflateConnections.subtract(1, ordering: .relaxed)
             }
         }
-        slot.pointee.state = .tearingDown
-        slot.pointee.flags.insert(.inputClosed)
         freeAssembly(index)
         dropPartialControl(index)
         // Cancel first (the multishot receive would otherwise hold the
@@ -78,7 +77,7 @@ extension Reactor {
     /// Frees the slot once it is torn down and nothing is in flight.
     func maybeFinish(_ index: UInt32) {
         let slot = slab.pointer(index)
-        guard slot.pointee.state == .tearingDown, slot.pointee.pendingOperations == 0 else { return }
+        guard slot.pointee.life.canFree(pendingOperations: Int(slot.pointee.pendingOperations)) else { return }
         release(index)
     }
 
@@ -93,7 +92,7 @@ extension Reactor {
         pendingPongs.removeValue(forKey: index)
         wheel.cancel(index)
         leaveAllTopics(index)
-        slot.pointee.state = .free
+        slot.pointee.life.freed()
         slab.free(index)
     }
 

@@ -8,7 +8,7 @@ extension Reactor {
     func frameBytes(_ index: UInt32, _ bytes: UnsafeMutableRawBufferPointer) {
         let slot = slab.pointer(index)
         var offset = 0
-        while !slot.pointee.flags.contains(.inputClosed) {
+        while slot.pointee.life.readsInput {
             let rest = UnsafeMutableRawBufferPointer(rebasing: bytes[offset...])
             // With deflate, 1009 is checked on the inflated size instead; the
             // compressed size is bounded by the same limit (it can only be
@@ -166,7 +166,7 @@ extension Reactor {
             // RFC 6455 §5.5.2: answer with a pong carrying the same payload,
             // unless our close frame is already out. §5.5.3: one pending pong
             // at most, for the latest ping — a ping flood costs one.
-            guard !slot.pointee.flags.contains(.closeSent) else { return }
+            guard !slot.pointee.life.flags.contains(.closeSent) else { return }
             let congested: ConnectionFlags = [.stalled, .overLimit, .pongPending]
             guard !slot.pointee.flags.isDisjoint(with: congested) else {
                 // The usual case: answered at once, in order with the
@@ -200,18 +200,18 @@ extension Reactor {
         case .failure(let code):
             fail(index, code)
         case .ok(let code, _):
-            slot.pointee.flags.insert([.closeReceived, .inputClosed])
-            if slot.pointee.flags.contains(.closeSent) {
+            switch slot.pointee.life.peerClosed(code: code) {
+            case .tearDown:
                 // We started the close; the handshake is complete. The server
                 // closes TCP first (RFC 6455 §7.1.1).
                 tearDown(index)
-                return
+            case .reply(let code):
+                slot.pointee.closeCode = code?.rawValue ?? CloseCode.noStatus.rawValue
+                // Echo the code (RFC 6455 §5.5.1), or an empty close for none.
+                let reply = code.map { FrameEncoder.closeFrame(code: $0, reason: "") }
+                    ?? FrameEncoder.frame(opcode: .close, payload: [UInt8]())
+                sendClose(index, frame: reply)
             }
-            slot.pointee.closeCode = code?.rawValue ?? CloseCode.noStatus.rawValue
-            // Echo the code (RFC 6455 §5.5.1), or an empty close for none.
-            let reply = code.map { FrameEncoder.closeFrame(code: $0, reason: "") }
-                ?? FrameEncoder.frame(opcode: .close, payload: [UInt8]())
-            sendClose(index, frame: reply, endAfterSend: true)
         }
     }
 
@@ -219,28 +219,25 @@ extension Reactor {
     /// further input, TCP closed once the frame is out.
     func fail(_ index: UInt32, _ code: CloseCode) {
         let slot = slab.pointer(index)
-        slot.pointee.flags.insert(.inputClosed)
         freeAssembly(index)
-        guard !slot.pointee.flags.contains(.closeSent) else { return }
+        guard slot.pointee.life.fail() else { return }
         slot.pointee.closeCode = code.rawValue
-        sendClose(index, frame: FrameEncoder.closeFrame(code: code, reason: Reactor.reason(for: code)), endAfterSend: true)
+        sendClose(index, frame: FrameEncoder.closeFrame(code: code, reason: Reactor.reason(for: code)))
     }
 
     /// Starts a server-side close and waits for the peer's close (shutdown,
     /// policy): the connection ends when it answers or at the close timeout.
     func initiateClose(_ index: UInt32, _ code: CloseCode, reason: String) {
         let slot = slab.pointer(index)
-        guard !slot.pointee.flags.contains(.closeSent) else { return }
+        guard slot.pointee.life.initiateClose() else { return }
         slot.pointee.closeCode = code.rawValue
-        sendClose(index, frame: FrameEncoder.closeFrame(code: code, reason: reason), endAfterSend: false)
+        sendClose(index, frame: FrameEncoder.closeFrame(code: code, reason: reason))
     }
 
-    private func sendClose(_ index: UInt32, frame: [UInt8], endAfterSend: Bool) {
-        let slot = slab.pointer(index)
+    /// Queues the close frame the lifecycle decided on and starts the close
+    /// timeout.
+    private func sendClose(_ index: UInt32, frame: [UInt8]) {
         enqueue(index, OutboundFrame(copying: frame))
-        slot.pointee.flags.insert(.closeSent)
-        if endAfterSend { slot.pointee.flags.insert(.endAfterSend) }
-        slot.pointee.state = .closing
         wheel.schedule(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
     }
 
@@ -261,7 +258,7 @@ extension Reactor {
     private func message(_ index: UInt32, _ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
         let slot = slab.pointer(index)
         counters.add(.messagesReceived)
-        guard !slot.pointee.flags.contains(.closeSent) else { return }
+        guard !slot.pointee.life.flags.contains(.closeSent) else { return }
         switch slot.pointee.route {
         case .echo:
             let count = payload.count

@@ -60,17 +60,17 @@ extension Reactor {
     /// The peer closed or reset its side.
     func peerEnded(_ index: UInt32) {
         let slot = slab.pointer(index)
-        switch slot.pointee.state {
-        case .handshaking:
+        switch slot.pointee.life.peerEnded() {
+        case .tearDownHandshake:
             counters.add(.handshakeFailedPeerClosed)
             tearDown(index)
-        case .open:
+        case .tearDownAbnormal:
             // No close frame: RFC 6455 §7.1.5 calls this 1006.
             slot.pointee.closeCode = CloseCode.abnormal.rawValue
             tearDown(index)
-        case .closing:
+        case .tearDown:
             tearDown(index)
-        case .free, .accepting, .tearingDown:
+        case .finishIfIdle:
             maybeFinish(index)
         }
     }
@@ -204,8 +204,7 @@ extension Reactor {
             router.registry.deflateConnections.add(1, ordering: .relaxed)
         }
         slot.pointee.route = upgrade.route == .echo ? .echo : .webSocket
-        slot.pointee.state = .open
-        slot.pointee.flags.insert(.upgraded)
+        slot.pointee.life.upgraded()
         counters.add(.connectionsUpgraded)
         openConnections += 1
         // The first check lands in [interval, interval × 1.2]: never
@@ -258,8 +257,7 @@ extension Reactor {
     private func respond(_ index: UInt32, _ response: [UInt8]) {
         let slot = slab.pointer(index)
         enqueue(index, OutboundFrame(copying: response))
-        slot.pointee.state = .closing
-        slot.pointee.flags.formUnion([.endAfterSend, .inputClosed])
+        slot.pointee.life.answeredHTTP()
         wheel.schedule(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
     }
 

@@ -1,4 +1,3 @@
-import Glibc
 import HeraldIO
 import HeraldProtocol
 
@@ -101,7 +100,7 @@ extension Reactor {
         let slot = slab.pointer(index)
         slot.pointee.flags.remove(.pongPending)
         let payload = pendingPongs.removeValue(forKey: index)
-        guard !slot.pointee.flags.contains(.closeSent) else { return }
+        guard !slot.pointee.life.flags.contains(.closeSent) else { return }
         // Not scheduled: `flush` is sending this connection's queue now
         // (scheduling here would append to the list being walked).
         enqueuePong(index, payload, scheduling: false)
@@ -118,14 +117,13 @@ extension Reactor {
 
     private func submitSend(_ index: UInt32, batch: UInt32) {
         let slot = slab.pointer(index)
-        let vectors = batches.vectors(batch)
         var node = slot.pointee.sendHead
         var count = 0
         var skip = Int(slot.pointee.sendOffset)
         while node != SendNodePool.none && count < SendBatchPool.iovecsMax {
             let bytes = nodes.frame(node)
             // Safe: skip < bytes.count (sendOffset only covers part of the head).
-            vectors[count] = iovec(iov_base: bytes.baseAddress! + skip, iov_len: bytes.count - skip)
+            batches.set(batch, count, UnsafeRawBufferPointer(rebasing: bytes[skip...]))
             skip = 0
             count += 1
             node = nodes.following(node)
@@ -134,19 +132,7 @@ extension Reactor {
         slot.pointee.sendBatch = UInt16(truncatingIfNeeded: batch)
         slot.pointee.flags.insert(.sendInFlight)
         slot.pointee.pendingOperations += 1
-        if count == 1 {
-            // The common broadcast case: one frame. IORING_OP_SEND skips the
-            // msghdr and iovec import that sendmsg pays per call.
-            ring.prepareSend(fixedFile: index,
-                             bytes: UnsafeRawBufferPointer(start: vectors[0].iov_base, count: vectors[0].iov_len),
-                             linked: false, nonBlocking: true, userData: userData(.send, index))
-            return
-        }
-        let message = batches.message(batch)
-        message.pointee = msghdr()
-        message.pointee.msg_iov = vectors
-        message.pointee.msg_iovlen = count
-        ring.prepareSendMessage(fixedFile: index, message: message, userData: userData(.send, index))
+        batches.prepareSend(on: ring, fixedFile: index, batch: batch, vectorCount: count, userData: userData(.send, index))
     }
 
     /// Bytes the send in flight asked for: what `submitSend` gathered (the
@@ -213,6 +199,10 @@ extension Reactor {
         slot.pointee.queuedBytes = UInt32(max(0, queued))
         if short {
             counters.add(.sendPartial)
+            // Progress: the socket took bytes, so the send-timeout clock
+            // restarts. Time finds readers that stopped; readers that are
+            // only slower than the publishes are found by the byte limit.
+            if completion.result > 0 { slot.pointee.stalledSinceTick = nowTick }
             stalled(index)
         } else {
             // The socket took all it was given: not stalled.
@@ -221,8 +211,8 @@ extension Reactor {
         drained(index)
         if slot.pointee.sendHead == SendNodePool.none {
             slot.pointee.sendTail = SendNodePool.none
-            if slot.pointee.flags.contains(.endAfterSend) {
-                finishAfterSend(index)
+            if slot.pointee.life.flags.contains(.endAfterSend) {
+                queueDrained(index)
                 return
             } else if slot.pointee.state == .open && slot.pointee.subscriptions != ShardRouter.none {
                 sendPendingGaps(index)
@@ -246,7 +236,7 @@ extension Reactor {
         counters.add(.sendWaitsForRoom)
         slot.pointee.flags.insert(.writableWait)
         slot.pointee.pendingOperations += 1
-        ring.preparePollOnce(fixedFile: index, events: UInt32(POLLOUT), userData: userData(.writable, index))
+        ring.preparePollWritable(fixedFile: index, userData: userData(.writable, index))
     }
 
     /// POLLOUT (or an error or hang-up, which the next send reports).
@@ -277,7 +267,7 @@ extension Reactor {
             counters.add(.readsResumed)
             switch slot.pointee.state {
             case .handshaking, .open, .closing:
-                if !slot.pointee.flags.contains(.receiveArmed) && !slot.pointee.flags.contains(.inputClosed) {
+                if !slot.pointee.flags.contains(.receiveArmed) && slot.pointee.life.readsInput {
                     armReceive(index)
                 }
             default:

@@ -72,7 +72,7 @@ extension Reactor {
             }
         }
         let cost = frame._withUnsafeGuaranteedRef { $0.queueCost }
-        guard slot.pointee.state == .open, !slot.pointee.flags.contains(.closeSent) else { return }
+        guard slot.pointee.life.acceptsData else { return }
         if slot.pointee.flags.contains(.dropping) {
             // Policy `drop`, socket stalled past --send-timeout: nothing is
             // queued until it takes a whole send again; the gap says what.

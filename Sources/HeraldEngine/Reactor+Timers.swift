@@ -5,18 +5,17 @@ import HeraldProtocol
 /// handshake deadline, liveness check (`Liveness.decide`), or close deadline.
 extension Reactor {
     func timerFired(_ index: UInt32) {
-        let slot = slab.pointer(index)
-        switch slot.pointee.state {
-        case .handshaking:
+        switch slab.pointer(index).pointee.life.timerMeaning {
+        case .handshakeTimedOut:
             // CONTRACT: a head not complete within the handshake timeout → TCP close.
             counters.add(.handshakeFailedTimeout)
             tearDown(index)
-        case .open:
+        case .liveness:
             liveness(index)
-        case .closing:
+        case .closeTimedOut:
             // The peer never answered our close (or never read our reply).
             tearDown(index)
-        case .free, .accepting, .tearingDown:
+        case .none:
             break
         }
     }

@@ -1,4 +1,3 @@
-import Glibc
 import HeraldCompression
 import HeraldCore
 import HeraldIO

@@ -1,4 +1,3 @@
-import Glibc
 import HeraldCore
 import HeraldIO
 import Synchronization
@@ -23,7 +22,7 @@ final class Shard: @unchecked Sendable {
     private let stopRequested: Atomic<Bool>
     private let registry: TopicRegistry
     private var router: ShardRouter!
-    private var thread = pthread_t()
+    private var thread: SystemThread?
 
     private let budget: ConnectionBudget
     /// When memory was last given back, and the counters then.
@@ -68,19 +67,12 @@ final class Shard: @unchecked Sendable {
     /// Starts the thread; `ready` is called on it once its rings exist (or
     /// with the error that prevented them).
     func start(ready: @escaping @Sendable (Error?) -> Void) {
-        let box = Unmanaged.passRetained(ThreadContext(shard: self, ready: ready))
-        let result = pthread_create(&thread, nil, { argument in
-            let context = Unmanaged<ThreadContext>.fromOpaque(argument!).takeRetainedValue()
-            context.shard.threadMain(ready: context.ready)
-            return nil
-        }, box.toOpaque())
-        precondition(result == 0, "pthread_create failed: \(result)")
+        thread = SystemThread.start(name: "herald-shard-\(index)") { [self] in threadMain(ready: ready) }
     }
 
-    func join() { pthread_join(thread, nil) }
+    func join() { thread?.join() }
 
     private func threadMain(ready: @Sendable (Error?) -> Void) {
-        setCurrentThreadName("herald-shard-\(index)")
         do {
             try setUp()
         } catch {
@@ -166,12 +158,3 @@ extension Shard {
     }
 }
 
-private final class ThreadContext {
-    let shard: Shard
-    let ready: @Sendable (Error?) -> Void
-
-    init(shard: Shard, ready: @escaping @Sendable (Error?) -> Void) {
-        self.shard = shard
-        self.ready = ready
-    }
-}

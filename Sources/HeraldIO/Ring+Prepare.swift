@@ -104,13 +104,13 @@ extension Ring {
         submit()
     }
 
-    /// One-shot readiness poll on a direct descriptor: the server waits for
-    /// `POLLOUT` this way when a socket refused bytes, holding nothing but
-    /// the poll itself (POLLERR and POLLHUP are always reported too).
+    /// One-shot `POLLOUT` on a direct descriptor: the server waits for room
+    /// this way when a socket refused bytes, holding nothing but the poll
+    /// itself (POLLERR and POLLHUP are always reported too).
     @inlinable
-    public func preparePollOnce(fixedFile: UInt32, events: UInt32, userData: UserData) {
+    public func preparePollWritable(fixedFile: UInt32, userData: UserData) {
         let sqe = nextSQE()
-        io_uring_prep_poll_add(sqe, Int32(bitPattern: fixedFile), events)
+        io_uring_prep_poll_add(sqe, Int32(bitPattern: fixedFile), UInt32(POLLOUT))
         sqe.pointee.flags |= herald_IOSQE_FIXED_FILE
         sqe.pointee.user_data = userData.rawValue
     }

@@ -71,6 +71,14 @@ public enum Socket {
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
+    /// Shuts both directions of a plain socket (an admin connection being
+    /// closed: ends its armed receive with 0 bytes). ENOTCONN (the peer
+    /// already left) is the only expected failure and is ignored.
+    public static func shutdown(_ fd: Int32) { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+
+    /// `how` for a direct descriptor's half-close: FIN after the queued bytes.
+    public static let shutdownWrite = Int32(SHUT_WR)
+
     /// RLIMIT_NOFILE (soft): the largest registered file table one ring may have.
     public static func openFilesLimit() -> Int {
         var limit = rlimit()

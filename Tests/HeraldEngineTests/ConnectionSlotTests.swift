@@ -40,7 +40,7 @@ import Testing
     @Test func slabHandsOutFreshSlots() throws {
         let slab = Slab<ConnectionSlot>(capacity: 4, initial: ConnectionSlot())
         let handle = try #require(slab.allocate())
-        slab.pointer(handle.index).pointee.state = .open
+        slab.pointer(handle.index).pointee.life.reserved()
         slab.pointer(handle.index).pointee.subscriptions = 5
         slab.free(handle.index)
         let again = try #require(slab.allocate())

@@ -150,11 +150,19 @@ def test_stuck_readers_hold_no_shared_send_resource(start_herald):
     h = start_herald("--shards", "1", "--send-timeout", "120", "--socket-send-buffer-bytes", "4096",
                      "--connections-max", "5000")
     stuck = [stuck_client(h.port, "/ws?topics=stuck") for _ in range(1100)]
+    # One fast reader among them, on their topic: it must get every message,
+    # in order (before the fix it got 7 of 400, out of order, no gap).
+    fast = H.RawWS.open(h.port, "/ws?topics=stuck")
     try:
         for i in range(4):
             assert publish(h.admin_port, "stuck", json.dumps({"i": i, "pad": "x" * 8000}).encode()).status == 200
         H.wait_until(lambda: metric(h, "herald_send_waits_for_room_total") >= 1000, 30,
                      desc="every stuck reader waiting for room")
+        for i in range(4, 400):
+            assert publish(h.admin_port, "stuck", json.dumps({"i": i}).encode()).status == 200
+        got = [fast.recv_json(10) for _ in range(400)]
+        assert [m["seq"] for m in got] == list(range(1, 401))
+        assert [m["data"]["i"] for m in got] == list(range(400))
         with H.RawWS.open(h.port, "/ws?topics=ok") as ok:
             assert publish(h.admin_port, "ok", b'"hello"').status == 200
             assert ok.recv_json(10) == {"type": "message", "topic": "ok", "seq": 1, "data": "hello"}
@@ -165,6 +173,7 @@ def test_stuck_readers_hold_no_shared_send_resource(start_herald):
         assert resp.status == 200
         assert metric(h, "herald_slow_consumer_disconnects_total") == 0
     finally:
+        fast.close()
         for s in stuck:
             s.close()
 

@@ -109,6 +109,7 @@ extension ClientWorker {
                                     userData: userData(.poll, ring: ring, file: file))
         } else {
             readersPerTopic[id % options.topics] += 1
+            readersEverPerTopic[id % options.topics] += 1
         }
     }
 

@@ -76,6 +76,9 @@ public final class ClientWorker: @unchecked Sendable {
     public internal(set) var messageLastLatency: [UInt64]
     /// Open, reading (non-slow) subscribers per topic, kept exact.
     public internal(set) var readersPerTopic: [Int]
+    /// Reading subscribers per topic that ever upgraded (never decremented):
+    /// the bound on deliveries, which a closed reader got some of.
+    public internal(set) var readersEverPerTopic: [Int]
     var thread: pthread_t?
     /// Set by the worker thread once its rings exist (or failed to).
     let setUpResult = Mutex<Result<Void, SetupFailure>?>(nil)
@@ -92,6 +95,7 @@ public final class ClientWorker: @unchecked Sendable {
         messageDeliveries = Array(repeating: 0, count: options.messages)
         messageLastLatency = Array(repeating: 0, count: options.messages)
         readersPerTopic = Array(repeating: 0, count: options.topics)
+        readersEverPerTopic = Array(repeating: 0, count: options.topics)
         addresses = .allocate(capacity: options.targets.count)
         for (index, target) in options.targets.enumerated() {
             var address = sockaddr_in()

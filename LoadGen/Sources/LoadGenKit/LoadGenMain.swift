@@ -188,9 +188,13 @@ final class Runner {
         var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
         var perMessage = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
         var readers = Array(repeating: 0, count: options.topics)
+        var readersEver = Array(repeating: 0, count: options.topics)
         for worker in workers {
             latency.add(worker.latency)
-            for topic in 0..<options.topics { readers[topic] += worker.readersPerTopic[topic] }
+            for topic in 0..<options.topics {
+                readers[topic] += worker.readersPerTopic[topic]
+                readersEver[topic] += worker.readersEverPerTopic[topic]
+            }
         }
         for message in 0..<min(options.messages, report.messagesPublished + report.publishFailures) {
             let last = workers.reduce(UInt64(0)) { max($0, $1.messageLastLatency[message]) }
@@ -201,6 +205,10 @@ final class Runner {
         // Expected: each published message once per reader of its topic still
         // open at the end (a reader the server closed is an error, counted).
         report.deliveriesExpected = (0..<report.messagesPublished).reduce(0) { $0 + readers[$1 % options.topics] }
+        // No connection can get a message twice (the seq checks see that);
+        // together they get at most every message once per reader that ever
+        // upgraded. More means something was delivered that was never published.
+        report.deliveriesUpperBound = (0..<report.messagesPublished).reduce(0) { $0 + readersEver[$1 % options.topics] }
         let stride = RunPlan(options: options, startNanoseconds: 0, control: control).slowStride
         report.slowConnections = stride > 0 ? (options.connections + stride - 1) / stride : 0
         report.latency = LatencySummary(latency)

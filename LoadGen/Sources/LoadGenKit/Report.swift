@@ -21,6 +21,8 @@ public struct Report: Sendable {
     public var gapsAnnounced = 0
     public var deliveries = 0
     public var deliveriesExpected = 0
+    /// Published messages × readers that ever upgraded (closed ones included).
+    public var deliveriesUpperBound = 0
     public var deliverySeconds = 0.0
     public var pingsAnswered = 0
     public var churnClosed = 0
@@ -46,9 +48,9 @@ public struct Report: Sendable {
     public var deliveriesMissing: Int { max(0, deliveriesExpected - deliveries) }
     public var deliveriesPerSecond: Double { deliverySeconds > 0 ? Double(deliveries) / deliverySeconds : 0 }
     public var errorTotal: Int { errors.reduce(0) { $0 + $1.1 } }
-    /// More deliveries than published messages × readers: a duplicate the
-    /// per-connection check could not see (e.g. a connection counted twice).
-    public var deliveriesAboveExpected: Int { max(0, deliveries - deliveriesExpected) }
+    /// More deliveries than published messages × every reader that ever
+    /// upgraded: a duplicate the per-connection check could not see.
+    public var deliveriesAboveExpected: Int { max(0, deliveries - max(deliveriesExpected, deliveriesUpperBound)) }
     /// Seq defects: duplicates, reordering, unannounced gaps, mix-ups.
     public var seqDefects: Int {
         errors.filter { ["seq_duplicate", "seq_reordered", "seq_gap_unannounced", "seq_mismatch"].contains($0.0) }

@@ -1,9 +1,9 @@
 import Glibc
 
-/// Environment and file reading without Foundation (keeps the binary small
-/// and its start-up fast).
-enum ProcessInfoLite {
-    static func environment() -> [String: String] {
+/// The process's environment, files and exit, without Foundation (keeps the
+/// binary small and its start-up fast).
+public enum ProcessEnvironment {
+    public static func variables() -> [String: String] {
         var result: [String: String] = [:]
         var pointer = environ
         while let entry = pointer.pointee {
@@ -16,7 +16,8 @@ enum ProcessInfoLite {
         return result
     }
 
-    static func readFile(_ path: String) -> String? {
+    /// A whole text file (a config file), nil when it cannot be read.
+    public static func readFile(_ path: String) -> String? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -28,4 +29,7 @@ enum ProcessInfoLite {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// Ends the process with `status` (stdio flushed).
+    public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
 }

@@ -1,0 +1,295 @@
+// libFuzzer harnesses for every parser that takes network input, compiled
+// together with the pure sources they test (Tests/Fuzz/fuzz.sh), so they
+// reach internal API. One binary; HERALD_FUZZ_TARGET picks the harness.
+//
+// A harness traps (precondition) when an invariant breaks; libFuzzer and
+// AddressSanitizer report crashes, leaks and memory errors. Every crash
+// found becomes a unit test next to the parser's other tests.
+
+import Glibc
+
+/// The harness chosen once per process.
+private let target: String = {
+    guard let name = getenv("HERALD_FUZZ_TARGET") else {
+        fputs("HERALD_FUZZ_TARGET must name a harness: \(harnesses.keys.sorted().joined(separator: ", "))\n", stderr)
+        exit(2)
+    }
+    return String(cString: name)
+}()
+
+private let harnesses: [String: (UnsafeRawBufferPointer) -> Void] = [
+    "frame-decoder": fuzzFrameDecoder,
+    "http-head": fuzzHTTPHead,
+    "admin-request": fuzzAdminRequest,
+    "chunked-body": fuzzChunkedBody,
+    "json": fuzzJSON,
+    "utf8": fuzzUTF8,
+    "extension-offer": fuzzExtensionOffer,
+    "connection-token": fuzzConnectionToken,
+    "query-string": fuzzQueryString,
+    "liveness": fuzzLiveness,
+    "lifecycle": fuzzLifecycle,
+]
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard let harness = harnesses[target] else {
+        fputs("unknown HERALD_FUZZ_TARGET \(target)\n", stderr)
+        exit(2)
+    }
+    harness(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
+/// Splits `bytes` into chunks whose sizes come from the input's first
+/// byte, so one input exercises a parser fed in pieces.
+private func chunks(_ bytes: UnsafeRawBufferPointer) -> (step: Int, rest: [UInt8]) {
+    guard let first = bytes.first else { return (1, []) }
+    return (Int(first % 17) + 1, Array(bytes.dropFirst()))
+}
+
+// MARK: RFC 6455 frames
+
+private func fuzzFrameDecoder(_ input: UnsafeRawBufferPointer) {
+    let (step, bytes) = chunks(input)
+    var decoder = FrameDecoder()
+    var buffer = bytes
+    let limit = 4096
+    var payloadInMessage = 0
+    var inControlFrame = false
+    buffer.withUnsafeMutableBytes { all in
+        var offset = 0
+        var available = min(step, all.count)
+        var steps = 0
+        while steps < 100_000 {
+            steps += 1
+            let window = UnsafeMutableRawBufferPointer(rebasing: all[offset..<available])
+            let result = decoder.next(window, messageBytesMax: limit, allowRSV1: step % 2 == 0)
+            precondition(result.consumed >= 0 && result.consumed <= window.count, "consumed outside the buffer")
+            offset += result.consumed
+            switch result.event {
+            case .needMore:
+                if available == all.count { return }
+                available = min(all.count, available + step)
+            case .frameStart(let header):
+                inControlFrame = header.opcode.isControl
+                if header.opcode.isControl {
+                    precondition(header.fin, "a fragmented control frame was accepted")
+                    precondition(header.payloadLength <= 125, "an oversized control frame was accepted")
+                } else if header.isFirstFrameOfMessage {
+                    payloadInMessage = 0
+                }
+            case .payload(let chunk, _):
+                if !inControlFrame {
+                    payloadInMessage += chunk.count
+                    precondition(payloadInMessage <= limit, "a message over messageBytesMax was passed on")
+                }
+            case .failure:
+                // Sticky: a failed decoder keeps failing and consumes nothing.
+                let again = decoder.next(UnsafeMutableRawBufferPointer(rebasing: all[offset..<all.count]),
+                                         messageBytesMax: limit, allowRSV1: false)
+                if case .failure = again.event {} else { preconditionFailure("decoder recovered after a failure") }
+                precondition(again.consumed == 0)
+                return
+            }
+        }
+    }
+}
+
+// MARK: HTTP heads, routing, admin framing, chunked bodies
+
+private func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
+    let limit = 8192
+    switch HTTPRequestHeadParser.parse(input, maxHeadBytes: limit) {
+    case .complete(let head, let length):
+        precondition(length > 0 && length <= input.count && length <= limit, "head length outside the input")
+        let policy = PublicRoutingPolicy(enableEcho: input.count % 2 == 0, topicsPerConnectionMax: 4,
+                                         jwtSecret: input.count % 3 == 0 ? Array("k".utf8) : nil)
+        let decision = PublicRequestRouting.decide(head, overCapacity: false, policy: policy, nowSeconds: 1_700_000_000)
+        if case .upgrade(let upgrade) = decision {
+            precondition(upgrade.topics.count <= 4, "more topics than allowed")
+            precondition(Set(upgrade.topics).count == upgrade.topics.count, "a topic counted twice")
+            precondition(upgrade.topics.allSatisfy(TopicName.isValid), "an invalid topic passed")
+            precondition(head.hasValidHost, "an upgrade without exactly one Host")
+        }
+        _ = HTTPBodyFraming.of(head, bodyBytesMax: 1 << 20)
+        _ = head.expectsContinue
+    case .incomplete:
+        precondition(input.count < limit, "incomplete past the limit")
+    case .tooLarge, .malformed:
+        break
+    }
+}
+
+private func fuzzAdminRequest(_ input: UnsafeRawBufferPointer) {
+    let (step, bytes) = chunks(input)
+    // Whole buffer at once…
+    let whole = bytes.withUnsafeBytes { AdminRequestFramer.next($0, headBytesMax: 1024, bodyBytesMax: 4096) }
+    // …and fed in pieces through the incremental reader: the same request.
+    var reader = AdminRequestReader()
+    var pending: [UInt8] = []
+    var fed = 0
+    var pieces: AdminRequest?
+    var failed = false
+    while fed < bytes.count && pieces == nil && !failed {
+        let end = min(bytes.count, fed + step)
+        pending += bytes[fed..<end]
+        fed = end
+        var progress = true
+        while progress && pieces == nil && !failed {
+            let (consumed, event) = pending.withUnsafeBytes { reader.read($0, headBytesMax: 1024, bodyBytesMax: 4096) }
+            precondition(consumed <= pending.count, "consumed more than given")
+            pending.removeFirst(consumed)
+            progress = consumed > 0 && !pending.isEmpty
+            switch event {
+            case .request(let request): pieces = request
+            case .failure: failed = true
+            case .needMore, .expectsContinue: break
+            }
+        }
+    }
+    if case .request(let request, _) = whole, let pieces {
+        precondition(request.body == pieces.body, "pieces decoded another body")
+        precondition(request.head.target == pieces.head.target)
+        precondition(request.body.count <= 4096, "body over the limit")
+    }
+}
+
+private func fuzzChunkedBody(_ input: UnsafeRawBufferPointer) {
+    let (step, bytes) = chunks(input)
+    var decoder = ChunkedBodyDecoder()
+    var body: [UInt8] = []
+    var offset = 0
+    while offset < bytes.count {
+        let end = min(bytes.count, offset + step)
+        let result = bytes[offset..<end].withUnsafeBytes { decoder.feed($0, into: &body, bodyBytesMax: 2048) }
+        precondition(body.count <= 2048, "body over the limit")
+        switch result {
+        case .needMore: offset = end
+        case .done(let consumed):
+            precondition(consumed > 0 && consumed <= end - offset)
+            return
+        case .failure: return
+        }
+    }
+}
+
+// MARK: JSON, UTF-8, extension offers, tokens, query strings
+
+private func fuzzJSON(_ input: UnsafeRawBufferPointer) {
+    let valid = JSONValidator.isValid(input)
+    let value = JSONValue.parse(input)
+    precondition(valid == (value != nil), "validator and parser disagree")
+    _ = JSONValidator.topLevelMembers(input)
+    _ = ClientMessage.parse(input)
+}
+
+private func fuzzUTF8(_ input: UnsafeRawBufferPointer) {
+    // Differential: our validator against Swift's own decoding.
+    let ours = UTF8Validator.isValid(input)
+    let swifts = String(validating: input.bindMemory(to: UInt8.self), as: UTF8.self) != nil
+    precondition(ours == swifts, "UTF8Validator disagrees with Swift on \(Array(input))")
+    // Streaming in pieces gives the same answer.
+    let (step, bytes) = chunks(input)
+    var validator = UTF8Validator()
+    var streamed = true
+    var offset = 0
+    while offset < bytes.count && streamed {
+        let end = min(bytes.count, offset + step)
+        streamed = bytes[offset..<end].withUnsafeBytes { validator.validate($0) }
+        offset = end
+    }
+    let wholeRest = bytes.withUnsafeBytes { UTF8Validator.isValid($0) }
+    precondition((streamed && validator.isAtCharacterBoundary) == wholeRest, "streaming disagrees with whole")
+}
+
+private func fuzzExtensionOffer(_ input: UnsafeRawBufferPointer) {
+    let text = String(decoding: input, as: UTF8.self)
+    if let offer = DeflateOffer.parse(text), let bits = offer.serverMaxWindowBits {
+        precondition((8...15).contains(bits), "window bits out of range")
+    }
+    _ = ExtensionListParser.parse(text)
+}
+
+private func fuzzConnectionToken(_ input: UnsafeRawBufferPointer) {
+    let text = String(decoding: input, as: UTF8.self)
+    if case .success = ConnectionToken.verify(text, secret: Array("fuzz-secret".utf8), nowSeconds: 1_700_000_000) {
+        // A random input passing an HMAC check would be a broken check.
+        precondition(text.utf8.count > 40, "a short token verified")
+    }
+}
+
+private func fuzzQueryString(_ input: UnsafeRawBufferPointer) {
+    let text = String(decoding: input, as: UTF8.self)
+    if let pairs = QueryString.parse(text) {
+        let separators = text.utf8.filter { $0 == UInt8(ascii: "&") }.count
+        precondition(pairs.count <= separators + 1, "more pairs than separators allow")
+    }
+    _ = QueryString.percentDecode(Substring(text))
+}
+
+// MARK: The liveness decision, driven by random stamps
+
+private func fuzzLiveness(_ input: UnsafeRawBufferPointer) {
+    var words: [UInt32] = []
+    var index = 0
+    while index + 4 <= input.count && words.count < 16 {
+        words.append(input.loadUnaligned(fromByteOffset: index, as: UInt32.self))
+        index += 4
+    }
+    guard words.count >= 8 else { return }
+    let timing = Liveness.Timing(pingIntervalTicks: words[0] % 100_000, pongTimeoutTicks: words[1] % 100_000,
+                                 sendTimeoutTicks: words[2] % 100_000, policy: words[3] % 2 == 0 ? .drop : .disconnect)
+    var snapshot = Liveness.Snapshot(nowTick: words[4], lastHeardTick: words[5])
+    let flags = words[6]
+    snapshot.pingOutstanding = flags & 1 != 0
+    snapshot.stalled = flags & 2 != 0
+    snapshot.overLimit = flags & 4 != 0
+    snapshot.dropping = flags & 8 != 0
+    snapshot.tokenExpired = flags & 16 != 0
+    snapshot.pingSentTick = words[7]
+    snapshot.stalledSinceTick = words.count > 8 ? words[8] : 0
+    snapshot.overLimitSinceTick = words.count > 9 ? words[9] : 0
+    let decision = Liveness.decide(snapshot, timing)
+    precondition(decision.nextCheckTicks >= 1, "a timer due now would spin")
+    let longest = max(timing.pingIntervalTicks, timing.pongTimeoutTicks, timing.sendTimeoutTicks)
+    precondition(decision.nextCheckTicks <= longest, "a deadline later than every rule")
+    if snapshot.tokenExpired { precondition(decision.action == .closeTokenExpired) }
+    if decision.action == .startDropping { precondition(timing.policy == .drop && !snapshot.dropping) }
+    if decision.action == .closeSlowConsumer { precondition(timing.policy == .disconnect && snapshot.stalled) }
+}
+
+// MARK: The connection lifecycle, driven by random event sequences
+
+private func fuzzLifecycle(_ input: UnsafeRawBufferPointer) {
+    var life = ConnectionLifecycle()
+    life.reserved()
+    var closeFramesQueued = 0
+    var tornDown = false
+    for byte in input.prefix(256) {
+        let before = life
+        switch byte % 9 {
+        case 0: if life.state == .handshaking { life.upgraded() }
+        case 1: if life.state == .accepting { life.accepted() }
+        case 2: if life.state == .handshaking { life.answeredHTTP() }
+        case 3:
+            if case .reply = life.peerClosed(code: byte & 16 == 0 ? nil : .normal) { closeFramesQueued += 1 }
+        case 4: if life.fail() { closeFramesQueued += 1 }
+        case 5: if life.initiateClose() { closeFramesQueued += 1 }
+        case 6: _ = life.drained(receiving: byte & 32 != 0)
+        case 7:
+            let teardown = life.tearDown()
+            if teardown.begin {
+                precondition(!tornDown, "torn down twice")
+                tornDown = true
+            }
+        default: _ = life.peerEnded()
+        }
+        // Invariants: one close frame at most; nothing revives a torn-down
+        // slot; a connection sending its close accepts no more data.
+        precondition(closeFramesQueued <= 1, "two close frames queued")
+        if before.state == .tearingDown { precondition(life.state == .tearingDown, "a torn-down slot came back") }
+        if life.flags.contains(.closeSent) { precondition(!life.acceptsData, "data accepted after our close") }
+        if life.state == .tearingDown { precondition(!life.readsInput, "input read after teardown") }
+    }
+}
