@@ -1,3 +1,4 @@
+import HeraldCore
 import HeraldIO
 import HeraldProtocol
 
@@ -40,7 +41,8 @@ extension Reactor {
         // Safe: bytes ≤ --publish-bytes-max or --message-bytes-max (≤ 64 MiB)
         // and the queue is bounded near --send-queue-bytes-max (≤ 1 GiB).
         slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: cost)
-        if Int(slot.pointee.queuedBytes) > settings.sendQueueBytesMax && !slot.pointee.flags.contains(.overLimit) {
+        if SendQueueLimit.wentOverLimit(queued: Int(slot.pointee.queuedBytes), limit: settings.sendQueueBytesMax,
+                                        wasOverLimit: slot.pointee.flags.contains(.overLimit)) {
             slot.pointee.flags.insert(.overLimit)
             slot.pointee.overLimitSinceTick = nowTick
             counters.add(.sendQueueOverLimit)
@@ -260,20 +262,13 @@ extension Reactor {
     /// it, input paused for backpressure resumes.
     private func drained(_ index: UInt32) {
         let slot = slab.pointer(index)
-        let queued = Int(slot.pointee.queuedBytes)
-        if queued <= settings.sendQueueBytesMax { slot.pointee.flags.remove(.overLimit) }
-        if slot.pointee.flags.contains(.readPaused) && queued <= settings.sendQueueBytesMax / 2 {
-            slot.pointee.flags.remove(.readPaused)
-            counters.add(.readsResumed)
-            switch slot.pointee.state {
-            case .handshaking, .open, .closing:
-                if !slot.pointee.flags.contains(.receiveArmed) && slot.pointee.life.readsInput {
-                    armReceive(index)
-                }
-            default:
-                break
-            }
-        }
+        let rule = SendQueueLimit.afterDrain(queued: Int(slot.pointee.queuedBytes), limit: settings.sendQueueBytesMax,
+                                             readPaused: slot.pointee.flags.contains(.readPaused))
+        if rule.backUnderLimit { slot.pointee.flags.remove(.overLimit) }
+        guard rule.resumeReading else { return }
+        slot.pointee.flags.remove(.readPaused)
+        counters.add(.readsResumed)
+        if !slot.pointee.flags.contains(.receiveArmed) && slot.pointee.life.readsInput { armReceive(index) }
     }
 
     /// Backpressure: stop reading a connection whose queue is over its

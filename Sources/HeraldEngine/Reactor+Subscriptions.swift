@@ -80,10 +80,8 @@ extension Reactor {
             router.noteDropped(node, seq: seq)
             return
         }
-        // An empty queue always takes one message, however large: the bound
-        // is on backlog, and a publish bigger than the bound must not look
-        // like a slow consumer.
-        if slot.pointee.queuedBytes > 0 && Int(slot.pointee.queuedBytes) + cost > settings.sendQueueBytesMax {
+        if SendQueueLimit.admitPublish(cost: cost, queued: Int(slot.pointee.queuedBytes),
+                                       limit: settings.sendQueueBytesMax) == .slowConsumer {
             switch settings.slowConsumerPolicy {
             case .disconnect:
                 counters.add(.slowConsumerDisconnects)
