@@ -43,11 +43,17 @@ public struct Config: Sendable, Equatable {
     /// HS256 secret for connection tokens (`token=` on /ws); nil = no
     /// connection auth (CONTRACT "Security").
     public var jwtSecret: String?
-    /// Topics the process keeps (records live as long as the process, so a
-    /// topic's seq never restarts). A record is ~200 B: a million topics is
-    /// ~200 MiB, and the bound stops clients or publishers inventing names
-    /// from growing memory without end.
+    /// Topics the process holds at once. A record is ~200 B: a million
+    /// topics is ~200 MiB, and the bound stops clients or publishers
+    /// inventing names from growing memory without end (idle ones are
+    /// collected, see `topicIdleSeconds`).
     public var topicsMax = 1_000_000
+    /// Seconds a topic with no subscribers and no publish is kept before
+    /// its record is freed (its next use starts a new epoch). 60 s lets a
+    /// client that reconnects within a minute find its topic's seq running
+    /// on; one anonymous connection cycling names then holds at most
+    /// 60 s × its subscribe rate of them.
+    public var topicIdleSeconds = 60.0
     /// Topics one connection may hold (contract default 64).
     public var topicsPerConnectionMax = 64
     /// Largest publish body the admin API accepts (413 above).

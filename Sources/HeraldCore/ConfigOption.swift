@@ -63,6 +63,8 @@ public struct ConfigOption: Sendable {
         },
         integer("topics-max", "topics the process keeps; new ones past it are refused (default 1000000)",
                 \.topicsMax, range: 1...100_000_000),
+        seconds("topic-idle-seconds", "seconds a topic with no subscribers and no publish is kept (default 60)",
+                \.topicIdleSeconds),
         integer("topics-per-connection-max", "topics one connection may hold (default 64)", \.topicsPerConnectionMax,
                 range: 1...65_536),
         integer("publish-bytes-max", "largest publish body, else 413 (default 1048576)", \.publishBytesMax,

@@ -66,7 +66,9 @@ struct AdminRouter {
         let info = publisher.registry.info(topic: name)
         var body = Array(#"{"topic":"#.utf8)
         JSONString.append(name.utf8, to: &body)
-        body += Array(#","subscribers":\#(info.subscribers),"seq":\#(info.seq)}"#.utf8)
+        body += Array(#","subscribers":\#(info.subscribers),"seq":\#(info.seq),"epoch":"#.utf8)
+        if let epoch = info.epoch { JSONString.append(epoch.utf8, to: &body) } else { body += Array("null".utf8) }
+        body.append(UInt8(ascii: "}"))
         return Response(status: .ok, contentType: "application/json", body: body)
     }
 
@@ -102,16 +104,22 @@ struct AdminRouter {
             }
             payload = .text(request.body)
         }
-        let seq: UInt64
+        var body: [UInt8] = []
         switch publisher.attempt(topic: topic, payload: payload) {
-        case .published(let value): seq = value
+        case .published(let seq, let epoch): Self.appendResult(topic: topic, seq: seq, epoch: epoch, to: &body)
         case .topicLimit: return topicLimit()
         case .backlogged: return backlogged()
         }
-        var body = Array(#"{"topic":"#.utf8)
-        JSONString.append(topic.utf8, to: &body)
-        body += Array(#","seq":\#(seq)}"#.utf8)
         return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    /// `{"topic":"T","seq":N,"epoch":"E"}`: one publish's result.
+    static func appendResult(topic: String, seq: UInt64, epoch: String, to body: inout [UInt8]) {
+        body += Array(#"{"topic":"#.utf8)
+        JSONString.append(topic.utf8, to: &body)
+        body += Array(#","seq":\#(seq),"epoch":"#.utf8)
+        JSONString.append(epoch.utf8, to: &body)
+        body.append(UInt8(ascii: "}"))
     }
 
     /// Runs `body` once per `Idempotency-Key` within the window: a repeat
@@ -185,10 +193,10 @@ struct AdminRouter {
         for (position, name) in topics.enumerated() {
             // A topic past --topics-max stops the batch; earlier ones stay
             // published (each publish is independent), so say which.
-            let seq: UInt64
+            if position > 0 { body.append(UInt8(ascii: ",")) }
             switch publisher.attempt(topic: name, payload: .json(data)) {
-            case .published(let value):
-                seq = value
+            case .published(let seq, let epoch):
+                Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &body)
             case .topicLimit:
                 return Self.error(.serviceUnavailable,
                                   "topic limit reached at \"\(name)\" (\(position) of \(topics.count) published)")
@@ -197,10 +205,6 @@ struct AdminRouter {
                                   "delivery backlog full at \"\(name)\" (\(position) of \(topics.count) published)",
                                   headers: [("Retry-After", "1")])
             }
-            if position > 0 { body.append(UInt8(ascii: ",")) }
-            body += Array(#"{"topic":"#.utf8)
-            JSONString.append(name.utf8, to: &body)
-            body += Array(#","seq":\#(seq)}"#.utf8)
         }
         body += Array("]}".utf8)
         return Response(status: .ok, contentType: "application/json", body: body)

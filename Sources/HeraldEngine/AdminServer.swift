@@ -94,6 +94,9 @@ final class AdminServer: @unchecked Sendable {
                 for position in 0..<count { handle(batch[position]) }
             }
             closeIdleConnections()
+            // The admin thread wakes at least once a second: it also frees
+            // idle topics (a bounded batch per pass).
+            router.publisher.registry.collectIdle()
         }
         for connection in connections.values { Socket.close(connection.descriptor) }
         connections.removeAll()

@@ -58,6 +58,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case adminRequestTimeouts
     case idempotentReplays
     case memoryReleases
+    case recoveriesSucceeded
+    case recoveriesRefused
     case idempotencyKeysEvicted
     case adminConnectionsEvicted
     case adminConnectionsRefused
@@ -117,6 +119,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .readsResumed: ("reads_resumed_total", nil, nil, "times paused input resumed after the queue drained to half its limit")
         case .ioBugErrors: ("io_bug_errors_total", nil, nil, "completions with an errno only a bug can cause (EBADF, EFAULT, EINVAL, ...); logged")
         case .submitErrors: ("submit_errors_total", nil, nil, "io_uring_enter calls that failed (EBUSY is retried after reaping)")
+        case .recoveriesSucceeded: ("recoveries_total", "result", "recovered", "subscribes with since, by result: recovered (nothing missed, or all of it replayed) or not")
+        case .recoveriesRefused: ("recoveries_total", "result", "not_recovered", "subscribes with since, by result: recovered (nothing missed, or all of it replayed) or not")
         case .memoryReleases: ("memory_releases_total", nil, nil, "times an idle shard gave freed heap pages back to the kernel (malloc_trim)")
         case .idempotentReplays: ("idempotent_replays_total", nil, nil, "publishes answered from an earlier result by Idempotency-Key (nothing published)")
         case .idempotencyKeysEvicted: ("idempotency_keys_evicted_total", nil, nil, "Idempotency-Keys forgotten before their window ended (at the key limit)")

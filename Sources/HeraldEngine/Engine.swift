@@ -49,7 +49,8 @@ public final class Engine {
         var wakeDescriptors: [Int32] = []
         for _ in 0..<plan.shards { wakeDescriptors.append(try Socket.eventDescriptor()) }
         let registry = TopicRegistry(wakeDescriptors: wakeDescriptors, topicsMax: config.topicsMax,
-                                     deliveryBacklogBytesMax: config.deliveryBacklogBytesMax)
+                                     deliveryBacklogBytesMax: config.deliveryBacklogBytesMax,
+                                     topicIdleMilliseconds: UInt64(config.topicIdleSeconds * 1000))
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
                                 wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget))

@@ -285,8 +285,8 @@ extension Reactor {
         switch ClientMessage.parse(payload) {
         case .success(.ping):
             sendText(index, ServerMessage.pong())
-        case .success(.subscribe(let topic)):
-            subscribe(index, topic: topic)
+        case .success(.subscribe(let topic, let since)):
+            subscribe(index, topic: topic, since: since)
         case .success(.unsubscribe(let topic)):
             unsubscribe(index, topic: topic)
         case .failure(let error):

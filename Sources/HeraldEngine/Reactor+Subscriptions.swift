@@ -6,7 +6,7 @@ import HeraldProtocol
 extension Reactor {
     /// `reply` is false for `topics=` on the upgrade URL: those subscribe
     /// silently (the client asked in the URL; its first message is data).
-    func subscribe(_ index: UInt32, topic: String, reply: Bool = true) {
+    func subscribe(_ index: UInt32, topic: String, since: Recovery.Position? = nil, reply: Bool = true) {
         guard TopicName.isValid(topic) else {
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /"))
@@ -24,8 +24,16 @@ extension Reactor {
                                       name: topic, head: &slot.pointee.subscriptions,
                                       topicsMax: settings.topicsPerConnectionMax)
         switch result {
-        case .subscribed(let seq, _), .alreadySubscribed(let seq):
-            if reply { sendText(index, ServerMessage.subscribed(topic: topic, seq: seq)) }
+        case .subscribed(let seq, let epoch, _), .alreadySubscribed(let seq, let epoch):
+            guard reply else { return }
+            var recovered: Bool?
+            if let since {
+                // No history is kept yet: a client recovers only when it
+                // missed nothing (same epoch, same seq).
+                recovered = Recovery.decide(since: since, seam: seq, epoch: epoch) == .upToDate
+                counters.add(recovered == true ? .recoveriesSucceeded : .recoveriesRefused)
+            }
+            sendText(index, ServerMessage.subscribed(topic: topic, seq: seq, epoch: epoch, recovered: recovered))
         case .topicLimit:
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "topic_limit",
@@ -110,11 +118,8 @@ extension Reactor {
         }
     }
 
-    private func sendGap(_ index: UInt32, _ gap: (topic: String, from: UInt64, to: UInt64)) {
+    private func sendGap(_ index: UInt32, _ gap: (topic: String, epoch: String, from: UInt64, to: UInt64)) {
         counters.add(.gapsSent)
-        var json = Array(#"{"type":"gap","topic":"#.utf8)
-        JSONString.append(gap.topic.utf8, to: &json)
-        json += Array(#","from":\#(gap.from),"to":\#(gap.to)}"#.utf8)
-        sendText(index, json)
+        sendText(index, ServerMessage.gap(topic: gap.topic, epoch: gap.epoch, from: gap.from, to: gap.to))
     }
 }

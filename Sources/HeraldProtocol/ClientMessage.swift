@@ -1,9 +1,14 @@
 /// A control message a client sends as a text frame (CONTRACT "Messages on
 /// the socket"): one JSON object with a string `type`.
 public enum ClientMessage: Equatable, Sendable {
-    case subscribe(topic: String)
+    /// `since`: where the client was (`{"seq":N,"epoch":"E"}`), to recover
+    /// what it missed (CONTRACT "History and recovery").
+    case subscribe(topic: String, since: Recovery.Position?)
     case unsubscribe(topic: String)
     case ping
+
+    /// Epochs are short opaque strings; a longer one cannot be ours.
+    static let epochBytesMax = 64
 
     /// Parses one text message. Not a JSON object → `.badJSON`; `type`
     /// missing, not a string or unknown → `.unknownType`; subscribe or
@@ -19,7 +24,13 @@ public enum ClientMessage: Equatable, Sendable {
             guard let topic = value["topic"]?.stringValue, TopicName.isValid(topic) else {
                 return .failure(.badTopic)
             }
-            return .success(type == "subscribe" ? .subscribe(topic: topic) : .unsubscribe(topic: topic))
+            guard type == "subscribe" else { return .success(.unsubscribe(topic: topic)) }
+            guard let since = value["since"] else { return .success(.subscribe(topic: topic, since: nil)) }
+            guard let seq = since["seq"]?.unsignedValue, let epoch = since["epoch"]?.stringValue,
+                  epoch.utf8.count <= Self.epochBytesMax else {
+                return .failure(.badSince)
+            }
+            return .success(.subscribe(topic: topic, since: Recovery.Position(seq: seq, epoch: epoch)))
         default:
             return .failure(.unknownType)
         }

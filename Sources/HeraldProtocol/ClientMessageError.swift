@@ -15,6 +15,8 @@ public struct ClientMessageError: Error, Equatable, Sendable {
     public static let badJSON = ClientMessageError(code: "bad_json", message: "message is not a JSON object")
     public static let unknownType = ClientMessageError(
         code: "unknown_type", message: "\"type\" must be one of subscribe, unsubscribe, ping")
+    public static let badSince = ClientMessageError(
+        code: "bad_since", message: "\"since\" must be {\"seq\": non-negative integer, \"epoch\": string}")
     public static let badTopic = ClientMessageError(
         code: "bad_topic", message: "\"topic\" must be 1-128 bytes of A-Z a-z 0-9 . _ - : @ /")
 }

@@ -41,6 +41,14 @@ public indirect enum JSONValue: Equatable, Sendable {
         return nil
     }
 
+    /// A non-negative integer exactly representable (below 2^53; numbers
+    /// are parsed as Double), else nil.
+    public var unsignedValue: UInt64? {
+        guard case .number(let value) = self, value >= 0, value < 9_007_199_254_740_992,
+              value == value.rounded(.towardZero) else { return nil }
+        return UInt64(value)
+    }
+
     public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil

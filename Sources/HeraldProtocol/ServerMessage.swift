@@ -16,14 +16,29 @@ public enum ServerMessage {
         return out
     }
 
-    /// `{"type":"subscribed","topic":…,"seq":N}`; N is the topic's last
-    /// published sequence number, 0 if none.
-    public static func subscribed(topic: String, seq: UInt64) -> [UInt8] {
+    /// `{"type":"subscribed","topic":…,"seq":N,"epoch":E}`; N is the
+    /// topic's last published sequence number (0 if none) in epoch E, and
+    /// `"recovered":true|false` is added when the subscribe carried `since`.
+    public static func subscribed(topic: String, seq: UInt64, epoch: String, recovered: Bool? = nil) -> [UInt8] {
         var out = Array(#"{"type":"subscribed","topic":"#.utf8)
         JSONString.append(topic.utf8, to: &out)
         out.append(contentsOf: #","seq":"#.utf8)
         out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: #","epoch":"#.utf8)
+        JSONString.append(epoch.utf8, to: &out)
+        if let recovered { out.append(contentsOf: (recovered ? #","recovered":true"# : #","recovered":false"#).utf8) }
         out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// `{"type":"gap","topic":…,"epoch":E,"from":A,"to":B}`: seqs A…B of
+    /// epoch E were dropped for this subscriber (policy `drop`).
+    public static func gap(topic: String, epoch: String, from: UInt64, to: UInt64) -> [UInt8] {
+        var out = Array(#"{"type":"gap","topic":"#.utf8)
+        JSONString.append(topic.utf8, to: &out)
+        out.append(contentsOf: #","epoch":"#.utf8)
+        JSONString.append(epoch.utf8, to: &out)
+        out.append(contentsOf: #","from":\#(from),"to":\#(to)}"#.utf8)
         return out
     }
 

@@ -64,6 +64,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "send-timeout": ("2.5", { $0.sendTimeoutSeconds == 2.5 }),
     "delivery-backlog-bytes-max": ("1048576", { $0.deliveryBacklogBytesMax == 1_048_576 }),
     "idempotency-window": ("60", { $0.idempotencyWindowSeconds == 60 }),
+    "topic-idle-seconds": ("5", { $0.topicIdleSeconds == 5 }),
 ]
 
 @Suite struct ConfigLoaderTests {

@@ -113,3 +113,30 @@ func envelopeData(_ payload: [UInt8], topic: String, seq: UInt64) -> [UInt8]? {
 func makeRegistry(shards: Int) -> TopicRegistry {
     TopicRegistry(wakeDescriptors: Array(repeating: -1, count: shards))
 }
+
+extension ShardRouter.SubscribeResult {
+    /// The seq of an `.alreadySubscribed` answer, nil for any other.
+    var alreadySubscribedSeq: UInt64? {
+        if case .alreadySubscribed(let seq, _) = self { return seq }
+        return nil
+    }
+}
+
+extension TopicRegistry {
+    /// Counts subscribers the way shards do (`join` for a shard's first,
+    /// `added` for more, `left` for each that goes), for tests that only
+    /// need the registry's view.
+    @discardableResult
+    func subscribersChanged(shard: Int, topic: String, delta: Int) -> (id: UInt32, seq: UInt64) {
+        for _ in 0..<max(0, delta) {
+            if shardSubscribers(shard, topic) == 0 {
+                _ = join(shard: shard, topic: topic)
+            } else {
+                added(shard: shard, topic: topic)
+            }
+        }
+        for _ in 0..<max(0, -delta) { left(shard: shard, topic: topic) }
+        let identity = identity(of: topic)!
+        return (identity.id, identity.seq)
+    }
+}

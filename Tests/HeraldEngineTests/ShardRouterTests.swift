@@ -55,7 +55,7 @@ private final class Fixture {
     }
 
     func globalID(_ topic: String) -> UInt32 {
-        registry.subscribersChanged(shard: router.shardIndex, topic: topic, delta: 0).id
+        registry.identity(of: topic)!.id
     }
 }
 
@@ -64,7 +64,7 @@ private final class Fixture {
         let fixture = Fixture()
         for _ in 0..<3 { _ = fixture.publish("t") }
         var connection = TestConnection(slot: 1)
-        guard case .subscribed(let seq, let node) = fixture.subscribe(&connection, "t") else {
+        guard case .subscribed(let seq, _, let node) = fixture.subscribe(&connection, "t") else {
             Issue.record("not subscribed")
             return
         }
@@ -83,7 +83,7 @@ private final class Fixture {
         _ = fixture.publish("t")
         _ = fixture.publish("t")
         #expect(fixture.deliver() == [[1], [1]])
-        guard case .subscribed(let seq, _) = fixture.subscribe(&second, "t") else {
+        guard case .subscribed(let seq, _, _) = fixture.subscribe(&second, "t") else {
             Issue.record("not subscribed")
             return
         }
@@ -99,7 +99,7 @@ private final class Fixture {
         var connection = TestConnection(slot: 1)
         fixture.subscribe(&connection, "t")
         let head = connection.head
-        #expect(fixture.subscribe(&connection, "t") == .alreadySubscribed(seq: 1))
+        #expect(fixture.subscribe(&connection, "t").alreadySubscribedSeq == 1)
         #expect(connection.head == head)
         #expect(fixture.router.subscriptionCount == 1)
         #expect(fixture.registry.info(topic: "t").subscribers == 1)
@@ -112,7 +112,7 @@ private final class Fixture {
         #expect(fixture.subscribe(&connection, "a") != .tooManyTopics)
         #expect(fixture.subscribe(&connection, "b") != .tooManyTopics)
         #expect(fixture.subscribe(&connection, "c") == .tooManyTopics)
-        #expect(fixture.subscribe(&connection, "a") == .alreadySubscribed(seq: 0), "already held topics are still reported")
+        #expect(fixture.subscribe(&connection, "a").alreadySubscribedSeq == 0, "already held topics are still reported")
         #expect(fixture.topics(of: connection) == ["b", "a"])
         #expect(fixture.registry.info(topic: "c").subscribers == 0)
         // The limit is per connection, not per shard.
@@ -238,7 +238,7 @@ private final class Fixture {
         _ = fixture.publish("t")  // seq 1, queued for the shard
         #expect(fixture.router.unsubscribe(name: "t", head: &connection.head))
         _ = fixture.publish("t")  // seq 2, nobody listening
-        guard case .subscribed(let seq, _) = fixture.subscribe(&connection, "t") else {
+        guard case .subscribed(let seq, _, _) = fixture.subscribe(&connection, "t") else {
             Issue.record("not subscribed")
             return
         }
@@ -251,7 +251,7 @@ private final class Fixture {
     @Test func visitorSeesNodeAndSubscriptionFields() {
         let fixture = Fixture()
         var connection = TestConnection(slot: 42)
-        guard case .subscribed(_, let node) = fixture.router.subscribe(
+        guard case .subscribed(_, _, let node) = fixture.router.subscribe(
             ring: 3, slot: 42, generation: 9, name: "t", head: &connection.head, topicsMax: 4) else {
             Issue.record("not subscribed")
             return
@@ -288,7 +288,7 @@ private final class Fixture {
     @Test func gapsAccumulateUntilTaken() {
         let fixture = Fixture()
         var connection = TestConnection(slot: 1)
-        guard case .subscribed(_, let node) = fixture.subscribe(&connection, "t") else {
+        guard case .subscribed(_, _, let node) = fixture.subscribe(&connection, "t") else {
             Issue.record("not subscribed")
             return
         }
@@ -310,8 +310,8 @@ private final class Fixture {
     @Test func gapsAreKeptPerSubscription() {
         let fixture = Fixture()
         var connection = TestConnection(slot: 1)
-        guard case .subscribed(_, let a) = fixture.subscribe(&connection, "a"),
-              case .subscribed(_, let b) = fixture.subscribe(&connection, "b") else {
+        guard case .subscribed(_, _, let a) = fixture.subscribe(&connection, "a"),
+              case .subscribed(_, _, let b) = fixture.subscribe(&connection, "b") else {
             Issue.record("not subscribed")
             return
         }

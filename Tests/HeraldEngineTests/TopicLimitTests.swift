@@ -23,7 +23,7 @@ struct TopicLimitTests {
         var first = ShardRouter.none
         var second = ShardRouter.none
         #expect(router.subscribe(ring: 0, slot: 1, generation: 1, name: "kept", head: &first, topicsMax: 64)
-            == .subscribed(seq: 0, node: 0))
+            == .subscribed(seq: 0, epoch: registry.epoch(0), node: 0))
         #expect(router.subscribe(ring: 0, slot: 2, generation: 1, name: "new", head: &second, topicsMax: 64)
             == .topicLimit)
         #expect(second == ShardRouter.none)

@@ -19,7 +19,7 @@ import Testing
         #expect(second == 2)
         #expect(builds == 0)
         #expect(registry.queues.allSatisfy { $0.isEmpty })
-        #expect(registry.info(topic: "t") == TopicRegistry.TopicInfo(subscribers: 0, seq: 2))
+        #expect(registry.info(topic: "t") == TopicRegistry.TopicInfo(subscribers: 0, seq: 2, epoch: registry.epoch(0)))
         let totals = registry.totals()
         #expect(totals.topics == 1)
         #expect(totals.subscriptions == 0)
@@ -28,12 +28,12 @@ import Testing
 
     @Test func seqIsPerTopic() {
         let registry = makeRegistry(shards: 1)
-        #expect(registry.publish(topic: "a") { Self.frame($0) } == 1)
-        #expect(registry.publish(topic: "b") { Self.frame($0) } == 1)
-        #expect(registry.publish(topic: "a") { Self.frame($0) } == 2)
+        #expect(registry.publish(topic: "a") { plainFrames($0) } == 1)
+        #expect(registry.publish(topic: "b") { plainFrames($0) } == 1)
+        #expect(registry.publish(topic: "a") { plainFrames($0) } == 2)
         #expect(registry.info(topic: "a").seq == 2)
         #expect(registry.info(topic: "b").seq == 1)
-        #expect(registry.info(topic: "never") == TopicRegistry.TopicInfo(subscribers: 0, seq: 0))
+        #expect(registry.info(topic: "never") == TopicRegistry.TopicInfo(subscribers: 0, seq: 0, epoch: nil))
         #expect(registry.totals().published == 3)
     }
 
@@ -71,8 +71,8 @@ import Testing
         let b = registry.subscribersChanged(shard: 0, topic: "b", delta: 1)
         #expect(a.id != b.id)
         #expect(a.seq == 0)
-        _ = registry.publish(topic: "b") { Self.frame($0) }
-        _ = registry.publish(topic: "a") { Self.frame($0) }
+        _ = registry.publish(topic: "b") { plainFrames($0) }
+        _ = registry.publish(topic: "a") { plainFrames($0) }
         let drained = drainDeliveries(registry.queues[0])
         #expect(drained.map(\.topicID) == [b.id, a.id])
         #expect(drained.map(\.bytes) == [Array("frame 1".utf8), Array("frame 1".utf8)])
@@ -100,9 +100,9 @@ import Testing
         let registry = makeRegistry(shards: 2)
         _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
         _ = registry.subscribersChanged(shard: 1, topic: "t", delta: 1)
-        _ = registry.publish(topic: "t") { Self.frame($0) }
+        _ = registry.publish(topic: "t") { plainFrames($0) }
         _ = registry.subscribersChanged(shard: 1, topic: "t", delta: -1)
-        _ = registry.publish(topic: "t") { Self.frame($0) }
+        _ = registry.publish(topic: "t") { plainFrames($0) }
         #expect(drainDeliveries(registry.queues[0]).map(\.seq) == [1, 2])
         #expect(drainDeliveries(registry.queues[1]).map(\.seq) == [1])
     }
@@ -114,9 +114,9 @@ import Testing
         defer { for fd in descriptors { close(fd) } }
         let registry = TopicRegistry(wakeDescriptors: descriptors)
         _ = registry.subscribersChanged(shard: 1, topic: "t", delta: 1)
-        _ = registry.publish(topic: "t") { Self.frame($0) }
-        _ = registry.publish(topic: "t") { Self.frame($0) }
-        _ = registry.publish(topic: "nobody") { Self.frame($0) }
+        _ = registry.publish(topic: "t") { plainFrames($0) }
+        _ = registry.publish(topic: "t") { plainFrames($0) }
+        _ = registry.publish(topic: "nobody") { plainFrames($0) }
         // An eventfd reads as its 8-byte counter, or EAGAIN when zero (non-blocking).
         var value: UInt64 = 0
         #expect(read(descriptors[0], &value, 8) == -1, "shard 0 has no subscribers and was not woken")
@@ -132,7 +132,7 @@ import Testing
         let perThread = 500
         let results = SeqCollector()
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            for _ in 0..<perThread { results.append(registry.publish(topic: "t") { Self.frame($0) }!) }
+            for _ in 0..<perThread { results.append(registry.publish(topic: "t") { plainFrames($0) }!) }
         }
         #expect(results.sorted() == (1...UInt64(threads * perThread)).map { $0 })
         // Queued in seq order even though several threads published.
@@ -145,4 +145,83 @@ private final class SeqCollector: Sendable {
     private let seqs = Mutex<[UInt64]>([])
     func append(_ seq: UInt64) { seqs.withLock { $0.append(seq) } }
     func sorted() -> [UInt64] { seqs.withLock { $0.sorted() } }
+}
+
+@Suite struct TopicCollectionTests {
+    // MARK: Epochs and collection (CONTRACT "History and recovery")
+
+    final class ManualClock: @unchecked Sendable {
+        // @unchecked: tests drive it from one thread.
+        var milliseconds: UInt64 = 1_000
+    }
+
+    static func registry(_ clock: ManualClock, idleMilliseconds: UInt64 = 60_000, topicsMax: Int = 100) -> TopicRegistry {
+        TopicRegistry(wakeDescriptors: [-1, -1], topicsMax: topicsMax, topicIdleMilliseconds: idleMilliseconds,
+                      now: { clock.milliseconds })
+    }
+
+    @Test func idleTopicIsCollectedAndComesBackWithANewEpoch() {
+        let clock = ManualClock()
+        let registry = Self.registry(clock)
+        #expect(registry.publish(topic: "t") { plainFrames($0) } == 1)
+        let first = registry.info(topic: "t").epoch
+        clock.milliseconds += 59_999
+        #expect(registry.collectIdle() == 0, "not idle for the whole period yet")
+        clock.milliseconds += 1
+        #expect(registry.collectIdle() == 1)
+        #expect(registry.info(topic: "t").epoch == nil)
+        #expect(registry.collectedTotal == 1)
+        // Its next use starts a new sequence, in a new epoch.
+        #expect(registry.publish(topic: "t") { plainFrames($0) } == 1)
+        let second = registry.info(topic: "t").epoch
+        #expect(second != nil && second != first)
+    }
+
+    @Test func subscribedTopicsAreNeverCollected() {
+        let clock = ManualClock()
+        let registry = Self.registry(clock)
+        _ = registry.publish(topic: "t") { plainFrames($0) }
+        _ = registry.join(shard: 1, topic: "t")
+        clock.milliseconds += 600_000
+        #expect(registry.collectIdle() == 0)
+        // Its last subscriber leaves: idle from then on.
+        registry.left(shard: 1, topic: "t")
+        clock.milliseconds += 30_000
+        #expect(registry.collectIdle() == 0)
+        clock.milliseconds += 30_000
+        #expect(registry.collectIdle() == 1)
+    }
+
+    @Test func activityPostponesCollection() {
+        let clock = ManualClock()
+        let registry = Self.registry(clock)
+        _ = registry.publish(topic: "t") { plainFrames($0) }
+        clock.milliseconds += 50_000
+        _ = registry.publish(topic: "t") { plainFrames($0) }
+        clock.milliseconds += 10_000
+        #expect(registry.collectIdle() == 0, "published 10 s ago")
+        clock.milliseconds += 50_000
+        #expect(registry.collectIdle() == 1)
+        #expect(registry.info(topic: "t").seq == 0)
+    }
+
+    @Test func collectionFreesPlacesUnderTheTopicLimit() {
+        // One client inventing names filled --topics-max for good before.
+        let clock = ManualClock()
+        let registry = Self.registry(clock, topicsMax: 3)
+        for name in ["a", "b", "c"] { _ = registry.join(shard: 0, topic: name) }
+        for name in ["a", "b", "c"] { registry.left(shard: 0, topic: name) }
+        #expect(registry.join(shard: 0, topic: "d") == nil, "full")
+        clock.milliseconds += 60_000
+        #expect(registry.collectIdle() == 3)
+        #expect(registry.join(shard: 0, topic: "d") != nil)
+    }
+
+    @Test func epochsDifferAcrossRegistries() {
+        // A restarted node is a new registry: its epochs never repeat.
+        let one = makeRegistry(shards: 1)
+        let two = makeRegistry(shards: 1)
+        #expect(one.epoch(0) != two.epoch(0))
+        #expect(one.epoch(0) != one.epoch(1))
+    }
 }

@@ -8,7 +8,7 @@ import Testing
     }
 
     @Test func validMessages() {
-        #expect(parse(#"{"type":"subscribe","topic":"news"}"#) == .success(.subscribe(topic: "news")))
+        #expect(parse(#"{"type":"subscribe","topic":"news"}"#) == .success(.subscribe(topic: "news", since: nil)))
         #expect(parse(#" {"topic":"a/b:c","type":"unsubscribe"} "#) == .success(.unsubscribe(topic: "a/b:c")))
         #expect(parse(#"{"type":"ping"}"#) == .success(.ping))
         #expect(parse(#"{"type":"ping","id":7,"extra":[1]}"#) == .success(.ping))
@@ -34,7 +34,7 @@ import Testing
 
     @Test func topicLengthLimit() {
         let ok = String(repeating: "t", count: TopicName.bytesMax)
-        #expect(parse(#"{"type":"subscribe","topic":"\#(ok)"}"#) == .success(.subscribe(topic: ok)))
+        #expect(parse(#"{"type":"subscribe","topic":"\#(ok)"}"#) == .success(.subscribe(topic: ok, since: nil)))
         #expect(parse(#"{"type":"subscribe","topic":"\#(ok)t"}"#) == .failure(.badTopic))
     }
 
@@ -42,5 +42,15 @@ import Testing
         #expect(ClientMessageError.badJSON.code == "bad_json")
         #expect(ClientMessageError.unknownType.code == "unknown_type")
         #expect(ClientMessageError.badTopic.code == "bad_topic")
+    }
+
+    @Test func subscribeWithSince() {
+        #expect(parse(#"{"type":"subscribe","topic":"t","since":{"seq":41,"epoch":"abc.1"}}"#)
+                == .success(.subscribe(topic: "t", since: Recovery.Position(seq: 41, epoch: "abc.1"))))
+        for bad in [#""since":5"#, #""since":{"seq":-1,"epoch":"e"}"#, #""since":{"seq":1.5,"epoch":"e"}"#,
+                    #""since":{"epoch":"e"}"#, #""since":{"seq":1}"#, #""since":{"seq":1,"epoch":7}"#,
+                    #""since":{"seq":1,"epoch":"\#(String(repeating: "e", count: 65))"}"#] {
+            #expect(parse(#"{"type":"subscribe","topic":"t",\#(bad)}"#) == .failure(.badSince), "\(bad)")
+        }
     }
 }

@@ -7,8 +7,16 @@ import Testing
 
     @Test func exactBytes() {
         #expect(text(ServerMessage.pong()) == #"{"type":"pong"}"#)
-        #expect(text(ServerMessage.subscribed(topic: "news", seq: 0)) == #"{"type":"subscribed","topic":"news","seq":0}"#)
-        #expect(text(ServerMessage.subscribed(topic: "a", seq: UInt64.max)) == #"{"type":"subscribed","topic":"a","seq":18446744073709551615}"#)
+        #expect(text(ServerMessage.subscribed(topic: "news", seq: 0, epoch: "e.1"))
+                == #"{"type":"subscribed","topic":"news","seq":0,"epoch":"e.1"}"#)
+        #expect(text(ServerMessage.subscribed(topic: "a", seq: UInt64.max, epoch: "x"))
+                == #"{"type":"subscribed","topic":"a","seq":18446744073709551615,"epoch":"x"}"#)
+        #expect(text(ServerMessage.subscribed(topic: "a", seq: 3, epoch: "x", recovered: true))
+                == #"{"type":"subscribed","topic":"a","seq":3,"epoch":"x","recovered":true}"#)
+        #expect(text(ServerMessage.subscribed(topic: "a", seq: 3, epoch: "x", recovered: false))
+                == #"{"type":"subscribed","topic":"a","seq":3,"epoch":"x","recovered":false}"#)
+        #expect(text(ServerMessage.gap(topic: "g", epoch: "x", from: 2, to: 9))
+                == #"{"type":"gap","topic":"g","epoch":"x","from":2,"to":9}"#)
         #expect(text(ServerMessage.unsubscribed(topic: "news")) == #"{"type":"unsubscribed","topic":"news"}"#)
         #expect(text(ServerMessage.error(code: "bad_topic", message: "no")) == #"{"type":"error","code":"bad_topic","message":"no"}"#)
         #expect(text(ServerMessage.message(topic: "t", seq: 3, jsonData: Array(#"{"x":1}"#.utf8))) == #"{"type":"message","topic":"t","seq":3,"data":{"x":1}}"#)

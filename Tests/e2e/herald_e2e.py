@@ -865,6 +865,19 @@ _PROM_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)(\s+\
 _PROM_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
+def no_epoch(value: Any) -> Any:
+    """`value` with every "epoch" member removed, after checking each is a
+    non-empty string (epochs are opaque and differ per run; tests that
+    care about them compare them to each other)."""
+    if isinstance(value, dict):
+        if "epoch" in value:
+            assert isinstance(value["epoch"], str) and value["epoch"], f"bad epoch in {value!r}"
+        return {k: no_epoch(v) for k, v in value.items() if k != "epoch"}
+    if isinstance(value, list):
+        return [no_epoch(v) for v in value]
+    return value
+
+
 def parse_prometheus(text: str) -> dict[tuple[str, frozenset], float]:
     """Samples keyed by (name, frozenset(labels.items())). Asserts every line is well formed."""
     out: dict[tuple[str, frozenset], float] = {}

@@ -203,8 +203,8 @@ def test_pipelined_and_chunked_publishes(herald):
             reader = H.SockReader(admin)
             one = H.read_http_response(reader, 5)
             two = H.read_http_response(reader, 5)
-        assert one.status == 200 and one.json() == {"topic": "p", "seq": 1}
-        assert two.status == 200 and two.json() == {"topic": "p", "seq": 2}
+        assert one.status == 200 and H.no_epoch(one.json()) == {"topic": "p", "seq": 1}
+        assert two.status == 200 and H.no_epoch(two.json()) == {"topic": "p", "seq": 2}
         assert ws.recv_json(5)["data"] == [1]
         assert ws.recv_json(5)["data"] == [2]
 

@@ -25,6 +25,8 @@ final class ShardRouter {
     struct Topic {
         var name: String
         var globalID: UInt32
+        /// The registry's epoch for this topic's seq sequence.
+        var epoch: String = ""
         var head: UInt32 = ShardRouter.none
         var count = 0
         /// The last seq this shard delivered (or the topic's seq when the
@@ -47,9 +49,10 @@ final class ShardRouter {
     }
 
     enum SubscribeResult: Equatable {
-        /// Subscribed (or already was); the seq to report.
-        case subscribed(seq: UInt64, node: UInt32)
-        case alreadySubscribed(seq: UInt64)
+        /// Subscribed; the seq to report (the seam: every later seq is
+        /// delivered live, this one and earlier are not) and the epoch.
+        case subscribed(seq: UInt64, epoch: String, node: UInt32)
+        case alreadySubscribed(seq: UInt64, epoch: String)
         case tooManyTopics
         /// The process holds `--topics-max` topics and this one is new.
         case topicLimit
@@ -61,8 +64,9 @@ final class ShardRouter {
         var count = 0
         var node = head
         while node != Self.none {
-            if topics[Int(subscriptions[Int(node)].topic)].name == name {
-                return .alreadySubscribed(seq: topics[Int(subscriptions[Int(node)].topic)].lastSeq)
+            let topic = topics[Int(subscriptions[Int(node)].topic)]
+            if topic.name == name {
+                return .alreadySubscribed(seq: topic.lastSeq, epoch: topic.epoch)
             }
             count += 1
             node = subscriptions[Int(node)].nextOfConnection
@@ -79,11 +83,10 @@ final class ShardRouter {
         topics[Int(topic)].head = index
         head = index
         topics[Int(topic)].count += 1
-        // Every change is reported so GET /v1/topics/T counts exactly; the
-        // first local subscriber also learns the seq to start from.
-        let (_, seq) = registry.subscribersChanged(shard: shardIndex, topic: name, delta: 1)
-        if topics[Int(topic)].count == 1 { topics[Int(topic)].lastSeq = seq }
-        return .subscribed(seq: topics[Int(topic)].lastSeq, node: index)
+        // Every change is reported so GET /v1/topics/T counts exactly (the
+        // first local subscriber was counted by `join` in `localTopic`).
+        if topics[Int(topic)].count > 1 { registry.added(shard: shardIndex, topic: name) }
+        return .subscribed(seq: topics[Int(topic)].lastSeq, epoch: topics[Int(topic)].epoch, node: index)
     }
 
     /// Removes the connection's subscription to `name`; false when it had none.
@@ -127,7 +130,7 @@ final class ShardRouter {
             subscriptions[Int(subscription.next)].previous = subscription.previous
         }
         topics[Int(topic)].count -= 1
-        _ = registry.subscribersChanged(shard: shardIndex, topic: topics[Int(topic)].name, delta: -1)
+        registry.left(shard: shardIndex, topic: topics[Int(topic)].name)
         if topics[Int(topic)].count == 0 { releaseTopic(topic) }
         subscriptions[Int(node)] = Subscription()
         freeSubscriptions.append(node)
@@ -155,22 +158,26 @@ final class ShardRouter {
     }
 
     /// Takes the pending gap of a node (clearing it).
-    func takeGap(_ node: UInt32) -> (topic: String, from: UInt64, to: UInt64)? {
+    func takeGap(_ node: UInt32) -> (topic: String, epoch: String, from: UInt64, to: UInt64)? {
         let subscription = subscriptions[Int(node)]
         guard subscription.gapFrom != 0 else { return nil }
         subscriptions[Int(node)].gapFrom = 0
         subscriptions[Int(node)].gapTo = 0
-        return (topics[Int(subscription.topic)].name, subscription.gapFrom, subscription.gapTo)
+        let topic = topics[Int(subscription.topic)]
+        return (topic.name, topic.epoch, subscription.gapFrom, subscription.gapTo)
     }
 
     func nextOfConnection(_ node: UInt32) -> UInt32 { subscriptions[Int(node)].nextOfConnection }
 
     var subscriptionCount: Int { subscriptions.count - freeSubscriptions.count }
 
+    /// The shard's topic `name`; a new one joins the registry, which counts
+    /// this first subscriber and says from which seq deliveries come.
     private func localTopic(_ name: String) -> UInt32? {
         if let existing = topicsByName[name] { return existing }
-        guard let globalID = registry.reserve(topic: name) else { return nil }
-        let topic = Topic(name: name, globalID: globalID)
+        guard let joined = registry.join(shard: shardIndex, topic: name) else { return nil }
+        let globalID = joined.id
+        let topic = Topic(name: name, globalID: globalID, epoch: joined.epoch, lastSeq: joined.seq)
         let index: UInt32
         if let reused = freeTopics.popLast() {
             index = reused

@@ -1,0 +1,114 @@
+"""Epochs, topic collection and `since` (issue 8, first step): every reply
+that states a seq names its epoch; a restart or a collected topic starts a
+new epoch; idle topics are freed so invented names cannot fill
+--topics-max for good; a subscribe with `since` is `recovered: true` only
+when the client missed nothing (no history is kept yet)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import herald_e2e as H
+
+
+def publish(h: H.HeraldProcess, topic: str, body: bytes = b"1") -> dict:
+    r = H.admin_request(h.admin_port, "POST", f"/v1/publish?topic={topic}", body=body,
+                        content_type="application/json")
+    assert r.status == 200, r.body
+    return r.json()
+
+
+def subscribe(ws: H.RawWS, topic: str, since: dict | None = None) -> dict:
+    message = {"type": "subscribe", "topic": topic}
+    if since is not None:
+        message["since"] = since
+    ws.send_json(message)
+    return ws.recv_json()
+
+
+def test_every_seq_comes_with_the_same_epoch(herald):
+    with H.RawWS.open(herald.port, "/ws") as ws:
+        reply = subscribe(ws, "e")
+        first = publish(herald, "e")
+        assert reply["epoch"] == first["epoch"] and first["seq"] == 1
+        assert ws.recv_json()["seq"] == 1
+        info = H.admin_get(herald.admin_port, "/v1/topics/e").json()
+        assert info["epoch"] == first["epoch"] and info["seq"] == 1
+        multi = H.admin_request(herald.admin_port, "POST", "/v1/publish", body=b'{"topics":["e"],"data":2}',
+                                content_type="application/json").json()
+        assert multi["results"][0]["epoch"] == first["epoch"]
+    assert H.admin_get(herald.admin_port, "/v1/topics/never").json()["epoch"] is None
+
+
+def test_a_restart_starts_a_new_epoch(start_herald):
+    first = start_herald()
+    before = publish(first, "r")
+    first.stop()
+    second = start_herald()
+    after = publish(second, "r")
+    assert after["seq"] == 1
+    assert after["epoch"] != before["epoch"], "seq restarted under the same epoch"
+
+
+@pytest.mark.e2e_timeout(60)
+def test_idle_topics_are_collected_and_names_stop_filling_the_limit(start_herald):
+    h = start_herald("--topic-idle-seconds", "1", "--topics-max", "20")
+    with H.RawWS.open(h.port, "/ws") as ws:
+        # One anonymous connection cycling names: subscribe, unsubscribe.
+        for i in range(20):
+            assert subscribe(ws, f"n{i}")["type"] == "subscribed"
+            ws.send_json({"type": "unsubscribe", "topic": f"n{i}"})
+            assert ws.recv_json()["type"] == "unsubscribed"
+        refused = subscribe(ws, "one-more")
+        assert refused["type"] == "error" and refused["code"] == "topic_limit"
+        # After the idle period they are freed: the limit holds again.
+        H.wait_until(lambda: H.get_stats(h.admin_port)["topics"] == 0, 15, desc="idle topics collected")
+        assert subscribe(ws, "one-more")["type"] == "subscribed"
+    samples = H.parse_prometheus(H.admin_get(h.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_topics_collected_total") >= 20
+
+
+@pytest.mark.e2e_timeout(60)
+def test_a_collected_topic_comes_back_in_a_new_epoch(start_herald):
+    h = start_herald("--topic-idle-seconds", "1")
+    before = publish(h, "c")
+    H.wait_until(lambda: H.admin_get(h.admin_port, "/v1/topics/c").json()["epoch"] is None, 15,
+                 desc="topic collected")
+    after = publish(h, "c")
+    assert after["seq"] == 1 and after["epoch"] != before["epoch"]
+
+
+def test_subscribed_topics_are_kept(start_herald):
+    h = start_herald("--topic-idle-seconds", "1")
+    with H.RawWS.open(h.port, "/ws?topics=kept") as ws:
+        first = publish(h, "kept")
+        time.sleep(2.5)
+        second = publish(h, "kept")
+        assert second == {"topic": "kept", "seq": 2, "epoch": first["epoch"]}
+        assert [ws.recv_json()["seq"] for _ in range(2)] == [1, 2]
+
+
+def test_since_recovers_only_when_nothing_was_missed(herald):
+    with H.RawWS.open(herald.port, "/ws") as ws:
+        position = publish(herald, "s")
+        # Up to date (seq 1 of this epoch): recovered, and live from seq 2.
+        reply = subscribe(ws, "s", {"seq": 1, "epoch": position["epoch"]})
+        assert reply == {"type": "subscribed", "topic": "s", "seq": 1, "epoch": position["epoch"], "recovered": True}
+        publish(herald, "s")
+        assert ws.recv_json()["seq"] == 2
+    with H.RawWS.open(herald.port, "/ws") as ws:
+        # Missed seq 2 (no history yet), another epoch, or ahead: not recovered.
+        for since in ({"seq": 1, "epoch": position["epoch"]}, {"seq": 2, "epoch": "other"},
+                      {"seq": 9, "epoch": position["epoch"]}):
+            reply = subscribe(ws, "s", since)
+            assert reply["recovered"] is False and reply["seq"] == 2, reply
+            ws.send_json({"type": "unsubscribe", "topic": "s"})
+            assert ws.recv_json()["type"] == "unsubscribed"
+        ws.send_json({"type": "subscribe", "topic": "s", "since": {"seq": -1}})
+        error = ws.recv_json()
+        assert error["type"] == "error" and error["code"] == "bad_since"
+    samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_recoveries_total", result="recovered") == 1
+    assert H.prom_value(samples, "herald_recoveries_total", result="not_recovered") == 3
