@@ -54,6 +54,20 @@ public struct Config: Sendable, Equatable {
     /// on; one anonymous connection cycling names then holds at most
     /// 60 s × its subscribe rate of them.
     public var topicIdleSeconds = 60.0
+    /// Messages kept per topic for recovery (`subscribe` with `since`), as
+    /// the frames already built; 0 keeps none. 16 covers a phone that
+    /// changes cell or a laptop that sleeps through a burst, while
+    /// `historyBytesMax` bounds the total.
+    public var historySize = 16
+    /// Seconds a kept message stays recoverable: past it, a client recovers
+    /// from the application instead. 300 s matches the idempotency window.
+    public var historyTTLSeconds = 300.0
+    /// Bytes all kept messages may take together (frames plus ~96 B each);
+    /// past it the oldest message of any topic goes first (counted). 256 MiB
+    /// on a 1M-connection node: 100,000 topics × 16 messages of ~300 B would
+    /// want ~600 MiB, so the bound keeps the newest ~40 % of them — about as
+    /// much as the node's million connection slots take.
+    public var historyBytesMax = 256 * 1024 * 1024
     /// Topics one connection may hold (contract default 64).
     public var topicsPerConnectionMax = 64
     /// Largest publish body the admin API accepts (413 above).

@@ -50,7 +50,10 @@ public final class Engine {
         for _ in 0..<plan.shards { wakeDescriptors.append(try Socket.eventDescriptor()) }
         let registry = TopicRegistry(wakeDescriptors: wakeDescriptors, topicsMax: config.topicsMax,
                                      deliveryBacklogBytesMax: config.deliveryBacklogBytesMax,
-                                     topicIdleMilliseconds: UInt64(config.topicIdleSeconds * 1000))
+                                     topicIdleMilliseconds: UInt64(config.topicIdleSeconds * 1000),
+                                     historySize: config.historySize,
+                                     historyTTLMilliseconds: UInt64(config.historyTTLSeconds * 1000),
+                                     historyBytesMax: config.historyBytesMax)
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
                                 wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget))

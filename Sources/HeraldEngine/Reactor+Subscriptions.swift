@@ -24,12 +24,18 @@ extension Reactor {
                                       name: topic, head: &slot.pointee.subscriptions,
                                       topicsMax: settings.topicsPerConnectionMax)
         switch result {
-        case .subscribed(let seq, let epoch, _), .alreadySubscribed(let seq, let epoch):
+        case .subscribed(let seq, let epoch, _):
             guard reply else { return }
+            guard let since else {
+                sendText(index, ServerMessage.subscribed(topic: topic, seq: seq, epoch: epoch))
+                return
+            }
+            recover(index, topic: topic, since: since, seam: seq, epoch: epoch)
+        case .alreadySubscribed(let seq, let epoch):
+            guard reply else { return }
+            // Already live: nothing to replay; recovered only if nothing was missed.
             var recovered: Bool?
             if let since {
-                // No history is kept yet: a client recovers only when it
-                // missed nothing (same epoch, same seq).
                 recovered = Recovery.decide(since: since, seam: seq, epoch: epoch) == .upToDate
                 counters.add(recovered == true ? .recoveriesSucceeded : .recoveriesRefused)
             }
@@ -42,6 +48,32 @@ extension Reactor {
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "too_many_topics",
                                                 message: "at most \(settings.topicsPerConnectionMax) topics per connection"))
+        }
+    }
+
+    /// A new subscription with `since`: the reply, then exactly the missed
+    /// messages from the topic's history (the frames built at publish, no
+    /// re-encoding), in order, up to the seam; every later message arrives
+    /// live (the seam is where the shard's deliveries for this subscriber
+    /// start, so there is no gap and no duplicate between the two).
+    private func recover(_ index: UInt32, topic: String, since: Recovery.Position, seam: UInt64, epoch: String) {
+        let (decision, entries) = router.registry.recover(topic: topic, since: since, seam: seam, epoch: epoch)
+        let recovered = decision != .notRecovered
+        counters.add(recovered ? .recoveriesSucceeded : .recoveriesRefused)
+        sendText(index, ServerMessage.subscribed(topic: topic, seq: seam, epoch: epoch, recovered: recovered))
+        let slot = slab.pointer(index)
+        for entry in entries {
+            var frame = entry.plain
+            if slot.pointee.flags.contains(.deflate), let compressed = entry.compressed {
+                let window = slot.pointee.deflateWindowBits
+                if window == 0 || entry.plain._withUnsafeGuaranteedRef({ $0.count }) <= 1 << Int(window) {
+                    frame = compressed
+                }
+            }
+            enqueueShared(index, frame, cost: frame._withUnsafeGuaranteedRef { $0.queueCost })
+            counters.add(.messagesReplayed)
+            // `recover` handed over one reference per frame; the queue holds its own.
+            entry.release()
         }
     }
 

@@ -65,6 +65,9 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "delivery-backlog-bytes-max": ("1048576", { $0.deliveryBacklogBytesMax == 1_048_576 }),
     "idempotency-window": ("60", { $0.idempotencyWindowSeconds == 60 }),
     "topic-idle-seconds": ("5", { $0.topicIdleSeconds == 5 }),
+    "history-size": ("7", { $0.historySize == 7 }),
+    "history-ttl": ("30", { $0.historyTTLSeconds == 30 }),
+    "history-bytes-max": ("1000", { $0.historyBytesMax == 1000 }),
 ]
 
 @Suite struct ConfigLoaderTests {

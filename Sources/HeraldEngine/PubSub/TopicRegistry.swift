@@ -1,5 +1,6 @@
 import HeraldCore
 import HeraldIO
+import HeraldProtocol
 import Synchronization
 
 /// The process-wide view of topics: each topic's sequence number and how
@@ -57,6 +58,8 @@ final class TopicRegistry: Sendable {
         var lastActivityMilliseconds: UInt64
         /// On `State.idleQueue` (at most once).
         var queuedForCollection = false
+        /// The last messages (nil while none are kept).
+        var history: TopicHistory?
     }
 
     private struct State {
@@ -71,6 +74,28 @@ final class TopicRegistry: Sendable {
         /// collection (each at most once; `idleHead` is the front).
         var idleQueue: [(name: String, sinceMilliseconds: UInt64)] = []
         var idleHead = 0
+        /// Kept messages in publish order, for eviction past
+        /// `--history-bytes-max` (oldest of any topic first). Entries already
+        /// gone from their ring are skipped, and compacted away.
+        var historyOrder: [(name: String, seq: UInt64)] = []
+        var historyHead = 0
+        var historyBytes = 0
+        var historyEntries = 0
+        var historyEvictedTotal: UInt64 = 0
+
+        /// Drops the oldest entry of `record`'s history, keeping the totals.
+        mutating func dropOldest(_ record: inout Record) {
+            guard let entry = record.history?.removeOldest() else { return }
+            historyBytes -= entry.bytes
+            historyEntries -= 1
+            entry.release()
+            if record.history?.isEmpty == true { record.history = nil }
+        }
+
+        /// Releases every kept message of a record being freed.
+        mutating func dropHistory(_ record: inout Record) {
+            while record.history != nil { dropOldest(&record) }
+        }
 
         /// The record of `topic`, created when missing unless the registry
         /// already holds `topicsMax` topics (then nil, counted). A new record
@@ -111,6 +136,10 @@ final class TopicRegistry: Sendable {
     let now: @Sendable () -> UInt64
     /// Records looked at per collection sweep: bounds the lock hold time.
     static let collectionBatchMax = 10_000
+    /// `--history-size`, `--history-ttl`, `--history-bytes-max`.
+    let historySize: Int
+    let historyTTLMilliseconds: UInt64
+    let historyBytesMax: Int
 
     /// A shard's delivery backlog past which publishes to it are refused.
     let deliveryBacklogBytesMax: Int
@@ -118,7 +147,12 @@ final class TopicRegistry: Sendable {
     init(wakeDescriptors: [Int32], topicsMax: Int = Config().topicsMax,
          deliveryBacklogBytesMax: Int = Config().deliveryBacklogBytesMax,
          topicIdleMilliseconds: UInt64 = UInt64(Config().topicIdleSeconds * 1000),
+         historySize: Int = 0, historyTTLMilliseconds: UInt64 = UInt64(Config().historyTTLSeconds * 1000),
+         historyBytesMax: Int = Config().historyBytesMax,
          now: @escaping @Sendable () -> UInt64 = { SystemClock.monotonicMilliseconds() }) {
+        self.historySize = historySize
+        self.historyTTLMilliseconds = historyTTLMilliseconds
+        self.historyBytesMax = historyBytesMax
         self.wakeDescriptors = wakeDescriptors
         self.topicsMax = topicsMax
         self.topicIdleMilliseconds = topicIdleMilliseconds
@@ -156,13 +190,14 @@ final class TopicRegistry: Sendable {
             }
             record.seq &+= 1
             state.publishedTotal &+= 1
-            if !targets.isEmpty {
+            if !targets.isEmpty || historySize > 0 {
                 let frames = build(record.seq)
                 for shard in targets {
                     queues[shard].push(.init(topicID: record.id, seq: record.seq,
                                              frame: Unmanaged.passRetained(frames.plain),
                                              compressed: frames.compressed.map { Unmanaged.passRetained($0) }))
                 }
+                if historySize > 0 { keep(frames, seq: record.seq, topic: topic, in: &record, state: &state, now: time) }
             }
             record.lastActivityMilliseconds = time
             state.markIdle(topic, &record, now: time)
@@ -171,6 +206,105 @@ final class TopicRegistry: Sendable {
         }
         for shard in targets { Socket.signalEvent(wakeDescriptors[shard]) }
         return outcome
+    }
+
+    deinit {
+        // The kept frames' references (the process is ending, or a test's
+        // registry goes: either way nothing may leak).
+        state.withLock { state in
+            for name in Array(state.records.keys) {
+                guard var record = state.records[name], record.history != nil else { continue }
+                state.dropHistory(&record)
+                state.records[name] = record
+            }
+        }
+    }
+
+    /// Keeps a message's frames in its topic's history, within the ring's
+    /// capacity, the TTL and the global byte bound (oldest of any topic
+    /// evicted first, counted).
+    private func keep(_ frames: (plain: OutboundFrame, compressed: OutboundFrame?), seq: UInt64, topic: String,
+                      in record: inout Record, state: inout State, now time: UInt64) {
+        let bytes = frames.plain.count + (frames.compressed?.count ?? 0) + TopicHistory.entryOverheadBytes
+        let entry = TopicHistory.Entry(seq: seq, plain: Unmanaged.passRetained(frames.plain),
+                                       compressed: frames.compressed.map { Unmanaged.passRetained($0) },
+                                       bytes: bytes, publishedAtMilliseconds: time)
+        expire(&record, state: &state, now: time)
+        if record.history == nil { record.history = TopicHistory(capacity: historySize) }
+        if let evicted = record.history!.append(entry) {
+            state.historyBytes -= evicted.bytes
+            state.historyEntries -= 1
+            evicted.release()
+        }
+        state.historyBytes += bytes
+        state.historyEntries += 1
+        state.historyOrder.append((topic, seq))
+        // Past the global bound, the oldest kept message of any topic goes
+        // (this record is written back by the caller: handle it in place).
+        while state.historyBytes > historyBytesMax && state.historyHead < state.historyOrder.count {
+            let oldest = state.historyOrder[state.historyHead]
+            state.historyHead += 1
+            if oldest.name == topic {
+                if record.history?.oldest?.seq == oldest.seq {
+                    state.dropOldest(&record)
+                    state.historyEvictedTotal &+= 1
+                }
+            } else if var other = state.records[oldest.name], other.history?.oldest?.seq == oldest.seq {
+                state.dropOldest(&other)
+                state.historyEvictedTotal &+= 1
+                state.records[oldest.name] = other
+            }
+        }
+        // Entries that left their rings by other ways stay in the order
+        // list until compacted: keep it within twice the live entries.
+        if state.historyOrder.count - state.historyHead > 2 * state.historyEntries + 1024 {
+            var records = state.records
+            records[topic] = record
+            state.historyOrder = state.historyOrder[state.historyHead...].filter { item in
+                guard let oldest = records[item.name]?.history?.oldest?.seq else { return false }
+                return item.seq >= oldest
+            }
+            state.historyHead = 0
+        }
+    }
+
+    /// Drops the entries of `record` older than `--history-ttl`.
+    private func expire(_ record: inout Record, state: inout State, now time: UInt64) {
+        while let oldest = record.history?.oldest, time &- oldest.publishedAtMilliseconds >= historyTTLMilliseconds {
+            state.dropOldest(&record)
+        }
+    }
+
+    /// A subscribe with `since`: the recovery decision for `topic` with the
+    /// new subscription's seam (the last seq it will not get live), and the
+    /// kept frames to replay, one reference each for the caller to release.
+    func recover(topic: String, since: Recovery.Position, seam: UInt64,
+                 epoch: String) -> (decision: Recovery.Decision, frames: [TopicHistory.Entry]) {
+        let time = now()
+        return state.withLock { state in
+            var keptFrom: UInt64?
+            if var record = state.records[topic] {
+                expire(&record, state: &state, now: time)
+                keptFrom = record.history?.oldest?.seq
+                state.records[topic] = record
+                let decision = Recovery.decide(since: since, seam: seam, epoch: epoch, keptFrom: keptFrom)
+                guard case .replay(let from, let through) = decision else { return (decision, []) }
+                guard let entries = record.history?.entries(from: from, through: through) else {
+                    return (.notRecovered, [])
+                }
+                for entry in entries {
+                    _ = entry.plain.retain()
+                    _ = entry.compressed?.retain()
+                }
+                return (decision, entries)
+            }
+            return (Recovery.decide(since: since, seam: seam, epoch: epoch), [])
+        }
+    }
+
+    /// (entries, bytes, evicted past the bound) of kept history, for stats.
+    func historyTotals() -> (entries: Int, bytes: Int, evicted: UInt64) {
+        state.withLock { ($0.historyEntries, $0.historyBytes, $0.historyEvictedTotal) }
     }
 
     /// The epoch string of record `id`: process token and record id.
@@ -243,18 +377,24 @@ final class TopicRegistry: Sendable {
                 looked += 1
                 guard var record = state.records[entry.name] else { continue }
                 record.queuedForCollection = false
+                expire(&record, state: &state, now: time)
                 if record.subscriberTotal > 0 {
                     // Subscribed again: queued anew when its last one leaves.
                     state.records[entry.name] = record
-                } else if time &- record.lastActivityMilliseconds >= topicIdleMilliseconds {
+                } else if time &- record.lastActivityMilliseconds >= topicIdleMilliseconds && record.history == nil {
                     state.records[entry.name] = nil
                     freed += 1
                 } else {
-                    // Used since it was queued: look again once it has been
-                    // idle for the whole period.
+                    // Used since it was queued, or still holding history: look
+                    // again once the idle period (or the oldest kept
+                    // message's TTL) has passed.
                     record.queuedForCollection = true
                     state.records[entry.name] = record
-                    requeue.append((entry.name, record.lastActivityMilliseconds))
+                    var since = record.lastActivityMilliseconds
+                    if let oldest = record.history?.oldest {
+                        since = max(since, oldest.publishedAtMilliseconds &+ historyTTLMilliseconds &- topicIdleMilliseconds)
+                    }
+                    requeue.append((entry.name, since))
                 }
             }
             state.idleQueue += requeue

@@ -1,0 +1,110 @@
+import HeraldProtocol
+import Testing
+@testable import HeraldEngine
+
+@Suite struct TopicHistoryTests {
+    static func entry(_ seq: UInt64, at time: UInt64 = 0) -> TopicHistory.Entry {
+        TopicHistory.Entry(seq: seq, plain: Unmanaged.passRetained(OutboundFrame(copying: [UInt8(truncatingIfNeeded: seq)])),
+                           compressed: nil, bytes: 100, publishedAtMilliseconds: time)
+    }
+
+    @Test func ringKeepsTheNewestInOrder() {
+        var history = TopicHistory(capacity: 3)
+        for seq in UInt64(1)...5 { history.append(Self.entry(seq))?.release() }
+        #expect(history.count == 3)
+        #expect(history.oldest?.seq == 3 && history.newest?.seq == 5)
+        #expect(history.entries(from: 3, through: 5)?.map(\.seq) == [3, 4, 5])
+        #expect(history.entries(from: 4, through: 4)?.map(\.seq) == [4])
+        #expect(history.entries(from: 2, through: 5) == nil, "seq 2 is gone")
+        #expect(history.entries(from: 4, through: 6) == nil, "seq 6 does not exist")
+        while let entry = history.removeOldest() { entry.release() }
+        #expect(history.isEmpty && history.oldest == nil)
+    }
+
+    @Test func ringRefillsAfterItEmpties() {
+        var history = TopicHistory(capacity: 2)
+        history.append(Self.entry(1))?.release()
+        history.removeOldest()?.release()
+        history.append(Self.entry(2))?.release()
+        history.append(Self.entry(3))?.release()
+        #expect(history.entries(from: 2, through: 3)?.map(\.seq) == [2, 3])
+        while let entry = history.removeOldest() { entry.release() }
+    }
+}
+
+@Suite struct RegistryHistoryTests {
+    final class ManualClock: @unchecked Sendable {
+        var milliseconds: UInt64 = 1_000
+    }
+
+    static func registry(_ clock: ManualClock, size: Int = 4, ttl: UInt64 = 10_000,
+                         bytesMax: Int = 1 << 20) -> TopicRegistry {
+        TopicRegistry(wakeDescriptors: [-1], topicsMax: 100, topicIdleMilliseconds: 1_000, historySize: size,
+                      historyTTLMilliseconds: ttl, historyBytesMax: bytesMax, now: { clock.milliseconds })
+    }
+
+    @Test func recoveryReplaysExactlyTheMissedMessages() throws {
+        let clock = ManualClock()
+        let registry = Self.registry(clock)
+        for _ in 0..<6 { _ = registry.publish(topic: "t", build: plainFrames) }
+        let epoch = try #require(registry.info(topic: "t").epoch)
+        let result = registry.recover(topic: "t", since: .init(seq: 3, epoch: epoch), seam: 6, epoch: epoch)
+        #expect(result.decision == .replay(from: 4, through: 6))
+        #expect(result.frames.map(\.seq) == [4, 5, 6])
+        result.frames.forEach { $0.release() }
+        // Seq 2 fell out of the 4-message ring.
+        let tooOld = registry.recover(topic: "t", since: .init(seq: 1, epoch: epoch), seam: 6, epoch: epoch)
+        #expect(tooOld.decision == .notRecovered && tooOld.frames.isEmpty)
+        let upToDate = registry.recover(topic: "t", since: .init(seq: 6, epoch: epoch), seam: 6, epoch: epoch)
+        #expect(upToDate.decision == .upToDate && upToDate.frames.isEmpty)
+    }
+
+    @Test func keptMessagesExpire() throws {
+        let clock = ManualClock()
+        let registry = Self.registry(clock)
+        _ = registry.publish(topic: "t", build: plainFrames)
+        clock.milliseconds += 5_000
+        _ = registry.publish(topic: "t", build: plainFrames)
+        let epoch = try #require(registry.info(topic: "t").epoch)
+        clock.milliseconds += 5_000
+        // Seq 1 is 10 s old: gone; seq 2 is still kept.
+        #expect(registry.recover(topic: "t", since: .init(seq: 0, epoch: epoch), seam: 2, epoch: epoch).decision
+                == .notRecovered)
+        let kept = registry.recover(topic: "t", since: .init(seq: 1, epoch: epoch), seam: 2, epoch: epoch)
+        #expect(kept.frames.map(\.seq) == [2])
+        kept.frames.forEach { $0.release() }
+        #expect(registry.historyTotals().entries == 1)
+    }
+
+    @Test func theByteBoundEvictsTheOldestOfAnyTopic() {
+        let clock = ManualClock()
+        // Room for about three entries of plainFrames' size.
+        let one = plainFrames(1).plain.count + TopicHistory.entryOverheadBytes
+        let registry = Self.registry(clock, bytesMax: 3 * one + one / 2)
+        _ = registry.publish(topic: "a", build: plainFrames)
+        _ = registry.publish(topic: "b", build: plainFrames)
+        _ = registry.publish(topic: "a", build: plainFrames)
+        _ = registry.publish(topic: "b", build: plainFrames)
+        let totals = registry.historyTotals()
+        #expect(totals.entries == 3 && totals.evicted == 1)
+        #expect(totals.bytes <= 3 * one + one / 2)
+    }
+
+    @Test func topicsWithHistoryAreKeptUntilItExpires() {
+        let clock = ManualClock()
+        let registry = Self.registry(clock, ttl: 5_000)
+        _ = registry.publish(topic: "t", build: plainFrames)
+        clock.milliseconds += 2_000
+        #expect(registry.collectIdle() == 0, "idle, but its message is still recoverable")
+        clock.milliseconds += 5_000
+        #expect(registry.collectIdle() == 1)
+        #expect(registry.historyTotals().entries == 0)
+    }
+
+    @Test func noHistoryWhenSizeIsZero() {
+        let clock = ManualClock()
+        let registry = Self.registry(clock, size: 0)
+        _ = registry.publish(topic: "t", build: plainFrames)
+        #expect(registry.historyTotals().entries == 0)
+    }
+}
