@@ -20,9 +20,13 @@ struct TopicHistory {
         }
     }
 
-    /// A kept entry's bookkeeping beyond its frames' bytes (the entry, the
-    /// frame objects' headers, its place in the eviction order).
-    static let entryOverheadBytes = 96
+    /// A kept entry's cost beyond its frames' bytes, measured (Docs/
+    /// BENCHMARKS.md, "History memory"): the frame object and its
+    /// allocation's rounding (~64 B), the ring slot (~48 B, the ring's
+    /// array grows to the topic's history size), the eviction-order entry
+    /// (~40 B) and allocator slack. 192 keeps `--history-bytes-max` close to
+    /// the resident memory the history really takes.
+    static let entryOverheadBytes = 192
 
     let capacity: Int
     private var ring: [Entry?]
