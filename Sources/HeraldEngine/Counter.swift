@@ -17,6 +17,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case handshakeFailedCapacity
     case handshakeFailedUnauthorized
     case tokensExpired
+    case refreshes
+    case refreshesRefused
     case subscribesForbidden
     case publicHTTPRequests
     case close1000
@@ -28,6 +30,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case close1008
     case close1009
     case close1011
+    case close4001
+    case close4002
     case closeOther
     case bytesReceived
     case bytesSent
@@ -81,7 +85,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .handshakeFailedPeerClosed: Counter.handshake("peer_closed")
         case .handshakeFailedCapacity: Counter.handshake("capacity")
         case .handshakeFailedUnauthorized: Counter.handshake("unauthorized")
-        case .tokensExpired: ("tokens_expired_total", nil, nil, "connections closed (1008) because their token expired")
+        case .tokensExpired: ("tokens_expired_total", nil, nil, "connections closed (4002) because their token expired")
+        case .refreshes: ("token_refreshes_total", nil, nil, "refresh messages that extended a connection's token")
+        case .refreshesRefused: ("token_refreshes_refused_total", nil, nil, "refresh messages refused (bad or expired token, another sub)")
         case .subscribesForbidden: ("subscribes_forbidden_total", nil, nil, "subscribes refused: topic outside the connection token's topics")
         case .publicHTTPRequests: ("public_http_requests_total", nil, nil, "plain HTTP requests answered on the public listener (/healthz)")
         case .close1000: Counter.close("1000")
@@ -93,6 +99,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .close1008: Counter.close("1008")
         case .close1009: Counter.close("1009")
         case .close1011: Counter.close("1011")
+        case .close4001: Counter.close("4001")
+        case .close4002: Counter.close("4002")
         case .closeOther: Counter.close("other")
         case .bytesReceived: ("bytes_received_total", nil, nil, "bytes received from public-listener clients")
         case .bytesSent: ("bytes_sent_total", nil, nil, "bytes sent to public-listener clients")
@@ -164,6 +172,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case 1008: .close1008
         case 1009: .close1009
         case 1011: .close1011
+        case 4001: .close4001
+        case 4002: .close4002
         default: .closeOther
         }
     }

@@ -1,16 +1,26 @@
 import HeraldProtocol
 
-/// The topic grants of one ring's authenticated connections, stored once
-/// per distinct grant and shared by reference count: users with the same
-/// `topics` claim (the common case) cost one entry, and a connection slot
-/// holds only a 4-byte index.
+/// The token identities of one ring's authenticated connections — the
+/// token's `sub` and its topic grant — stored once per distinct pair and
+/// shared by reference count, so a connection slot holds only a 4-byte
+/// index (a user's several connections, and users without a `sub` who
+/// share a `topics` claim, cost one entry).
 struct GrantTable {
-    private var grants: [TopicGrant?] = []
+    struct Identity: Hashable {
+        let subject: String?
+        let grant: TopicGrant
+    }
+
+    private var grants: [Identity?] = []
     private var references: [Int] = []
-    private var indexByGrant: [TopicGrant: UInt32] = [:]
+    private var indexByGrant: [Identity: UInt32] = [:]
     private var free: [UInt32] = []
 
-    mutating func retain(_ grant: TopicGrant) -> UInt32 {
+    mutating func retain(_ grant: TopicGrant, subject: String? = nil) -> UInt32 {
+        retain(Identity(subject: subject, grant: grant))
+    }
+
+    mutating func retain(_ grant: Identity) -> UInt32 {
         if let index = indexByGrant[grant] {
             references[Int(index)] += 1
             return index
@@ -38,8 +48,11 @@ struct GrantTable {
     }
 
     func allows(_ index: UInt32, _ topic: String) -> Bool {
-        grants[Int(index)]?.allows(topic) ?? false
+        grants[Int(index)]?.grant.allows(topic) ?? false
     }
+
+    /// The token `sub` of the connections holding `index`.
+    func subject(_ index: UInt32) -> String? { grants[Int(index)]?.subject }
 
     var count: Int { indexByGrant.count }
 }

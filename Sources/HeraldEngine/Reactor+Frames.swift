@@ -285,6 +285,8 @@ extension Reactor {
         switch ClientMessage.parse(payload) {
         case .success(.ping):
             sendText(index, ServerMessage.pong())
+        case .success(.refresh(let token)):
+            refresh(index, token: token)
         case .success(.subscribe(let topic, let since)):
             subscribe(index, topic: topic, since: since)
         case .success(.unsubscribe(let topic)):
@@ -293,6 +295,39 @@ extension Reactor {
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: error.code, message: error.message))
         }
+    }
+
+    /// `refresh`: a new token for the same `sub` replaces the connection's
+    /// grant and expiry (CONTRACT "Messages on the socket"); anything else
+    /// is the error `unauthorized` and the connection keeps its old token.
+    private func refresh(_ index: UInt32, token: String) {
+        let slot = slab.pointer(index)
+        guard let secret = settings.jwtSecret, slot.pointee.grant != ConnectionSlot.noGrant else {
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "unauthorized", message: "connection auth is off"))
+            return
+        }
+        let verified: ConnectionToken
+        switch ConnectionToken.verify(token, secret: secret, nowSeconds: Clock.wallSeconds()) {
+        case .success(let value): verified = value
+        case .failure(let failure):
+            counters.add(.refreshesRefused)
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "unauthorized", message: failure.reason))
+            return
+        }
+        guard verified.subject == grants.subject(slot.pointee.grant) else {
+            counters.add(.refreshesRefused)
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "unauthorized", message: "the new token is for another sub"))
+            return
+        }
+        let old = slot.pointee.grant
+        slot.pointee.grant = grants.retain(verified.grant, subject: verified.subject)
+        grants.release(old)
+        slot.pointee.tokenExpiresAt = verified.expiresAt.map { UInt32(clamping: max($0, 1)) } ?? 0
+        counters.add(.refreshes)
+        sendText(index, ServerMessage.refreshed(expiresAt: verified.expiresAt))
     }
 
     /// A server→client text message (control replies; not the publish path).

@@ -193,7 +193,7 @@ extension Reactor {
     private func opened(_ index: UInt32, _ upgrade: PublicUpgrade) {
         let slot = slab.pointer(index)
         if let token = upgrade.token {
-            slot.pointee.grant = grants.retain(token.grant)
+            slot.pointee.grant = grants.retain(token.grant, subject: token.subject)
             slot.pointee.tokenExpiresAt = token.expiresAt.map { UInt32(clamping: max($0, 1)) } ?? 0
         }
         enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(
@@ -217,6 +217,12 @@ extension Reactor {
                                          salt: UInt32(truncatingIfNeeded: ringIndex &* 7919 &+ shardIndex),
                                          fraction: fraction / (1 + fraction))
         wheel.schedule(index, afterMilliseconds: delay)
+        if let code = upgrade.authFailure {
+            // CONTRACT "Security": the browser reads why from the close code.
+            counters.add(.handshakeFailedUnauthorized)
+            initiateClose(index, code, reason: code == .tokenExpired ? "token expired" : "unauthorized")
+            return
+        }
         for topic in upgrade.topics { subscribe(index, topic: topic, reply: false) }
         if Log.isEnabled(.debug) {
             Log.debug("upgraded", ["shard": "\(shardIndex)", "ring": "\(ringIndex)", "slot": "\(index)",

@@ -47,7 +47,7 @@ extension Reactor {
             return
         case .closeTokenExpired:
             counters.add(.tokensExpired)
-            initiateClose(index, .policyViolation, reason: "token expired")
+            initiateClose(index, .tokenExpired, reason: "token expired")
             return
         case .closeQueueFull:
             counters.add(.sendQueueFullCloses)

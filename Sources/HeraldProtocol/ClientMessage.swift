@@ -6,6 +6,12 @@ public enum ClientMessage: Equatable, Sendable {
     case subscribe(topic: String, since: Recovery.Position?)
     case unsubscribe(topic: String)
     case ping
+    /// `{"type":"refresh","token":"JWT"}`: a new token for the same `sub`
+    /// extends the connection's life (CONTRACT "Messages on the socket").
+    case refresh(token: String)
+
+    /// A connection token travels in a URL too: 4 KiB is far more than any.
+    static let tokenBytesMax = 4096
 
     /// Epochs are short opaque strings; a longer one cannot be ours.
     static let epochBytesMax = 64
@@ -20,6 +26,11 @@ public enum ClientMessage: Equatable, Sendable {
         switch type {
         case "ping":
             return .success(.ping)
+        case "refresh":
+            guard let token = value["token"]?.stringValue, !token.isEmpty, token.utf8.count <= Self.tokenBytesMax else {
+                return .failure(.badToken)
+            }
+            return .success(.refresh(token: token))
         case "subscribe", "unsubscribe":
             guard let topic = value["topic"]?.stringValue, TopicName.isValid(topic) else {
                 return .failure(.badTopic)

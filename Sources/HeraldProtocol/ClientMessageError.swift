@@ -14,7 +14,9 @@ public struct ClientMessageError: Error, Equatable, Sendable {
 
     public static let badJSON = ClientMessageError(code: "bad_json", message: "message is not a JSON object")
     public static let unknownType = ClientMessageError(
-        code: "unknown_type", message: "\"type\" must be one of subscribe, unsubscribe, ping")
+        code: "unknown_type", message: "\"type\" must be one of subscribe, unsubscribe, ping, refresh")
+    public static let badToken = ClientMessageError(
+        code: "unauthorized", message: "\"token\" must be a non-empty string of at most 4096 bytes")
     public static let badSince = ClientMessageError(
         code: "bad_since", message: "\"since\" must be {\"seq\": non-negative integer, \"epoch\": string}")
     public static let badTopic = ClientMessageError(

@@ -35,6 +35,12 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, BitwiseCopyable {
     public static let mandatoryExtension = CloseCode(1010)
     /// 1011: the server hit an unexpected condition (§7.4.1).
     public static let internalError = CloseCode(1011)
+    /// 4001 (application range, §7.4.2): the connection token is missing or
+    /// bad. Browsers never see an HTTP status of a failed upgrade, so the
+    /// upgrade succeeds and this close says why (CONTRACT "Security").
+    public static let unauthorized = CloseCode(4001)
+    /// 4002: the connection token expired (at the upgrade, or while open).
+    public static let tokenExpired = CloseCode(4002)
 
     /// Whether a peer may put `code` in a close frame.
     ///

@@ -18,7 +18,10 @@ public struct ConnectionToken: Sendable, Equatable {
 
     public struct Failure: Error, Equatable, Sendable, CustomStringConvertible {
         public let reason: String
+        /// The token was valid but its `exp` has passed (close 4002, not 4001).
+        public var isExpiry: Bool { reason == Failure.expiredReason }
         public var description: String { reason }
+        static let expiredReason = "token expired"
     }
 
     /// Verifies `token` with `secret` at `nowSeconds`. The signature is
@@ -51,7 +54,9 @@ public struct ConnectionToken: Sendable, Equatable {
                 return .failure(Failure(reason: "bad exp claim"))
             }
             token.expiresAt = Int64(seconds)
-            guard nowSeconds < Int64(seconds) + leewaySeconds else { return .failure(Failure(reason: "token expired")) }
+            guard nowSeconds < Int64(seconds) + leewaySeconds else {
+                return .failure(Failure(reason: Failure.expiredReason))
+            }
         }
         if let nbf = claims["nbf"] {
             guard let seconds = nbf.numberValue, abs(seconds) < maxClaimSeconds else {

@@ -37,6 +37,20 @@ public struct PublicUpgrade: Sendable, Equatable {
     public let topics: [String]
     /// The verified connection token (connection auth on).
     public let token: ConnectionToken?
+    /// Connection auth refused the token: the upgrade goes through so a
+    /// browser can read why, then the connection closes at once with this
+    /// code (4001 missing or bad, 4002 expired).
+    public var authFailure: CloseCode? = nil
+
+    public init(route: PublicRoute, accept: String, deflate: DeflateOffer?, topics: [String], token: ConnectionToken?,
+                authFailure: CloseCode? = nil) {
+        self.route = route
+        self.accept = accept
+        self.deflate = deflate
+        self.topics = topics
+        self.token = token
+        self.authFailure = authFailure
+    }
 }
 
 /// The settings the decision depends on.
@@ -59,7 +73,8 @@ public enum PublicRequestRouting {
     /// enabled, else 404); a body on an upgrade → 400 (its bytes would be
     /// read as frames); the RFC 6455 checks (`WebSocketHandshake.evaluate`);
     /// for `/ws`, the query (`topics=` valid, each counted once, at most
-    /// `topicsPerConnectionMax`) and, with connection auth, the token (401).
+    /// `topicsPerConnectionMax`) and, with connection auth, the token (an
+    /// upgrade that closes at once with 4001 or 4002).
     public static func decide(_ head: HTTPRequestHead, overCapacity: Bool, policy: PublicRoutingPolicy,
                               nowSeconds: Int64) -> PublicRequestDecision {
         if overCapacity {
@@ -111,14 +126,18 @@ public enum PublicRequestRouting {
         }
         var token: ConnectionToken?
         if let secret = policy.jwtSecret {
-            // CONTRACT "Security": a bad or expired token is refused. URL
-            // topics outside the grant get a `forbidden` error after the
-            // upgrade, like any subscribe.
+            // CONTRACT "Security": a missing, bad or expired token upgrades
+            // and is closed at once with 4001 or 4002 (a browser sees only
+            // close codes). URL topics outside the grant get a `forbidden`
+            // error after the upgrade, like any subscribe.
             let text = query.last(where: { $0.name == "token" })?.value ?? ""
-            guard case .success(let verified) = ConnectionToken.verify(text, secret: secret, nowSeconds: nowSeconds) else {
-                return .refuse(.unauthorized, .unauthorized)
+            switch ConnectionToken.verify(text, secret: secret, nowSeconds: nowSeconds) {
+            case .success(let verified):
+                token = verified
+            case .failure(let failure):
+                return .upgrade(PublicUpgrade(route: route, accept: accept, deflate: deflate, topics: [], token: nil,
+                                              authFailure: failure.isExpiry ? .tokenExpired : .unauthorized))
             }
-            token = verified
         }
         return .upgrade(PublicUpgrade(route: route, accept: accept, deflate: deflate, topics: topics, token: token))
     }

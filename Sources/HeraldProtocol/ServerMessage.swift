@@ -42,6 +42,12 @@ public enum ServerMessage {
         return out
     }
 
+    /// `{"type":"refreshed","exp":T}`: the connection now lives until T
+    /// (seconds since 1970), or `null` for a token without `exp`.
+    public static func refreshed(expiresAt: Int64?) -> [UInt8] {
+        Array(#"{"type":"refreshed","exp":\#(expiresAt.map(String.init) ?? "null")}"#.utf8)
+    }
+
     /// `{"type":"unsubscribed","topic":…}`.
     public static func unsubscribed(topic: String) -> [UInt8] {
         var out = Array(#"{"type":"unsubscribed","topic":"#.utf8)

@@ -53,4 +53,13 @@ import Testing
             #expect(parse(#"{"type":"subscribe","topic":"t",\#(bad)}"#) == .failure(.badSince), "\(bad)")
         }
     }
+
+    @Test func refresh() {
+        #expect(parse(#"{"type":"refresh","token":"a.b.c"}"#) == .success(.refresh(token: "a.b.c")))
+        for bad in [#"{"type":"refresh"}"#, #"{"type":"refresh","token":""}"#, #"{"type":"refresh","token":5}"#,
+                    #"{"type":"refresh","token":"\#(String(repeating: "t", count: 4097))"}"#] {
+            #expect(parse(bad) == .failure(.badToken), "\(bad.prefix(40))")
+        }
+        #expect(ClientMessageError.badToken.code == "unauthorized")
+    }
 }

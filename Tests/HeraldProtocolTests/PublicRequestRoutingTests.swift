@@ -107,10 +107,25 @@ import Testing
         #expect(Self.decide(Self.head("/ws", method: "POST", fields: fields)) == .refuse(.badRequest, .badRequest))
     }
 
-    @Test func tokenIsRequiredWhenAuthIsOn() {
-        let policy = PublicRoutingPolicy(enableEcho: false, topicsPerConnectionMax: 4, jwtSecret: Array("s".utf8))
-        #expect(Self.decide(Self.head("/ws?topics=a"), policy: policy) == .refuse(.unauthorized, .unauthorized))
-        #expect(Self.decide(Self.head("/ws?token=x.y.z"), policy: policy) == .refuse(.unauthorized, .unauthorized))
+    @Test func aBadTokenUpgradesThenClosesWith4001Or4002() throws {
+        // CONTRACT "Security": a browser never sees an HTTP status of a failed
+        // upgrade, so it upgrades and the close code says why.
+        let secret = Array("s".utf8)
+        let policy = PublicRoutingPolicy(enableEcho: false, topicsPerConnectionMax: 4, jwtSecret: secret)
+        let missing = try #require(Self.upgrade(Self.decide(Self.head("/ws?topics=a"), policy: policy)))
+        #expect(missing.authFailure == .unauthorized && missing.topics.isEmpty && missing.token == nil)
+        #expect(Self.upgrade(Self.decide(Self.head("/ws?token=x.y.z"), policy: policy))?.authFailure == .unauthorized)
+        func sign(_ claims: String) -> String {
+            let header = Base64URL.encode(Array(#"{"alg":"HS256"}"#.utf8))
+            let payload = Base64URL.encode(Array(claims.utf8))
+            let signature = Base64URL.encode(HMACSHA256.authenticate(Array("\(header).\(payload)".utf8), key: secret))
+            return "\(header).\(payload).\(signature)"
+        }
+        let expired = sign(#"{"sub":"u","exp":1000}"#)
+        #expect(Self.upgrade(Self.decide(Self.head("/ws?token=\(expired)"), policy: policy))?.authFailure == .tokenExpired)
+        let good = try #require(Self.upgrade(Self.decide(Self.head("/ws?topics=a&token=\(sign(#"{"sub":"u","topics":["a"]}"#))"),
+                                                         policy: policy)))
+        #expect(good.authFailure == nil && good.token?.subject == "u" && good.topics == ["a"])
     }
 }
 

@@ -15,6 +15,8 @@ import Testing
                 == #"{"type":"subscribed","topic":"a","seq":3,"epoch":"x","recovered":true}"#)
         #expect(text(ServerMessage.subscribed(topic: "a", seq: 3, epoch: "x", recovered: false))
                 == #"{"type":"subscribed","topic":"a","seq":3,"epoch":"x","recovered":false}"#)
+        #expect(text(ServerMessage.refreshed(expiresAt: 1_767_225_600)) == #"{"type":"refreshed","exp":1767225600}"#)
+        #expect(text(ServerMessage.refreshed(expiresAt: nil)) == #"{"type":"refreshed","exp":null}"#)
         #expect(text(ServerMessage.gap(topic: "g", epoch: "x", from: 2, to: 9))
                 == #"{"type":"gap","topic":"g","epoch":"x","from":2,"to":9}"#)
         #expect(text(ServerMessage.unsubscribed(topic: "news")) == #"{"type":"unsubscribed","topic":"news"}"#)

@@ -42,14 +42,52 @@ def secured(start_herald):
     return start_herald("--jwt-secret", SECRET)
 
 
-def test_missing_bad_and_expired_tokens_get_401(secured):
-    assert upgrade_status(secured.port, "/ws") == 401
-    assert upgrade_status(secured.port, "/ws?token=garbage") == 401
-    assert upgrade_status(secured.port, "/ws?token=" + token({"sub": "u"}, secret="wrong")) == 401
-    assert upgrade_status(secured.port, "/ws?token=" + token({"sub": "u"}, alg="none")) == 401
-    assert upgrade_status(secured.port, "/ws?token=" + token({"sub": "u", "exp": int(time.time()) - 3600})) == 401
+def close_after_upgrade(port: int, path: str) -> H.Frame:
+    """Upgrades (101) and returns the close frame the server sends at once."""
+    with H.RawWS.open(port, path) as ws:
+        assert ws.response.status == 101
+        return ws.expect_close(timeout=5)
+
+
+def test_missing_bad_and_expired_tokens_upgrade_then_close_4001_or_4002(secured):
+    # CONTRACT "Security": browsers never see an HTTP status of a failed
+    # upgrade, so the upgrade succeeds and the close code says why.
+    for path in ("/ws", "/ws?token=garbage", "/ws?token=" + token({"sub": "u"}, secret="wrong"),
+                 "/ws?topics=a&token=" + token({"sub": "u"}, alg="none")):
+        frame = close_after_upgrade(secured.port, path)
+        assert frame.close_code == 4001 and frame.close_reason == b"unauthorized", (path, frame)
+    frame = close_after_upgrade(secured.port, "/ws?token=" + token({"sub": "u", "exp": int(time.time()) - 3600}))
+    assert frame.close_code == 4002 and frame.close_reason == b"token expired"
     stats = H.get_stats(secured.admin_port)
     assert stats["handshakes_failed"]["unauthorized"] == 5
+    H.wait_until(lambda: H.get_stats(secured.admin_port)["closes"]["4001"] == 4, 5, desc="4001 closes counted")
+    assert H.get_stats(secured.admin_port)["closes"]["4002"] == 1
+    assert H.get_stats(secured.admin_port)["subscriptions"] == 0, "a refused token subscribes to nothing"
+
+
+def test_refresh_extends_the_connection_for_the_same_sub(start_herald):
+    herald = start_herald("--jwt-secret", SECRET, "--ping-interval", "0.5", "--pong-timeout", "5")
+    # Valid at the upgrade, about to expire (just past the 30 s leeway in 2 s).
+    short = token({"sub": "dora", "topics": ["a"], "exp": int(time.time()) - 28})
+    with H.RawWS.open(herald.port, "/ws?token=" + short) as ws:
+        later = int(time.time()) + 3600
+        ws.send_json({"type": "refresh", "token": token({"sub": "dora", "topics": ["a", "b"], "exp": later})})
+        assert ws.recv_json() == {"type": "refreshed", "exp": later}
+        # The new grant applies, and the connection outlives the old exp.
+        ws.send_json({"type": "subscribe", "topic": "b"})
+        assert ws.recv_json()["type"] == "subscribed"
+        # Another sub, a bad token: refused, and the connection keeps its token.
+        ws.send_json({"type": "refresh", "token": token({"sub": "eve", "exp": later})})
+        other = ws.recv_json()
+        assert other["type"] == "error" and other["code"] == "unauthorized" and "sub" in other["message"]
+        ws.send_json({"type": "refresh", "token": "garbage"})
+        assert ws.recv_json()["code"] == "unauthorized"
+        time.sleep(3)
+        ws.send_json({"type": "ping"})
+        assert ws.recv_json() == {"type": "pong"}, "refreshed connection closed at the old exp"
+    samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_token_refreshes_total") == 1
+    assert H.prom_value(samples, "herald_token_refreshes_refused_total") == 2
 
 
 def test_valid_token_subscribes_within_its_topics(secured):
@@ -88,8 +126,8 @@ def test_expiry_closes_a_live_connection(start_herald):
     jwt = token({"sub": "carol", "topics": ["*"], "exp": int(time.time()) - 28})
     with H.RawWS.open(herald.port, "/ws?token=" + jwt) as ws:
         frame = ws.expect_close(timeout=10)
-        assert frame.close_code == 1008 and b"expired" in frame.close_reason
-    assert H.get_stats(herald.admin_port)["closes"]["1008"] >= 1
+        assert frame.close_code == 4002 and b"expired" in frame.close_reason
+    assert H.get_stats(herald.admin_port)["closes"]["4002"] >= 1
 
 
 def test_without_a_secret_no_token_is_needed(herald):
