@@ -42,10 +42,19 @@ struct AdminRouter {
         case "/v1/publish":
             guard method == "POST" else { return Self.methodNotAllowed("POST") }
             return idempotent(request) { publish($0) }
+        case "/v1/topics":
+            guard method == "GET" else { return Self.methodNotAllowed("GET") }
+            return listTopics(request)
         default:
             if path.hasPrefix("/v1/topics/") {
                 guard method == "GET" else { return Self.methodNotAllowed("GET") }
-                return topic(String(path.dropFirst("/v1/topics/".count)))
+                let rest = path.dropFirst("/v1/topics/".count)
+                // A topic whose own name ends in "/history" is reached with
+                // its slashes percent-encoded (%2F).
+                if rest.hasSuffix("/history") {
+                    return history(String(rest.dropLast("/history".count)), request)
+                }
+                return topic(String(rest))
             }
             return Self.error(.notFound, "no such endpoint: \(path)")
         }
@@ -57,6 +66,71 @@ struct AdminRouter {
         guard let token, !authorized(head, token: token) else { return nil }
         return Self.error(.unauthorized, "missing or wrong bearer token",
                           headers: [("WWW-Authenticate", "Bearer realm=\"herald\"")])
+    }
+
+    /// Listing and history pages: at most this many entries per request.
+    static let pageMax = 1000
+    static let pageDefault = 100
+
+    /// `GET /v1/topics?prefix=P&limit=K`: topics in name order.
+    private func listTopics(_ request: AdminRequest) -> Response {
+        guard let query = QueryString.parse(request.head.query) else { return Self.error(.badRequest, "bad query string") }
+        let prefix = query.last(where: { $0.name == "prefix" })?.value ?? ""
+        guard let limit = Self.limit(query) else {
+            return Self.error(.badRequest, "limit must be an integer from 1 to \(Self.pageMax)")
+        }
+        var body = Array(#"{"topics":["#.utf8)
+        for (position, topic) in publisher.registry.list(prefix: prefix, limit: limit).enumerated() {
+            if position > 0 { body.append(UInt8(ascii: ",")) }
+            body += Array(#"{"topic":"#.utf8)
+            JSONString.append(topic.name.utf8, to: &body)
+            body += Array(#","subscribers":\#(topic.subscribers),"seq":\#(topic.seq),"epoch":"#.utf8)
+            JSONString.append(topic.epoch.utf8, to: &body)
+            body.append(UInt8(ascii: "}"))
+        }
+        body += Array("]}".utf8)
+        return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    /// `GET /v1/topics/T/history?since=N&limit=K`: the kept messages after
+    /// seq N (0: all kept), oldest first, each as published — JSON or text
+    /// data as it reached subscribers, bytes as base64 with `"binary":true`.
+    private func history(_ encoded: String, _ request: AdminRequest) -> Response {
+        guard let name = QueryString.percentDecode(Substring(encoded)), TopicName.isValid(name) else {
+            return Self.error(.badRequest, "bad topic name")
+        }
+        guard let query = QueryString.parse(request.head.query) else { return Self.error(.badRequest, "bad query string") }
+        var since: UInt64 = 0
+        if let text = query.last(where: { $0.name == "since" })?.value {
+            guard let value = UInt64(text) else { return Self.error(.badRequest, "since must be a non-negative integer") }
+            since = value
+        }
+        guard let limit = Self.limit(query) else {
+            return Self.error(.badRequest, "limit must be an integer from 1 to \(Self.pageMax)")
+        }
+        guard let page = publisher.registry.history(topic: name, since: since, limit: limit) else {
+            return Self.error(.notFound, "no such topic (never used, or freed when idle)")
+        }
+        var body = Array(#"{"topic":"#.utf8)
+        JSONString.append(name.utf8, to: &body)
+        body += Array(#","epoch":"#.utf8)
+        JSONString.append(page.epoch.utf8, to: &body)
+        body += Array(#","seq":\#(page.seq),"messages":["#.utf8)
+        for (position, entry) in page.entries.enumerated() {
+            if position > 0 { body.append(UInt8(ascii: ",")) }
+            entry.plain._withUnsafeGuaranteedRef { frame in
+                HistoryItem.append(frame: UnsafeRawBufferPointer(frame.bytes), topic: name, seq: entry.seq, to: &body)
+            }
+            entry.plain.release()
+        }
+        body += Array("]}".utf8)
+        return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    static func limit(_ query: [(name: String, value: String)]) -> Int? {
+        guard let text = query.last(where: { $0.name == "limit" })?.value else { return pageDefault }
+        guard let value = Int(text), (1...pageMax).contains(value) else { return nil }
+        return value
     }
 
     private func topic(_ encoded: String) -> Response {

@@ -108,3 +108,21 @@ import Testing
         #expect(registry.historyTotals().entries == 0)
     }
 }
+
+@Suite struct HistoryItemTests {
+    static func item(_ payload: Publisher.Payload, topic: String = "t/1", seq: UInt64 = 7) -> String {
+        let frame = Publisher.frame(topic: topic, seq: seq, payload: payload)
+        var body: [UInt8] = []
+        HistoryItem.append(frame: UnsafeRawBufferPointer(frame.bytes), topic: topic, seq: seq, to: &body)
+        return String(decoding: body, as: UTF8.self)
+    }
+
+    @Test func dataComesBackAsPublished() {
+        #expect(Self.item(.json(Array(#"{"a":[1,2]}"#.utf8))) == #"{"seq":7,"data":{"a":[1,2]}}"#)
+        #expect(Self.item(.text(Array("say \"hi\"".utf8))) == #"{"seq":7,"data":"say \"hi\""}"#)
+        #expect(Self.item(.binary([0, 1, 255])) == #"{"seq":7,"data":"AAH/","binary":true}"#)
+        // A payload long enough for the 16-bit and 64-bit length forms.
+        let long = String(repeating: "x", count: 70_000)
+        #expect(Self.item(.text(Array(long.utf8))) == #"{"seq":7,"data":"\#(long)"}"#)
+    }
+}

@@ -207,3 +207,28 @@ def test_no_gap_and_no_duplicate_at_the_seam_under_load(start_herald):
     assert done.is_set()
     assert seen == list(range(1, total + 1)), "a gap or a duplicate at a seam"
     assert sessions >= 5
+
+
+def test_history_and_listing_endpoints(start_herald):
+    h = start_herald("--history-size", "3")
+    for body, ctype in ((b'{"a":1}', "application/json"), (b"hello", "text/plain"), (b"\x00\x01\xff", "application/octet-stream"),
+                        (b"[4]", "application/json")):
+        r = H.admin_request(h.admin_port, "POST", "/v1/publish?topic=room/1", body=body, content_type=ctype)
+        assert r.status == 200
+    publish(h, "room/2")
+    publish(h, "other")
+    page = H.admin_get(h.admin_port, "/v1/topics/room/1/history").json()
+    epoch = page["epoch"]
+    assert page == {"topic": "room/1", "epoch": epoch, "seq": 4, "messages": [
+        {"seq": 2, "data": "hello"}, {"seq": 3, "data": "AAH/", "binary": True}, {"seq": 4, "data": [4]}]}
+    later = H.admin_get(h.admin_port, "/v1/topics/room/1/history?since=3&limit=5").json()
+    assert later["messages"] == [{"seq": 4, "data": [4]}]
+    assert H.admin_get(h.admin_port, "/v1/topics/room/1/history?since=2&limit=1").json()["messages"] == [
+        {"seq": 3, "data": "AAH/", "binary": True}]
+    assert H.admin_get(h.admin_port, "/v1/topics/nope/history").status == 404
+    assert H.admin_get(h.admin_port, "/v1/topics/room/1/history?limit=0").status == 400
+    listing = H.admin_get(h.admin_port, "/v1/topics?prefix=room/").json()
+    assert [(t["topic"], t["seq"]) for t in listing["topics"]] == [("room/1", 4), ("room/2", 1)]
+    assert listing["topics"][0]["epoch"] == epoch and listing["topics"][0]["subscribers"] == 0
+    assert [t["topic"] for t in H.admin_get(h.admin_port, "/v1/topics?limit=1").json()["topics"]] == ["other"]
+    assert H.admin_get(h.admin_port, "/v1/topics?limit=5000").status == 400

@@ -302,6 +302,40 @@ final class TopicRegistry: Sendable {
         }
     }
 
+    /// The kept messages of `topic` after `since`, at most `limit`, oldest
+    /// first, with the topic's epoch and seq; one frame reference each for
+    /// the caller to release. Nil when the topic does not exist.
+    func history(topic: String, since: UInt64, limit: Int)
+        -> (epoch: String, seq: UInt64, entries: [TopicHistory.Entry])? {
+        let time = now()
+        return state.withLock { state in
+            guard var record = state.records[topic] else { return nil }
+            expire(&record, state: &state, now: time)
+            state.records[topic] = record
+            var entries: [TopicHistory.Entry] = []
+            if let history = record.history, let oldest = history.oldest, let newest = history.newest,
+               since < newest.seq, limit > 0 {
+                let from = max(since + 1, oldest.seq)
+                let through = min(newest.seq, from + UInt64(limit) - 1)
+                entries = history.entries(from: from, through: through) ?? []
+                for entry in entries { _ = entry.plain.retain() }
+            }
+            return (epoch(record.id), record.seq, entries)
+        }
+    }
+
+    /// Topics whose names start with `prefix`, in name order, at most
+    /// `limit`: (name, subscribers, seq, epoch).
+    func list(prefix: String, limit: Int) -> [(name: String, subscribers: Int, seq: UInt64, epoch: String)] {
+        state.withLock { state in
+            state.records.filter { $0.key.hasPrefix(prefix) }
+                .map { (name: $0.key, subscribers: $0.value.subscriberTotal, seq: $0.value.seq, epoch: epoch($0.value.id)) }
+                .sorted { $0.name < $1.name }
+                .prefix(limit)
+                .map { $0 }
+        }
+    }
+
     /// (entries, bytes, evicted past the bound) of kept history, for stats.
     func historyTotals() -> (entries: Int, bytes: Int, evicted: UInt64) {
         state.withLock { ($0.historyEntries, $0.historyBytes, $0.historyEvictedTotal) }
