@@ -68,6 +68,14 @@ public struct Config: Sendable, Equatable {
     /// want ~600 MiB, so the bound keeps the newest ~40 % of them — about as
     /// much as the node's million connection slots take.
     public var historyBytesMax = 256 * 1024 * 1024
+    /// In-band subscribes and unsubscribes one connection may send per
+    /// second, after a burst of `subscribeBurst`: a client cycling names to
+    /// churn the topic table is slowed to this, and gets `rate_limited`.
+    /// 20/s is far above what an app does after connecting.
+    public var subscribesPerSecond = 20
+    /// The burst a connection may subscribe with before the rate applies:
+    /// room for a full topic set at once (`topicsPerConnectionMax` is 64).
+    public var subscribeBurst = 128
     /// Topics one connection may hold (contract default 64).
     public var topicsPerConnectionMax = 64
     /// Largest publish body the admin API accepts (413 above).

@@ -11,7 +11,8 @@ import HeraldProtocol
 /// so that small ones fill what alignment would waste: timer links 12,
 /// flags 4, lifecycle 2, route/window/control 4, pendingOperations 2, closeCode 2,
 /// sendBatch 2, lastHeardTick 4, decoder 28 (FrameDecoder, 8-aligned),
-/// utf8 1 (+3 padding), assembly pointer/length/capacity 16 (borrowed only
+/// utf8 1, subscribe budget 3 (a token bucket in what was padding),
+/// assembly pointer/length/capacity 16 (borrowed only
 /// while a frame or head is incomplete), send head/tail/offset/bytes 16,
 /// subscriptions 4, token grant 4, token expiry 4, stalledSinceTick 4,
 /// overLimitSinceTick 4, pingSentTick 4. The split control-frame buffer
@@ -42,6 +43,9 @@ struct ConnectionSlot: BitwiseCopyable {
     var lastHeardTick: UInt32 = 0
     var decoder = FrameDecoder()
     var utf8 = UTF8Validator()
+    /// In-band subscribes and unsubscribes left (`--subscribes-per-second`);
+    /// kept in the three bytes the alignment of `assembly` would waste.
+    var subscribeBudget = TokenBucket(capacity: 0, nowSecond: 0)
     /// Message (or request head) bytes gathered across receives.
     var assembly: UnsafeMutableRawPointer? = nil
     var assemblyLength: UInt32 = 0

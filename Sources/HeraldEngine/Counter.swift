@@ -20,6 +20,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case refreshes
     case refreshesRefused
     case subscribesForbidden
+    case subscribesRateLimited
     case publicHTTPRequests
     case close1000
     case close1001
@@ -88,6 +89,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .tokensExpired: ("tokens_expired_total", nil, nil, "connections closed (4002) because their token expired")
         case .refreshes: ("token_refreshes_total", nil, nil, "refresh messages that extended a connection's token")
         case .refreshesRefused: ("token_refreshes_refused_total", nil, nil, "refresh messages refused (bad or expired token, another sub)")
+        case .subscribesRateLimited: ("subscribes_rate_limited_total", nil, nil, "subscribes and unsubscribes refused (rate_limited) past --subscribes-per-second")
         case .subscribesForbidden: ("subscribes_forbidden_total", nil, nil, "subscribes refused: topic outside the connection token's topics")
         case .publicHTTPRequests: ("public_http_requests_total", nil, nil, "plain HTTP requests answered on the public listener (/healthz)")
         case .close1000: Counter.close("1000")

@@ -288,13 +288,31 @@ extension Reactor {
         case .success(.refresh(let token)):
             refresh(index, token: token)
         case .success(.subscribe(let topic, let since)):
+            guard withinSubscribeRate(index) else { return }
             subscribe(index, topic: topic, since: since)
         case .success(.unsubscribe(let topic)):
+            guard withinSubscribeRate(index) else { return }
             unsubscribe(index, topic: topic)
         case .failure(let error):
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: error.code, message: error.message))
         }
+    }
+
+    /// `--subscribes-per-second` after `--subscribe-burst`: a client that
+    /// churns subscriptions (to fill the topic table, or by a bug) gets
+    /// `rate_limited` and the command is ignored; the socket stays open.
+    private func withinSubscribeRate(_ index: UInt32) -> Bool {
+        let slot = slab.pointer(index)
+        guard slot.pointee.subscribeBudget.take(capacity: settings.subscribeBurst, perSecond: settings.subscribesPerSecond,
+                                                nowSecond: nowSecond) else {
+            counters.add(.subscribesRateLimited)
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "rate_limited",
+                                                message: "at most \(settings.subscribesPerSecond) subscribes and unsubscribes a second"))
+            return false
+        }
+        return true
     }
 
     /// `refresh`: a new token for the same `sub` replaces the connection's

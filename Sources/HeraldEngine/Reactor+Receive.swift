@@ -205,6 +205,7 @@ extension Reactor {
         }
         slot.pointee.route = upgrade.route == .echo ? .echo : .webSocket
         slot.pointee.life.upgraded()
+        slot.pointee.subscribeBudget = TokenBucket(capacity: settings.subscribeBurst, nowSecond: nowSecond)
         counters.add(.connectionsUpgraded)
         openConnections += 1
         // The first check lands in [interval, interval × 1.2]: never

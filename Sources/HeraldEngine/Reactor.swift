@@ -110,6 +110,9 @@ final class Reactor {
         for buffer in partialControls.values { buffer.deallocate() }
     }
 
+    /// Seconds of the monotonic clock (token buckets).
+    var nowSecond: UInt32 { UInt32(truncatingIfNeeded: nowMilliseconds / 1000) }
+
     /// Current wheel tick, for cheap "last heard" stamps.
     var nowTick: UInt32 { UInt32(truncatingIfNeeded: nowMilliseconds / ReactorSettings.tickMilliseconds) }
 

@@ -45,6 +45,8 @@ struct ReactorSettings {
     let recvBufferCount: Int
     let recvBufferBytes: Int
     let topicsPerConnectionMax: Int
+    let subscribesPerSecond: UInt8
+    let subscribeBurst: UInt8
     let sendQueueBytesMax: Int
     let sendTimeoutMilliseconds: UInt64
     let slowConsumerPolicy: SlowConsumerPolicy
@@ -69,6 +71,8 @@ struct ReactorSettings {
         recvBufferCount = min(count, 32_768)
         recvBufferBytes = config.recvBufferBytes
         topicsPerConnectionMax = config.topicsPerConnectionMax
+        subscribesPerSecond = UInt8(clamping: config.subscribesPerSecond)
+        subscribeBurst = UInt8(clamping: config.subscribeBurst)
         sendQueueBytesMax = config.sendQueueBytesMax
         sendTimeoutMilliseconds = UInt64(config.sendTimeoutSeconds * 1000)
         slowConsumerPolicy = config.slowConsumerPolicy

@@ -66,6 +66,8 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "idempotency-window": ("60", { $0.idempotencyWindowSeconds == 60 }),
     "topic-idle-seconds": ("5", { $0.topicIdleSeconds == 5 }),
     "history-size": ("7", { $0.historySize == 7 }),
+    "subscribes-per-second": ("9", { $0.subscribesPerSecond == 9 }),
+    "subscribe-burst": ("11", { $0.subscribeBurst == 11 }),
     "history-ttl": ("30", { $0.historyTTLSeconds == 30 }),
     "history-bytes-max": ("1000", { $0.historyBytesMax == 1000 }),
 ]

@@ -232,3 +232,21 @@ def test_history_and_listing_endpoints(start_herald):
     assert listing["topics"][0]["epoch"] == epoch and listing["topics"][0]["subscribers"] == 0
     assert [t["topic"] for t in H.admin_get(h.admin_port, "/v1/topics?limit=1").json()["topics"]] == ["other"]
     assert H.admin_get(h.admin_port, "/v1/topics?limit=5000").status == 400
+
+
+def test_subscribe_churn_is_rate_limited(start_herald):
+    h = start_herald("--subscribe-burst", "10", "--subscribes-per-second", "2")
+    with H.RawWS.open(h.port, "/ws") as ws:
+        replies = []
+        for i in range(12):
+            ws.send_json({"type": "subscribe", "topic": f"churn{i}"})
+            replies.append(ws.recv_json())
+        assert [r["type"] for r in replies[:10]] == ["subscribed"] * 10
+        assert all(r["type"] == "error" and r["code"] == "rate_limited" for r in replies[10:]), replies[10:]
+        # The connection stays open and recovers at the rate.
+        ws.send_json({"type": "ping"})
+        assert ws.recv_json() == {"type": "pong"}
+        time.sleep(1.2)
+        assert subscribe(ws, "later")["type"] == "subscribed"
+    samples = H.parse_prometheus(H.admin_get(h.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_subscribes_rate_limited_total") == 2
