@@ -8,13 +8,16 @@ struct AdminRouter {
     let publisher: Publisher
     /// Publish results by `Idempotency-Key` (admin thread only).
     let idempotency: IdempotencyCache
+    /// Commands to the shards (nil in unit tests without shards).
+    let control: ShardControl?
 
-    init(token: String?, stats: StatsReport, publisher: Publisher,
+    init(token: String?, stats: StatsReport, publisher: Publisher, control: ShardControl? = nil,
          idempotency: IdempotencyCache = IdempotencyCache(windowMilliseconds: 300_000, keysMax: 100_000)) {
         self.token = token
         self.stats = stats
         self.publisher = publisher
         self.idempotency = idempotency
+        self.control = control
     }
 
     struct Response {
@@ -42,6 +45,9 @@ struct AdminRouter {
         case "/v1/publish":
             guard method == "POST" else { return Self.methodNotAllowed("POST") }
             return idempotent(request) { publish($0) }
+        case "/v1/disconnect":
+            guard method == "POST" else { return Self.methodNotAllowed("POST") }
+            return disconnect(request)
         case "/v1/topics":
             guard method == "GET" else { return Self.methodNotAllowed("GET") }
             return listTopics(request)
@@ -66,6 +72,22 @@ struct AdminRouter {
         guard let token, !authorized(head, token: token) else { return nil }
         return Self.error(.unauthorized, "missing or wrong bearer token",
                           headers: [("WWW-Authenticate", "Bearer realm=\"herald\"")])
+    }
+
+    /// `POST /v1/disconnect` `{"sub":"user-id"}`: every connection whose
+    /// token `sub` matches is closed with 4000 on every shard; `{"closed":K}`.
+    private func disconnect(_ request: AdminRequest) -> Response {
+        let parsed = request.body.withUnsafeBytes { JSONValue.parse($0) }
+        guard let subject = parsed?["sub"]?.stringValue, !subject.isEmpty else {
+            return Self.error(.badRequest, "body must be {\"sub\": \"user id\"}")
+        }
+        guard let control else { return Self.error(.serviceUnavailable, "no shards to ask") }
+        let result = control.disconnect(subject: subject)
+        guard result.complete else {
+            return Self.error(.serviceUnavailable, "not every shard answered in time (\(result.closed) closed so far)",
+                              headers: [("Retry-After", "1")])
+        }
+        return Response(status: .ok, contentType: "application/json", body: Array(#"{"closed":\#(result.closed)}"#.utf8))
     }
 
     /// Listing and history pages: at most this many entries per request.

@@ -18,6 +18,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case handshakeFailedUnauthorized
     case tokensExpired
     case refreshes
+    case disconnectsByAdmin
     case refreshesRefused
     case subscribesForbidden
     case subscribesRateLimited
@@ -31,6 +32,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case close1008
     case close1009
     case close1011
+    case close4000
     case close4001
     case close4002
     case closeOther
@@ -87,6 +89,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .handshakeFailedCapacity: Counter.handshake("capacity")
         case .handshakeFailedUnauthorized: Counter.handshake("unauthorized")
         case .tokensExpired: ("tokens_expired_total", nil, nil, "connections closed (4002) because their token expired")
+        case .disconnectsByAdmin: ("admin_disconnects_total", nil, nil, "connections closed (4000) by POST /v1/disconnect")
         case .refreshes: ("token_refreshes_total", nil, nil, "refresh messages that extended a connection's token")
         case .refreshesRefused: ("token_refreshes_refused_total", nil, nil, "refresh messages refused (bad or expired token, another sub)")
         case .subscribesRateLimited: ("subscribes_rate_limited_total", nil, nil, "subscribes and unsubscribes refused (rate_limited) past --subscribes-per-second")
@@ -101,6 +104,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .close1008: Counter.close("1008")
         case .close1009: Counter.close("1009")
         case .close1011: Counter.close("1011")
+        case .close4000: Counter.close("4000")
         case .close4001: Counter.close("4001")
         case .close4002: Counter.close("4002")
         case .closeOther: Counter.close("other")
@@ -174,6 +178,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case 1008: .close1008
         case 1009: .close1009
         case 1011: .close1011
+        case 4000: .close4000
         case 4001: .close4001
         case 4002: .close4002
         default: .closeOther

@@ -54,9 +54,11 @@ public final class Engine {
                                      historySize: config.historySize,
                                      historyTTLMilliseconds: UInt64(config.historyTTLSeconds * 1000),
                                      historyBytesMax: config.historyBytesMax)
+        let control = ShardControl(wakeDescriptors: wakeDescriptors)
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
-                                wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget))
+                                wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget,
+                                control: control))
         }
         let failures = StartBarrier(count: plan.shards)
         for shard in shards {
@@ -72,6 +74,7 @@ public final class Engine {
         let publisher = Publisher(registry: registry)
         let server = try AdminServer(listener: adminListener,
                                      router: AdminRouter(token: config.adminToken, stats: report, publisher: publisher,
+                                                         control: control,
                                                          idempotency: IdempotencyCache(
                                                             windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
                                                             keysMax: config.idempotencyKeysMax,

@@ -114,6 +114,24 @@ extension Reactor {
         }
     }
 
+    /// `POST /v1/disconnect`: closes every open connection whose token `sub`
+    /// is `subject` with 4000 "disconnected by server" (CONTRACT); returns
+    /// how many. A scan of the ring's slots: an admin action, not a hot path.
+    func disconnect(subject: String) -> Int {
+        guard settings.jwtSecret != nil else { return 0 }
+        var closed = 0
+        for index in 0..<UInt32(slab.capacity) where slab.isAllocated(index) {
+            let slot = slab.pointer(index)
+            guard slot.pointee.state == .open, slot.pointee.grant != ConnectionSlot.noGrant,
+                  !slot.pointee.life.flags.contains(.closeSent),
+                  grants.subject(slot.pointee.grant) == subject else { continue }
+            counters.add(.disconnectsByAdmin)
+            initiateClose(index, .disconnectedByServer, reason: "disconnected by server")
+            closed += 1
+        }
+        return closed
+    }
+
     /// Shutdown deadline passed: drop whatever is still open.
     func forceClose() {
         for index in 0..<UInt32(slab.capacity) where slab.isAllocated(index) {

@@ -31,8 +31,12 @@ final class Shard: @unchecked Sendable {
     /// malloc_trim (a walk of every arena) never runs more than this often.
     static let memoryReleaseIntervalMilliseconds: UInt64 = 5_000
 
+    /// Commands from the admin thread (disconnect by `sub`).
+    private let control: ShardControl
+
     init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
-         registry: TopicRegistry, budget: ConnectionBudget) {
+         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl) {
+        self.control = control
         self.index = index
         self.budget = budget
         self.registry = registry
@@ -94,6 +98,10 @@ final class Shard: @unchecked Sendable {
                 for reactor in reactors { reactor.beginShutdown() }
             }
             var busy = deliverPublished()
+            if control.hasCommands(shard: index) {
+                runCommands()
+                busy = true
+            }
             for reactor in reactors where reactor.turn(now: now) { busy = true }
             counters.openConnections.store(reactors.reduce(0) { $0 + $1.openConnections }, ordering: .relaxed)
             if let deadline = shutdownDeadline {
@@ -125,6 +133,16 @@ final class Shard: @unchecked Sendable {
 }
 
 extension Shard {
+    /// Carries out the admin thread's commands, reporting to each.
+    private func runCommands() {
+        for command in control.take(shard: index) {
+            switch command {
+            case .disconnect(let subject, let reply):
+                reply.arrive(adding: reactors.reduce(0) { $0 + $1.disconnect(subject: subject) })
+            }
+        }
+    }
+
     /// Gives freed heap pages back to the kernel once the shard is idle after
     /// real work (≥ 1 MiB sent or a connection closed since the last time),
     /// at most every `memoryReleaseIntervalMilliseconds`: the resident

@@ -77,3 +77,51 @@ public final class StartBarrier: @unchecked Sendable {
         return error
     }
 }
+
+/// A count of parties still to report, with their summed results, that one
+/// thread waits on for a bounded time (an admin request waiting for every
+/// shard to act on a command).
+public final class Countdown: @unchecked Sendable {
+    // @unchecked: all state is guarded by `mutex`/`condition`.
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var remaining: Int
+    private var total = 0
+
+    public init(count: Int) {
+        remaining = count
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&condition)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// One party reports `amount`.
+    public func arrive(adding amount: Int) {
+        pthread_mutex_lock(&mutex)
+        total += amount
+        remaining -= 1
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Waits until every party reported or `timeoutMilliseconds` passed;
+    /// returns the sum so far and whether every party reported.
+    public func wait(timeoutMilliseconds: UInt64) -> (total: Int, complete: Bool) {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + Int(timeoutMilliseconds % 1000) * 1_000_000
+        deadline.tv_sec += Int(timeoutMilliseconds / 1000) + nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        pthread_mutex_lock(&mutex)
+        while remaining > 0 {
+            if pthread_cond_timedwait(&condition, &mutex, &deadline) != 0 { break }
+        }
+        let result = (total, remaining == 0)
+        pthread_mutex_unlock(&mutex)
+        return result
+    }
+}

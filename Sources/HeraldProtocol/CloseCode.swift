@@ -39,6 +39,8 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, BitwiseCopyable {
     /// bad. Browsers never see an HTTP status of a failed upgrade, so the
     /// upgrade succeeds and this close says why (CONTRACT "Security").
     public static let unauthorized = CloseCode(4001)
+    /// 4000: closed by the operator (`POST /v1/disconnect`, CONTRACT).
+    public static let disconnectedByServer = CloseCode(4000)
     /// 4002: the connection token expired (at the upgrade, or while open).
     public static let tokenExpired = CloseCode(4002)
 

@@ -52,7 +52,7 @@ func makeStatsReport(registry: TopicRegistry = makeRegistry(shards: 2)) -> Stats
         #expect(Self.number(object["uptime_seconds"]).map { (0..<60).contains($0) } == true)
 
         let closes = try #require(object["closes"] as? [String: Any])
-        #expect(Set(closes.keys) == ["1000", "1001", "1002", "1003", "1006", "1007", "1008", "1009", "1011", "4001", "4002", "other"])
+        #expect(Set(closes.keys) == ["1000", "1001", "1002", "1003", "1006", "1007", "1008", "1009", "1011", "4000", "4001", "4002", "other"])
         #expect(Self.number(closes["1000"]) == 5)
         #expect(Self.number(closes["other"]) == 2)
         #expect(Self.number(closes["1006"]) == 0)

@@ -132,3 +132,31 @@ def test_expiry_closes_a_live_connection(start_herald):
 
 def test_without_a_secret_no_token_is_needed(herald):
     assert upgrade_status(herald.port, "/ws") == 101
+
+
+def test_admin_disconnect_by_sub_closes_every_connection_of_that_user(start_herald):
+    herald = start_herald("--jwt-secret", SECRET)
+    later = int(time.time()) + 3600
+    mallory = [H.RawWS.open(herald.port, "/ws?token=" + token({"sub": "mallory", "topics": ["*"], "exp": later}))
+               for _ in range(3)]
+    alice = H.RawWS.open(herald.port, "/ws?token=" + token({"sub": "alice", "topics": ["*"], "exp": later}))
+    try:
+        r = H.admin_request(herald.admin_port, "POST", "/v1/disconnect", body=b'{"sub":"mallory"}',
+                            content_type="application/json")
+        assert r.status == 200 and r.json() == {"closed": 3}
+        for ws in mallory:
+            frame = ws.expect_close(timeout=5)
+            assert frame.close_code == 4000 and frame.close_reason == b"disconnected by server"
+        alice.send_json({"type": "ping"})
+        assert alice.recv_json() == {"type": "pong"}, "another user's connection was closed"
+        again = H.admin_request(herald.admin_port, "POST", "/v1/disconnect", body=b'{"sub":"nobody"}',
+                                content_type="application/json")
+        assert again.json() == {"closed": 0}
+        bad = H.admin_request(herald.admin_port, "POST", "/v1/disconnect", body=b'{"user":1}',
+                              content_type="application/json")
+        assert bad.status == 400
+    finally:
+        for ws in mallory + [alice]:
+            ws.close()
+    samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_admin_disconnects_total") == 3

@@ -1,0 +1,58 @@
+import HeraldIO
+import Synchronization
+
+/// Commands from the admin thread to the shards, for what only a shard may
+/// do to its connections (`POST /v1/disconnect`). Each shard has a queue; a
+/// command is pushed to every shard and the shard's eventfd rung; the shard
+/// takes its queue on its next loop turn and reports to the command's
+/// countdown.
+///
+/// Bounded: the admin thread issues one command at a time and waits for it,
+/// so a queue holds at most one command per admin request in flight.
+final class ShardControl: Sendable {
+    enum Command: Sendable {
+        /// Close every connection whose token `sub` is `subject` (4000).
+        case disconnect(subject: String, reply: Countdown)
+    }
+
+    /// One shard's queue (a class: `Mutex` cannot live in an array).
+    final class Queue: Sendable {
+        let commands = Mutex<[Command]>([])
+    }
+
+    private let queues: [Queue]
+    private let wakeDescriptors: [Int32]
+    /// How long an admin request waits for the shards (a shard in the middle
+    /// of a million-subscriber broadcast takes seconds to get to it).
+    static let replyTimeoutMilliseconds: UInt64 = 5_000
+
+    init(wakeDescriptors: [Int32]) {
+        self.wakeDescriptors = wakeDescriptors
+        queues = wakeDescriptors.map { _ in Queue() }
+    }
+
+    /// Asks every shard to close `subject`'s connections; returns how many
+    /// they closed, and whether every shard answered within the timeout.
+    func disconnect(subject: String) -> (closed: Int, complete: Bool) {
+        let reply = Countdown(count: queues.count)
+        for (shard, queue) in queues.enumerated() {
+            queue.commands.withLock { $0.append(.disconnect(subject: subject, reply: reply)) }
+            Socket.signalEvent(wakeDescriptors[shard])
+        }
+        let result = reply.wait(timeoutMilliseconds: Self.replyTimeoutMilliseconds)
+        return (result.total, result.complete)
+    }
+
+    /// The commands waiting for `shard` (its own thread).
+    func take(shard: Int) -> [Command] {
+        queues[shard].commands.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }
+    }
+
+    /// Whether anything waits for `shard` (a cheap check each loop turn).
+    func hasCommands(shard: Int) -> Bool {
+        queues[shard].commands.withLock { !$0.isEmpty }
+    }
+}
