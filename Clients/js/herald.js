@@ -1,10 +1,14 @@
 // Herald browser/Node client (ES module, no dependencies).
 //
 // Wraps one WebSocket to a Herald gateway (see Docs/PROTOCOL.md):
-// - subscribes in-band and re-subscribes after every reconnect;
-// - tracks each topic's seq and reports what was missed, whether the server
-//   announced it ({"type":"gap"}) or the connection dropped in between
-//   (the `subscribed` reply carries the topic's last seq);
+// - subscribes in-band and re-subscribes after every reconnect with the
+//   position it had (`since`: epoch and seq), so the server replays what was
+//   missed; `onReset` says when that is impossible (another epoch, or
+//   messages no longer kept: reload the topic from the application);
+// - reports gaps the server announces ({"type":"gap"});
+// - stops on a refused token (close 4001, `onUnauthorized`), asks
+//   `getToken` for a fresh one after 4002, and `refresh(token)` extends a
+//   live connection; drops topics the server refused from re-subscribes;
 // - sends {"type":"ping"} when idle (browsers cannot send ping frames) and
 //   reconnects when no answer comes back;
 // - reconnects with capped exponential back-off and jitter.
@@ -21,6 +25,11 @@ export class HeraldClient {
     this.onMessage = options.onMessage ?? (() => {});
     this.onBinary = options.onBinary ?? (() => {});
     this.onGap = options.onGap ?? (() => {});
+    this.onReset = options.onReset ?? (() => {});
+    this.onUnauthorized = options.onUnauthorized ?? (() => {});
+    // Returns (or resolves to) a fresh token after a 4002 close.
+    this.getToken = options.getToken ?? null;
+    this.epochs = new Map(); // topic -> epoch of the last known seq
     this.onError = options.onError ?? (() => {});
     this.onOpen = options.onOpen ?? (() => {});
     this.onClose = options.onClose ?? (() => {});
@@ -40,7 +49,20 @@ export class HeraldClient {
 
   subscribe(topic) {
     if (!this.topics.has(topic)) this.topics.set(topic, null);
-    this.send({ type: "subscribe", topic });
+    this.send(this.subscribeMessage(topic));
+  }
+
+  // Extends a live connection with a new token for the same `sub`.
+  refresh(token) {
+    this.token = token;
+    this.send({ type: "refresh", token });
+  }
+
+  subscribeMessage(topic) {
+    const seq = this.topics.get(topic);
+    const epoch = this.epochs.get(topic);
+    return seq !== null && seq !== undefined && epoch ? { type: "subscribe", topic, since: { seq, epoch } }
+      : { type: "subscribe", topic };
   }
 
   unsubscribe(topic) {
@@ -63,7 +85,7 @@ export class HeraldClient {
     this.socket = socket;
     socket.onopen = () => {
       this.attempt = 0;
-      for (const topic of this.topics.keys()) this.send({ type: "subscribe", topic });
+      for (const topic of this.topics.keys()) this.send(this.subscribeMessage(topic));
       this.armPing();
       this.onOpen();
     };
@@ -80,7 +102,21 @@ export class HeraldClient {
     socket.onclose = (event) => {
       this.clearTimers();
       this.onClose(event);
-      if (!this.closedByUser) this.scheduleReconnect();
+      if (this.closedByUser) return;
+      if (event.code === 4001 || (event.code === 4002 && !this.getToken)) {
+        // A refused token: reconnecting would spin; surface it and stop.
+        this.closedByUser = true;
+        this.onUnauthorized({ code: event.code, reason: event.reason });
+        return;
+      }
+      if (event.code === 4002) {
+        Promise.resolve(this.getToken()).then((token) => {
+          this.token = token;
+          this.scheduleReconnect();
+        }, (error) => this.onError({ type: "error", code: "get_token", message: String(error) }));
+        return;
+      }
+      this.scheduleReconnect();
     };
     socket.onerror = () => {}; // onclose follows and reconnects
   }
@@ -92,12 +128,21 @@ export class HeraldClient {
         this.onMessage(message);
         break;
       case "subscribed": {
-        // After a reconnect: everything published while we were away is lost.
-        const last = this.topics.get(message.topic);
-        if (last !== null && last !== undefined && message.seq > last) {
-          this.onGap({ topic: message.topic, from: last + 1, to: message.seq });
+        const topic = message.topic;
+        const last = this.topics.get(topic);
+        const known = this.epochs.get(topic);
+        if (message.epoch) this.epochs.set(topic, message.epoch);
+        // Recovered: the missed messages follow (replayed by the server).
+        if (message.recovered === true) break;
+        const hadPosition = last !== null && last !== undefined;
+        const newEpoch = known && message.epoch && message.epoch !== known;
+        if (hadPosition && (message.recovered === false || newEpoch)) {
+          this.onReset({ topic, reason: newEpoch ? "epoch" : "not_recovered", epoch: message.epoch, seq: message.seq });
+        } else if (hadPosition && message.seq > last) {
+          // A server without epochs: say what was missed.
+          this.onGap({ topic, from: last + 1, to: message.seq });
         }
-        if (this.topics.has(message.topic)) this.topics.set(message.topic, message.seq);
+        if (this.topics.has(topic)) this.topics.set(topic, message.seq);
         break;
       }
       case "gap":
@@ -108,6 +153,11 @@ export class HeraldClient {
         clearTimeout(this.timers.pong);
         break;
       case "error":
+        if (message.topic && ["forbidden", "bad_topic", "too_many_topics", "topic_limit"].includes(message.code)) {
+          // Refused for good: not re-sent after every reconnect.
+          this.topics.delete(message.topic);
+          this.epochs.delete(message.topic);
+        }
         this.onError(message);
         break;
       default:

@@ -1,9 +1,13 @@
 """Herald client for Python (asyncio, on the `websockets` package).
 
 One connection to a Herald gateway (Docs/PROTOCOL.md) that subscribes
-in-band, re-subscribes after every reconnect, tracks each topic's seq and
-reports what was missed (server `gap` messages, and messages published
-while the connection was down, from the `subscribed` reply's seq)::
+in-band, re-subscribes after every reconnect *with the position it had*
+(`since`: epoch and seq), so the server replays what was missed, and
+reports what could not be recovered: a `Reset` (another epoch, or missed
+messages no longer kept: reload the topic's state from the application) or
+a `Gap` (the server's `drop` policy). A refused token (close 4001) stops the
+client with `Unauthorized`; an expired one (4002) asks `get_token` for a
+fresh one and reconnects; a 503 is retried after its `Retry-After`::
 
     async with HeraldClient("ws://127.0.0.1:8080/ws") as client:
         await client.subscribe("prices/eur")
@@ -51,6 +55,24 @@ class Gap:
 class ServerError:
     code: str
     message: str
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Reset:
+    """`topic`'s missed messages cannot be recovered (`reason`: "epoch"
+    when its sequence restarted, "not_recovered" when they are no longer
+    kept): reload its state from the application. Live messages follow
+    from `seq + 1` in `epoch`."""
+    topic: str
+    reason: str
+    epoch: str
+    seq: int
+
+
+class Unauthorized(Exception):
+    """The server refused the connection token (close 4001, or 4002 with
+    no `get_token` to renew it): the client stops instead of spinning."""
 
 
 def decode_binary_envelope(frame: bytes) -> Message:
@@ -64,11 +86,14 @@ def decode_binary_envelope(frame: bytes) -> Message:
 
 
 class HeraldClient:
-    def __init__(self, url: str, *, token: str | None = None, min_delay: float = 0.5, max_delay: float = 30.0,
-                 compression: str | None = "deflate"):
-        if token:
-            url += ("&" if "?" in url else "?") + "token=" + urllib.parse.quote(token)
-        self.url = url
+    def __init__(self, url: str, *, token: str | None = None, get_token=None, min_delay: float = 0.5,
+                 max_delay: float = 30.0, compression: str | None = "deflate"):
+        self.base_url = url
+        self.token = token
+        # Called (no arguments, may be async) for a fresh token after 4002.
+        self.get_token = get_token
+        self.epochs: dict[str, str] = {}
+        self.failure: Exception | None = None
         self.min_delay = min_delay
         self.max_delay = max_delay
         self.compression = compression
@@ -79,9 +104,19 @@ class HeraldClient:
         self._task: asyncio.Task | None = None
         self._closing = False
 
+    @property
+    def url(self) -> str:
+        if not self.token:
+            return self.base_url
+        return self.base_url + ("&" if "?" in self.base_url else "?") + "token=" + urllib.parse.quote(self.token)
+
     async def __aenter__(self) -> "HeraldClient":
         self._task = asyncio.create_task(self._run())
-        await self._connected.wait()
+        connected = asyncio.create_task(self._connected.wait())
+        await asyncio.wait([connected, self._task], return_when=asyncio.FIRST_COMPLETED)
+        if self.failure is not None:
+            connected.cancel()
+            raise self.failure
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -112,33 +147,82 @@ class HeraldClient:
     def __aiter__(self) -> AsyncIterator[Message | Gap | ServerError]:
         return self
 
-    async def __anext__(self) -> Message | Gap | ServerError:
+    async def __anext__(self) -> Message | Gap | Reset | ServerError:
+        if self.failure is not None and self.events.empty():
+            raise self.failure
         return await self.events.get()
 
+    async def refresh(self, token: str) -> None:
+        """Extends the connection with a new token for the same `sub`."""
+        self.token = token
+        await self._send({"type": "refresh", "token": token})
+
+    def _subscribe_message(self, topic: str) -> dict:
+        message = {"type": "subscribe", "topic": topic}
+        seq = self.topics.get(topic)
+        if seq is not None and topic in self.epochs:
+            message["since"] = {"seq": seq, "epoch": self.epochs[topic]}
+        return message
+
     async def _send(self, obj: dict) -> None:
+        if self.failure is not None:
+            raise self.failure
         await self._connected.wait()
-        await self._socket.send(json.dumps(obj))
+        try:
+            await self._socket.send(json.dumps(obj))
+        except ConnectionClosed:
+            # The connection is going: subscriptions are re-sent on the
+            # next one (with `since`), and the run loop says why it closed.
+            pass
 
     async def _run(self) -> None:
+        from websockets.exceptions import InvalidStatus
         attempt = 0
         while not self._closing:
+            retry_after = None
             try:
                 async with connect(self.url, compression=self.compression) as socket:
                     self._socket = socket
                     attempt = 0
-                    for topic in self.topics:
-                        await socket.send(json.dumps({"type": "subscribe", "topic": topic}))
+                    for topic in list(self.topics):
+                        await socket.send(json.dumps(self._subscribe_message(topic)))
                     self._connected.set()
                     async for raw in socket:
                         self._handle(raw)
-            except (OSError, ConnectionClosed, asyncio.TimeoutError):
-                pass
+                code = socket.close_code
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else None
+            except InvalidStatus as refused:
+                code = None
+                status = refused.response.status_code
+                if status == 401:
+                    self._fail(Unauthorized("the server refused the token (401)"))
+                    return
+                if status == 503:
+                    retry_after = _seconds(refused.response.headers.get("Retry-After"))
+            except (OSError, asyncio.TimeoutError):
+                code = None
             self._connected.clear()
             if self._closing:
                 return
+            if code == 4001:
+                self._fail(Unauthorized("the server refused the token (4001)"))
+                return
+            if code == 4002:
+                if self.get_token is None:
+                    self._fail(Unauthorized("the token expired (4002) and there is no get_token"))
+                    return
+                fresh = self.get_token()
+                self.token = await fresh if asyncio.iscoroutine(fresh) else fresh
             ceiling = min(self.max_delay, self.min_delay * 2 ** attempt)
             attempt += 1
-            await asyncio.sleep(ceiling / 2 + random.random() * ceiling / 2)
+            delay = ceiling / 2 + random.random() * ceiling / 2
+            await asyncio.sleep(max(delay, retry_after or 0))
+
+    def _fail(self, error: Exception) -> None:
+        self.failure = error
+        self._closing = True
+        self.events.put_nowait(ServerError("unauthorized", str(error)))
 
     def _handle(self, raw: str | bytes) -> None:
         if isinstance(raw, bytes):
@@ -152,17 +236,34 @@ class HeraldClient:
             self._track(event["topic"], event["seq"])
             self.events.put_nowait(Message(event["topic"], event["seq"], event["data"]))
         elif kind == "subscribed":
-            last = self.topics.get(event["topic"])
-            if last is not None and event["seq"] > last:
-                self.events.put_nowait(Gap(event["topic"], last + 1, event["seq"]))
-            if event["topic"] in self.topics:
-                self.topics[event["topic"]] = event["seq"]
+            topic = event["topic"]
+            last = self.topics.get(topic)
+            epoch = event.get("epoch")
+            known = self.epochs.get(topic)
+            if epoch is not None:
+                self.epochs[topic] = epoch
+            if event.get("recovered") is True:
+                # The missed messages follow (replayed); nothing to do.
+                return
+            if last is not None and (event.get("recovered") is False or (known and epoch and epoch != known)):
+                reason = "epoch" if known and epoch and epoch != known else "not_recovered"
+                self.events.put_nowait(Reset(topic, reason, epoch or "", event["seq"]))
+            elif last is not None and event["seq"] > last:
+                # A server without epochs: say what was missed.
+                self.events.put_nowait(Gap(topic, last + 1, event["seq"]))
+            if topic in self.topics:
+                self.topics[topic] = event["seq"]
         elif kind == "gap":
             self.events.put_nowait(Gap(event["topic"], event["from"], event["to"]))
             if event["topic"] in self.topics:
                 self.topics[event["topic"]] = event["to"]
         elif kind == "error":
-            self.events.put_nowait(ServerError(event.get("code", ""), event.get("message", "")))
+            topic = event.get("topic")
+            if topic is not None and event.get("code") in ("forbidden", "bad_topic", "too_many_topics", "topic_limit"):
+                # Refused for good: not re-sent after every reconnect.
+                self.topics.pop(topic, None)
+                self.epochs.pop(topic, None)
+            self.events.put_nowait(ServerError(event.get("code", ""), event.get("message", ""), topic))
 
     def _track(self, topic: str, seq: int) -> None:
         last = self.topics.get(topic)
@@ -170,6 +271,13 @@ class HeraldClient:
             self.events.put_nowait(Gap(topic, last + 1, seq - 1))
         if topic in self.topics:
             self.topics[topic] = seq
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def publish(admin_url: str, topic: str, data: Any, *, token: str | None = None) -> int:

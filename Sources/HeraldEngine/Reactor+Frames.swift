@@ -288,10 +288,10 @@ extension Reactor {
         case .success(.refresh(let token)):
             refresh(index, token: token)
         case .success(.subscribe(let topic, let since)):
-            guard withinSubscribeRate(index) else { return }
+            guard withinSubscribeRate(index, topic: topic) else { return }
             subscribe(index, topic: topic, since: since)
         case .success(.unsubscribe(let topic)):
-            guard withinSubscribeRate(index) else { return }
+            guard withinSubscribeRate(index, topic: topic) else { return }
             unsubscribe(index, topic: topic)
         case .failure(let error):
             counters.add(.clientErrorsSent)
@@ -302,14 +302,15 @@ extension Reactor {
     /// `--subscribes-per-second` after `--subscribe-burst`: a client that
     /// churns subscriptions (to fill the topic table, or by a bug) gets
     /// `rate_limited` and the command is ignored; the socket stays open.
-    private func withinSubscribeRate(_ index: UInt32) -> Bool {
+    private func withinSubscribeRate(_ index: UInt32, topic: String) -> Bool {
         let slot = slab.pointer(index)
         guard slot.pointee.subscribeBudget.take(capacity: settings.subscribeBurst, perSecond: settings.subscribesPerSecond,
                                                 nowSecond: nowSecond) else {
             counters.add(.subscribesRateLimited)
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "rate_limited",
-                                                message: "at most \(settings.subscribesPerSecond) subscribes and unsubscribes a second"))
+                                                message: "at most \(settings.subscribesPerSecond) subscribes and unsubscribes a second",
+                                                topic: topic))
             return false
         }
         return true

@@ -9,7 +9,8 @@ extension Reactor {
     func subscribe(_ index: UInt32, topic: String, since: Recovery.Position? = nil, reply: Bool = true) {
         guard TopicName.isValid(topic) else {
             counters.add(.clientErrorsSent)
-            sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /"))
+            sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /",
+                                                topic: topic))
             return
         }
         let slot = slab.pointer(index)
@@ -17,7 +18,8 @@ extension Reactor {
             // CONTRACT "Security": outside the token's topics → `forbidden`.
             counters.add(.subscribesForbidden)
             counters.add(.clientErrorsSent)
-            sendText(index, ServerMessage.error(code: "forbidden", message: "topic not allowed by the connection token"))
+            sendText(index, ServerMessage.error(code: "forbidden", message: "topic not allowed by the connection token",
+                                                topic: topic))
             return
         }
         let result = router.subscribe(ring: UInt16(ringIndex), slot: index, generation: slab.handle(index).generation,
@@ -43,11 +45,12 @@ extension Reactor {
         case .topicLimit:
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "topic_limit",
-                                                message: "the server holds its maximum number of topics"))
+                                                message: "the server holds its maximum number of topics", topic: topic))
         case .tooManyTopics:
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "too_many_topics",
-                                                message: "at most \(settings.topicsPerConnectionMax) topics per connection"))
+                                                message: "at most \(settings.topicsPerConnectionMax) topics per connection",
+                                                topic: topic))
         }
     }
 
@@ -80,7 +83,8 @@ extension Reactor {
     func unsubscribe(_ index: UInt32, topic: String) {
         guard TopicName.isValid(topic) else {
             counters.add(.clientErrorsSent)
-            sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /"))
+            sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /",
+                                                topic: topic))
             return
         }
         let slot = slab.pointer(index)

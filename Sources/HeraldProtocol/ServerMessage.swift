@@ -6,12 +6,17 @@ public enum ServerMessage {
         Array(#"{"type":"pong"}"#.utf8)
     }
 
-    /// `{"type":"error","code":…,"message":…}`.
-    public static func error(code: String, message: String) -> [UInt8] {
+    /// `{"type":"error","code":…,"message":…}`, with `"topic":T` when the
+    /// request named one (CONTRACT: so a client knows which subscribe failed).
+    public static func error(code: String, message: String, topic: String? = nil) -> [UInt8] {
         var out = Array(#"{"type":"error","code":"#.utf8)
         JSONString.append(code.utf8, to: &out)
         out.append(contentsOf: #","message":"#.utf8)
         JSONString.append(message.utf8, to: &out)
+        if let topic {
+            out.append(contentsOf: #","topic":"#.utf8)
+            JSONString.append(topic.utf8, to: &out)
+        }
         out.append(UInt8(ascii: "}"))
         return out
     }

@@ -21,6 +21,8 @@ import Testing
                 == #"{"type":"gap","topic":"g","epoch":"x","from":2,"to":9}"#)
         #expect(text(ServerMessage.unsubscribed(topic: "news")) == #"{"type":"unsubscribed","topic":"news"}"#)
         #expect(text(ServerMessage.error(code: "bad_topic", message: "no")) == #"{"type":"error","code":"bad_topic","message":"no"}"#)
+        #expect(text(ServerMessage.error(code: "forbidden", message: "no", topic: "a/b"))
+                == #"{"type":"error","code":"forbidden","message":"no","topic":"a/b"}"#)
         #expect(text(ServerMessage.message(topic: "t", seq: 3, jsonData: Array(#"{"x":1}"#.utf8))) == #"{"type":"message","topic":"t","seq":3,"data":{"x":1}}"#)
     }
 

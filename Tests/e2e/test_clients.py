@@ -18,7 +18,7 @@ import herald_e2e as H
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Clients/python"))
 
-from herald_client import Gap, HeraldClient, Message, ServerError, publish  # noqa: E402
+from herald_client import Gap, HeraldClient, Message, Reset, ServerError, Unauthorized, publish  # noqa: E402
 
 
 def free_port() -> int:
@@ -56,11 +56,58 @@ def test_python_client_receives_resubscribes_and_reports_gaps(start_herald):
                 H.wait_until,
                 lambda: H.admin_get(restarted.admin_port, "/v1/topics/py").json()["subscribers"] == 1, 10,
                 desc="client re-subscribed")
+            # A restarted server is a new epoch: the client reports a Reset
+            # (reload from the application), then live messages follow.
+            reset = await asyncio.wait_for(client.events.get(), 5)
+            assert isinstance(reset, Reset) and reset.reason == "epoch", reset
             await asyncio.to_thread(publish, f"http://127.0.0.1:{restarted.admin_port}", "py", "after")
             event = await asyncio.wait_for(client.events.get(), 5)
             assert isinstance(event, Message) and event.data == "after", event
 
     H.run_async(go(), 40)
+
+
+def test_python_client_recovers_what_it_missed_and_resets_on_a_new_epoch(start_herald):
+    port = free_port()
+    herald = start_herald("--listen", f"127.0.0.1:{port}")
+    admin = f"http://127.0.0.1:{herald.admin_port}"
+
+    async def go():
+        async with HeraldClient(f"ws://127.0.0.1:{port}/ws", min_delay=0.3, max_delay=0.5) as client:
+            await client.subscribe("rec")
+            H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/rec").json()["subscribers"] == 1, 5)
+            await asyncio.to_thread(publish, admin, "rec", 0)
+            assert await asyncio.wait_for(client.events.get(), 5) == Message("rec", 1, 0)
+            # The connection drops; while the client waits to reconnect,
+            # three messages are published. It recovers them, in order.
+            await client._socket.close()
+            for n in (1, 2, 3):
+                await asyncio.to_thread(publish, admin, "rec", n)
+            got = [await asyncio.wait_for(client.events.get(), 10) for _ in range(3)]
+            assert got == [Message("rec", 2, 1), Message("rec", 3, 2), Message("rec", 4, 3)]
+            # A restart starts a new epoch: the client says so (Reset), and
+            # live messages follow.
+            assert await asyncio.to_thread(herald.stop) == 0
+            restarted = await asyncio.to_thread(start_herald, "--listen", f"127.0.0.1:{port}")
+            reset = await asyncio.wait_for(client.events.get(), 15)
+            assert isinstance(reset, Reset) and reset.topic == "rec" and reset.reason == "epoch", reset
+            await asyncio.to_thread(publish, f"http://127.0.0.1:{restarted.admin_port}", "rec", "new")
+            assert await asyncio.wait_for(client.events.get(), 5) == Message("rec", 1, "new")
+
+    H.run_async(go(), 40)
+
+
+def test_python_client_stops_on_a_refused_token(start_herald):
+    herald = start_herald("--jwt-secret", "s")
+
+    async def go():
+        with pytest.raises(Unauthorized):
+            async with HeraldClient(f"ws://127.0.0.1:{herald.port}/ws", token="bad", min_delay=0.1) as client:
+                await client.subscribe("x")
+                async for _ in client:
+                    pass
+
+    H.run_async(go(), 20)
 
 
 def test_python_client_gap_accounting_without_a_server():
@@ -110,3 +157,49 @@ def test_javascript_client_under_node(herald, tmp_path):
     assert events[0] == {"event": "open"}, (events, errors)
     assert {"event": "message", "topic": "js", "seq": 1, "data": {"hello": "node"}} in events, (events, errors)
     assert {"event": "binary", "topic": "js", "seq": 2, "data": [0, 255]} in events, (events, errors)
+
+
+NODE_RECOVERY_SCRIPT = r"""
+import { HeraldClient } from "%(module)s";
+let dropped = false;
+const client = new HeraldClient("ws://127.0.0.1:%(port)d/ws", {
+  minDelayMs: 1500, maxDelayMs: 1500,
+  onOpen: () => { if (!dropped) client.subscribe("jsr"); console.log(JSON.stringify({ event: "open" })); },
+  onMessage: (m) => {
+    console.log(JSON.stringify({ event: "message", seq: m.seq, data: m.data }));
+    if (m.seq === 1 && !dropped) { dropped = true; client.socket.close(); console.log(JSON.stringify({ event: "dropped" })); }
+  },
+  onReset: (r) => console.log(JSON.stringify({ event: "reset", ...r })),
+  onGap: (g) => console.log(JSON.stringify({ event: "gap", ...g })),
+});
+setTimeout(() => { client.close(); process.exit(0); }, 8000);
+"""
+
+
+def test_javascript_client_recovers_after_a_reconnect(herald, tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the JS client needs a WebSocket runtime)")
+    script = tmp_path / "recover.mjs"
+    script.write_text(NODE_RECOVERY_SCRIPT % {"module": (ROOT / "Clients/js/herald.js").as_uri(), "port": herald.port})
+    process = subprocess.Popen([node, "--experimental-websocket", "--no-warnings", str(script)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    try:
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/jsr").json()["subscribers"] == 1, 10,
+                     desc="node client subscribed")
+        admin = f"http://127.0.0.1:{herald.admin_port}"
+        publish(admin, "jsr", 1)
+        # Published while the client is away (it reconnects after 1.5 s).
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/jsr").json()["subscribers"] == 0, 5,
+                     desc="node client dropped its connection")
+        publish(admin, "jsr", 2)
+        publish(admin, "jsr", 3)
+        output, errors = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    events = [json.loads(line) for line in output.splitlines() if line.strip()]
+    messages = [e for e in events if e["event"] == "message"]
+    assert [(m["seq"], m["data"]) for m in messages] == [(1, 1), (2, 2), (3, 3)], (events, errors)
+    assert not [e for e in events if e["event"] in ("reset", "gap")], events

@@ -243,6 +243,7 @@ def test_subscribe_churn_is_rate_limited(start_herald):
             replies.append(ws.recv_json())
         assert [r["type"] for r in replies[:10]] == ["subscribed"] * 10
         assert all(r["type"] == "error" and r["code"] == "rate_limited" for r in replies[10:]), replies[10:]
+        assert [r["topic"] for r in replies[10:]] == ["churn10", "churn11"], "errors name the topic"
         # The connection stays open and recovers at the rate.
         ws.send_json({"type": "ping"})
         assert ws.recv_json() == {"type": "pong"}
