@@ -203,3 +203,20 @@ def test_javascript_client_recovers_after_a_reconnect(herald, tmp_path):
     messages = [e for e in events if e["event"] == "message"]
     assert [(m["seq"], m["data"]) for m in messages] == [(1, 1), (2, 2), (3, 3)], (events, errors)
     assert not [e for e in events if e["event"] in ("reset", "gap")], events
+
+
+def test_javascript_global_build_is_current_and_defines_herald():
+    # herald.global.js (plain <script>) is generated from the ES module.
+    import runpy
+    module = runpy.run_path(str(ROOT / "Clients/js/make-global.py"))
+    assert (ROOT / "Clients/js/herald.global.js").read_text() == module["render"](), \
+        "herald.global.js is out of date: run python3 Clients/js/make-global.py"
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    check = ("const vm=require('vm'),fs=require('fs');const c={setTimeout,clearTimeout,TextDecoder,WebSocket:class{}};"
+             "vm.createContext(c);vm.runInContext(fs.readFileSync(process.argv[1],'utf8'),c);"
+             "console.log(typeof c.Herald.HeraldClient+' '+typeof c.Herald.decodeBinaryEnvelope)")
+    out = subprocess.run([node, "-e", check, str(ROOT / "Clients/js/herald.global.js")], capture_output=True,
+                         text=True, timeout=30)
+    assert out.stdout.strip() == "function function", out.stderr

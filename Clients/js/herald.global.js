@@ -1,0 +1,220 @@
+// GENERATED from herald.js by make-global.py: do not edit. A plain <script>:
+//   <script src="herald.global.js"></script>
+//   const client = new Herald.HeraldClient("wss://…/ws", { onMessage: … });
+(function (global) {
+  "use strict";
+  // Herald browser/Node client (ES module, no dependencies).
+  //
+  // Wraps one WebSocket to a Herald gateway (see Docs/PROTOCOL.md):
+  // - subscribes in-band and re-subscribes after every reconnect with the
+  //   position it had (`since`: epoch and seq), so the server replays what was
+  //   missed; `onReset` says when that is impossible (another epoch, or
+  //   messages no longer kept: reload the topic from the application);
+  // - reports gaps the server announces ({"type":"gap"});
+  // - stops on a refused token (close 4001, `onUnauthorized`), asks
+  //   `getToken` for a fresh one after 4002, and `refresh(token)` extends a
+  //   live connection; drops topics the server refused from re-subscribes;
+  // - sends {"type":"ping"} when idle (browsers cannot send ping frames) and
+  //   reconnects when no answer comes back;
+  // - reconnects with capped exponential back-off and jitter.
+  //
+  //   const client = new HeraldClient("ws://127.0.0.1:8080/ws", {
+  //     onMessage: ({ topic, seq, data }) => ..., onGap: ({ topic, from, to }) => ...,
+  //   });
+  //   client.subscribe("prices/eur");
+
+  class HeraldClient {
+    constructor(url, options = {}) {
+      this.url = url;
+      this.token = options.token ?? null;
+      this.onMessage = options.onMessage ?? (() => {});
+      this.onBinary = options.onBinary ?? (() => {});
+      this.onGap = options.onGap ?? (() => {});
+      this.onReset = options.onReset ?? (() => {});
+      this.onUnauthorized = options.onUnauthorized ?? (() => {});
+      // Returns (or resolves to) a fresh token after a 4002 close.
+      this.getToken = options.getToken ?? null;
+      this.epochs = new Map(); // topic -> epoch of the last known seq
+      this.onError = options.onError ?? (() => {});
+      this.onOpen = options.onOpen ?? (() => {});
+      this.onClose = options.onClose ?? (() => {});
+      // The server pings after 25 s of silence; asking first keeps NAT
+      // tables warm and detects a dead path from this side too.
+      this.pingIntervalMs = options.pingIntervalMs ?? 20_000;
+      this.pongTimeoutMs = options.pongTimeoutMs ?? 10_000;
+      this.minDelayMs = options.minDelayMs ?? 500;
+      this.maxDelayMs = options.maxDelayMs ?? 30_000;
+      this.topics = new Map(); // topic -> last seq seen (0 = none yet)
+      this.attempt = 0;
+      this.closedByUser = false;
+      this.socket = null;
+      this.timers = { ping: null, pong: null, reconnect: null };
+      this.connect();
+    }
+
+    subscribe(topic) {
+      if (!this.topics.has(topic)) this.topics.set(topic, null);
+      this.send(this.subscribeMessage(topic));
+    }
+
+    // Extends a live connection with a new token for the same `sub`.
+    refresh(token) {
+      this.token = token;
+      this.send({ type: "refresh", token });
+    }
+
+    subscribeMessage(topic) {
+      const seq = this.topics.get(topic);
+      const epoch = this.epochs.get(topic);
+      return seq !== null && seq !== undefined && epoch ? { type: "subscribe", topic, since: { seq, epoch } }
+        : { type: "subscribe", topic };
+    }
+
+    unsubscribe(topic) {
+      this.topics.delete(topic);
+      this.send({ type: "unsubscribe", topic });
+    }
+
+    close() {
+      this.closedByUser = true;
+      this.clearTimers();
+      if (this.socket) this.socket.close(1000, "client closing");
+    }
+
+    // --- internals -----------------------------------------------------------
+
+    connect() {
+      const url = this.token ? `${this.url}${this.url.includes("?") ? "&" : "?"}token=${encodeURIComponent(this.token)}` : this.url;
+      const socket = new WebSocket(url);
+      socket.binaryType = "arraybuffer";
+      this.socket = socket;
+      socket.onopen = () => {
+        this.attempt = 0;
+        for (const topic of this.topics.keys()) this.send(this.subscribeMessage(topic));
+        this.armPing();
+        this.onOpen();
+      };
+      socket.onmessage = (event) => {
+        this.armPing();
+        if (typeof event.data !== "string") {
+          const envelope = decodeBinaryEnvelope(event.data);
+          this.track(envelope.topic, envelope.seq);
+          this.onBinary(envelope);
+          return;
+        }
+        this.handle(JSON.parse(event.data));
+      };
+      socket.onclose = (event) => {
+        this.clearTimers();
+        this.onClose(event);
+        if (this.closedByUser) return;
+        if (event.code === 4001 || (event.code === 4002 && !this.getToken)) {
+          // A refused token: reconnecting would spin; surface it and stop.
+          this.closedByUser = true;
+          this.onUnauthorized({ code: event.code, reason: event.reason });
+          return;
+        }
+        if (event.code === 4002) {
+          Promise.resolve(this.getToken()).then((token) => {
+            this.token = token;
+            this.scheduleReconnect();
+          }, (error) => this.onError({ type: "error", code: "get_token", message: String(error) }));
+          return;
+        }
+        this.scheduleReconnect();
+      };
+      socket.onerror = () => {}; // onclose follows and reconnects
+    }
+
+    handle(message) {
+      switch (message.type) {
+        case "message":
+          this.track(message.topic, message.seq);
+          this.onMessage(message);
+          break;
+        case "subscribed": {
+          const topic = message.topic;
+          const last = this.topics.get(topic);
+          const known = this.epochs.get(topic);
+          if (message.epoch) this.epochs.set(topic, message.epoch);
+          // Recovered: the missed messages follow (replayed by the server).
+          if (message.recovered === true) break;
+          const hadPosition = last !== null && last !== undefined;
+          const newEpoch = known && message.epoch && message.epoch !== known;
+          if (hadPosition && (message.recovered === false || newEpoch)) {
+            this.onReset({ topic, reason: newEpoch ? "epoch" : "not_recovered", epoch: message.epoch, seq: message.seq });
+          } else if (hadPosition && message.seq > last) {
+            // A server without epochs: say what was missed.
+            this.onGap({ topic, from: last + 1, to: message.seq });
+          }
+          if (this.topics.has(topic)) this.topics.set(topic, message.seq);
+          break;
+        }
+        case "gap":
+          this.onGap({ topic: message.topic, from: message.from, to: message.to });
+          if (this.topics.has(message.topic)) this.topics.set(message.topic, message.to);
+          break;
+        case "pong":
+          clearTimeout(this.timers.pong);
+          break;
+        case "error":
+          if (message.topic && ["forbidden", "bad_topic", "too_many_topics", "topic_limit"].includes(message.code)) {
+            // Refused for good: not re-sent after every reconnect.
+            this.topics.delete(message.topic);
+            this.epochs.delete(message.topic);
+          }
+          this.onError(message);
+          break;
+        default:
+          break;
+      }
+    }
+
+    track(topic, seq) {
+      const last = this.topics.get(topic);
+      if (last !== null && last !== undefined && seq > last + 1) {
+        this.onGap({ topic, from: last + 1, to: seq - 1 });
+      }
+      if (this.topics.has(topic)) this.topics.set(topic, seq);
+    }
+
+    send(object) {
+      if (this.socket && this.socket.readyState === 1) this.socket.send(JSON.stringify(object));
+    }
+
+    armPing() {
+      clearTimeout(this.timers.ping);
+      this.timers.ping = setTimeout(() => {
+        this.send({ type: "ping" });
+        this.timers.pong = setTimeout(() => this.socket && this.socket.close(4000, "no pong"), this.pongTimeoutMs);
+      }, this.pingIntervalMs);
+    }
+
+    scheduleReconnect() {
+      const ceiling = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** this.attempt);
+      const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+      this.attempt += 1;
+      this.timers.reconnect = setTimeout(() => this.connect(), delay);
+    }
+
+    clearTimers() {
+      clearTimeout(this.timers.ping);
+      clearTimeout(this.timers.pong);
+      clearTimeout(this.timers.reconnect);
+    }
+  }
+
+  // Binary publishes (Docs/PROTOCOL.md): version (1) | topic length (1) |
+  // topic | seq (8, big-endian) | payload.
+  function decodeBinaryEnvelope(buffer) {
+    const view = new DataView(buffer);
+    const version = view.getUint8(0);
+    if (version !== 1) throw new Error(`unknown binary envelope version ${version}`);
+    const topicLength = view.getUint8(1);
+    const topic = new TextDecoder().decode(new Uint8Array(buffer, 2, topicLength));
+    const seq = Number(view.getBigUint64(2 + topicLength));
+    const data = new Uint8Array(buffer, 10 + topicLength);
+    return { topic, seq, data };
+  }
+  global.Herald = { HeraldClient, decodeBinaryEnvelope };
+})(typeof globalThis !== "undefined" ? globalThis : this);
