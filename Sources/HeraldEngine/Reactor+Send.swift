@@ -137,26 +137,12 @@ extension Reactor {
         batches.prepareSend(on: ring, fixedFile: index, batch: batch, vectorCount: count, userData: userData(.send, index))
     }
 
-    /// Bytes the send in flight asked for: what `submitSend` gathered (the
-    /// head of the queue is unchanged while a send is in flight).
-    private func bytesRequested(_ index: UInt32) -> Int {
-        let slot = slab.pointer(index)
-        var node = slot.pointee.sendHead
-        var total = -Int(slot.pointee.sendOffset)
-        var count = 0
-        while node != SendNodePool.none && count < SendBatchPool.iovecsMax {
-            total += nodes.frame(node).count
-            count += 1
-            node = nodes.following(node)
-        }
-        return total
-    }
-
     func sendCompleted(_ completion: Completion) {
         // Sends are never orphaned: the slot stays allocated until this
         // completion arrives (pendingOperations), so the generation matches.
         guard let slot = liveSlot(completion.userData) else { return }
         let index = completion.userData.index
+        let requested = batches.requestedBytes(UInt32(slot.pointee.sendBatch))
         batches.give(UInt32(slot.pointee.sendBatch))
         slot.pointee.sendBatch = ConnectionSlot.noBatch
         slot.pointee.flags.remove(.sendInFlight)
@@ -178,7 +164,6 @@ extension Reactor {
             }
             return
         }
-        let requested = bytesRequested(index)
         var sent = Int(completion.result)
         counters.add(.bytesSent, UInt64(sent))
         let short = sent < requested

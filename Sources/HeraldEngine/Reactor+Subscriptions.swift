@@ -66,13 +66,7 @@ extension Reactor {
         sendText(index, ServerMessage.subscribed(topic: topic, seq: seam, epoch: epoch, recovered: recovered))
         let slot = slab.pointer(index)
         for entry in entries {
-            var frame = entry.plain
-            if slot.pointee.flags.contains(.deflate), let compressed = entry.compressed {
-                let window = slot.pointee.deflateWindowBits
-                if window == 0 || entry.plain._withUnsafeGuaranteedRef({ $0.count }) <= 1 << Int(window) {
-                    frame = compressed
-                }
-            }
+            let frame = frameFor(slot, plain: entry.plain, compressed: entry.compressed)
             enqueueShared(index, frame, cost: frame._withUnsafeGuaranteedRef { $0.queueCost })
             counters.add(.messagesReplayed)
             // `recover` handed over one reference per frame; the queue holds its own.
@@ -100,21 +94,25 @@ extension Reactor {
         router.unsubscribeAll(head: &slot.pointee.subscriptions)
     }
 
+    /// Which of a message's shared frames a connection gets: the compressed
+    /// one when it negotiated permessage-deflate and the message fits the
+    /// window it asked for (see `Reactor.deflateResponse(for:)`; the plain
+    /// frame's size bounds the message's), else the plain one.
+    @inline(__always)
+    func frameFor(_ slot: UnsafeMutablePointer<ConnectionSlot>, plain: Unmanaged<OutboundFrame>,
+                  compressed: Unmanaged<OutboundFrame>?) -> Unmanaged<OutboundFrame> {
+        guard slot.pointee.flags.contains(.deflate), let compressed else { return plain }
+        let window = slot.pointee.deflateWindowBits
+        guard window == 0 || plain._withUnsafeGuaranteedRef({ $0.count }) <= 1 << Int(window) else { return plain }
+        return compressed
+    }
+
     /// Queues a published frame on one subscriber (one retain, no copy).
     /// Returns false when the subscriber cannot take it (closing, stale).
     func deliver(_ index: UInt32, generation: UInt32, node: UInt32, seq: UInt64, delivery: DeliveryQueue.Delivery) {
         guard slab.isLive(SlotHandle(index: index, generation: generation)) else { return }
         let slot = slab.pointer(index)
-        var frame = delivery.frame
-        if slot.pointee.flags.contains(.deflate), let compressed = delivery.compressed {
-            // A smaller negotiated window only takes messages that fit in it
-            // (see `Reactor.deflateResponse(for:)`); the plain frame's size
-            // bounds the message's.
-            let window = slot.pointee.deflateWindowBits
-            if window == 0 || delivery.frame._withUnsafeGuaranteedRef({ $0.count }) <= 1 << Int(window) {
-                frame = compressed
-            }
-        }
+        let frame = frameFor(slot, plain: delivery.frame, compressed: delivery.compressed)
         let cost = frame._withUnsafeGuaranteedRef { $0.queueCost }
         guard slot.pointee.life.acceptsData else { return }
         if slot.pointee.flags.contains(.dropping) {

@@ -14,6 +14,10 @@ public struct SendBatchPool: ~Copyable {
     public let count: Int
     private let headers: UnsafeMutablePointer<msghdr>
     private let vectors: UnsafeMutablePointer<iovec>
+    /// Bytes each in-flight send asked for (set by `prepareSend`), so its
+    /// completion tells a short write from a whole one without walking the
+    /// connection's queue again.
+    private let requested: UnsafeMutablePointer<Int>
     private var freeList: [UInt32]
 
     public init(count: Int) {
@@ -22,13 +26,18 @@ public struct SendBatchPool: ~Copyable {
         // are always written in full before the kernel reads them.
         headers = .allocate(capacity: count)
         vectors = .allocate(capacity: count * SendBatchPool.iovecsMax)
+        requested = .allocate(capacity: count)
         freeList = (0..<UInt32(count)).reversed()
     }
 
     deinit {
         headers.deallocate()
         vectors.deallocate()
+        requested.deallocate()
     }
+
+    /// The bytes the send prepared on `batch` asked for.
+    public func requestedBytes(_ batch: UInt32) -> Int { requested[Int(batch)] }
 
     public mutating func take() -> UInt32? { freeList.popLast() }
 
@@ -51,6 +60,7 @@ public struct SendBatchPool: ~Copyable {
     public func prepareSend(on ring: Ring, fixedFile: UInt32, batch: UInt32, vectorCount: Int, userData: UserData) {
         // Safe: batch < count (the caller took it from this pool).
         let first = vectors + Int(batch) * SendBatchPool.iovecsMax
+        requested[Int(batch)] = (0..<vectorCount).reduce(0) { $0 + first[$1].iov_len }
         if vectorCount == 1 {
             ring.prepareSend(fixedFile: fixedFile,
                              bytes: UnsafeRawBufferPointer(start: first.pointee.iov_base, count: first.pointee.iov_len),

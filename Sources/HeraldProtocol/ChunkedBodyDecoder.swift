@@ -57,7 +57,7 @@ public struct ChunkedBodyDecoder: Sendable {
                     guard byte == ASCII.tab || (byte >= ASCII.space && byte != ASCII.del) else {
                         return fail(.badRequest, "bad chunk extension")
                     }
-                } else if let digit = Self.hexValue(byte) {
+                } else if let digit = QueryString.hexValue(byte).map(Int.init) {
                     size = size * 16 + digit
                     digits += 1
                     guard size <= bodyBytesMax, body.count + size <= bodyBytesMax else {
@@ -126,14 +126,5 @@ public struct ChunkedBodyDecoder: Sendable {
     private mutating func fail(_ status: HTTPStatus, _ message: String) -> Step {
         failed = true
         return .failure(status, message)
-    }
-
-    static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A") + 10)
-        default: nil
-        }
     }
 }

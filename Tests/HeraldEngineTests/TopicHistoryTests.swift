@@ -101,6 +101,19 @@ import Testing
         #expect(registry.historyTotals().entries == 0)
     }
 
+    @Test func aLongRunOnOneTopicKeepsItsNewestMessages() throws {
+        // Thousands of publishes pass through a 4-message ring: the eviction
+        // order is compacted on the way and the ring still holds the newest.
+        let clock = ManualClock()
+        let registry = Self.registry(clock)
+        for _ in 0..<3_000 { _ = registry.publish(topic: "t", build: plainFrames) }
+        #expect(registry.historyTotals().entries == 4)
+        let epoch = try #require(registry.info(topic: "t").epoch)
+        let result = registry.recover(topic: "t", since: .init(seq: 2_996, epoch: epoch), seam: 3_000, epoch: epoch)
+        #expect(result.frames.map(\.seq) == [2_997, 2_998, 2_999, 3_000])
+        result.frames.forEach { $0.release() }
+    }
+
     @Test func noHistoryWhenSizeIsZero() {
         let clock = ManualClock()
         let registry = Self.registry(clock, size: 0)

@@ -92,6 +92,18 @@ final class TopicRegistry: Sendable {
             if record.history?.isEmpty == true { record.history = nil }
         }
 
+        /// Entries that left their rings by other ways (the ring's own
+        /// capacity, the TTL) stay in the order list until compacted: keep it
+        /// within twice the live entries. Run with every record written back.
+        mutating func compactHistoryOrder() {
+            guard historyOrder.count - historyHead > 2 * historyEntries + 1024 else { return }
+            historyOrder = historyOrder[historyHead...].filter { item in
+                guard let oldest = records[item.name]?.history?.oldest?.seq else { return false }
+                return item.seq >= oldest
+            }
+            historyHead = 0
+        }
+
         /// Releases every kept message of a record being freed.
         mutating func dropHistory(_ record: inout Record) {
             while record.history != nil { dropOldest(&record) }
@@ -202,6 +214,7 @@ final class TopicRegistry: Sendable {
             record.lastActivityMilliseconds = time
             state.markIdle(topic, &record, now: time)
             state.records[topic] = record
+            if historySize > 0 { state.compactHistoryOrder() }
             return .published(seq: record.seq, epoch: epoch(record.id))
         }
         for shard in targets { Socket.signalEvent(wakeDescriptors[shard]) }
@@ -254,17 +267,6 @@ final class TopicRegistry: Sendable {
                 state.historyEvictedTotal &+= 1
                 state.records[oldest.name] = other
             }
-        }
-        // Entries that left their rings by other ways stay in the order
-        // list until compacted: keep it within twice the live entries.
-        if state.historyOrder.count - state.historyHead > 2 * state.historyEntries + 1024 {
-            var records = state.records
-            records[topic] = record
-            state.historyOrder = state.historyOrder[state.historyHead...].filter { item in
-                guard let oldest = records[item.name]?.history?.oldest?.seq else { return false }
-                return item.seq >= oldest
-            }
-            state.historyHead = 0
         }
     }
 
