@@ -35,11 +35,24 @@ export interface HeraldError {
   topic?: string;
 }
 
+export interface HeraldState {
+  state: "connecting" | "connected" | "disconnected";
+  /** The close code (0 when no connection was made). */
+  code?: number;
+  reason?: string;
+}
+
 export interface HeraldClientOptions {
   /** Connection token (with --jwt-secret on the server). */
   token?: string;
-  /** Called for a fresh token after the server closed with 4002 (expired). */
+  /**
+   * Returns (or resolves to) a fresh token. Called before every connect and
+   * ahead of the current token's `exp`, whose result is sent in-band as
+   * `refresh`, so a live connection is never closed for expiry (4002).
+   */
   getToken?: () => string | Promise<string>;
+  /** Connection state changes; `code`/`reason` come with "disconnected". */
+  onState?: (state: HeraldState) => void;
   onMessage?: (message: HeraldMessage) => void;
   onBinary?: (message: HeraldBinaryMessage) => void;
   onGap?: (gap: HeraldGap) => void;
@@ -61,6 +74,8 @@ export declare class HeraldClient {
   /** Extends the live connection with a new token for the same `sub`. */
   refresh(token: string): void;
   close(): void;
+  /** The current connection state. */
+  readonly state: "connecting" | "connected" | "disconnected";
 }
 
 export declare function decodeBinaryEnvelope(buffer: ArrayBuffer): HeraldBinaryMessage;

@@ -11,9 +11,13 @@
   //   missed; `onReset` says when that is impossible (another epoch, or
   //   messages no longer kept: reload the topic from the application);
   // - reports gaps the server announces ({"type":"gap"});
-  // - stops on a refused token (close 4001, `onUnauthorized`), asks
-  //   `getToken` for a fresh one after 4002, and `refresh(token)` extends a
-  //   live connection; drops topics the server refused from re-subscribes;
+  // - stops on a refused token (close 4001, `onUnauthorized`); with
+  //   `getToken` it takes a fresh token before every connect and refreshes
+  //   the live connection in-band before the token's `exp` (so a connection
+  //   is never closed 4002); drops topics the server refused from
+  //   re-subscribes;
+  // - reports its state (`onState`: connecting, connected, disconnected with
+  //   the close code and reason);
   // - sends {"type":"ping"} when idle (browsers cannot send ping frames) and
   //   reconnects when no answer comes back;
   // - reconnects with capped exponential back-off and jitter.
@@ -32,8 +36,11 @@
       this.onGap = options.onGap ?? (() => {});
       this.onReset = options.onReset ?? (() => {});
       this.onUnauthorized = options.onUnauthorized ?? (() => {});
-      // Returns (or resolves to) a fresh token after a 4002 close.
+      // Returns (or resolves to) a fresh token: called before every connect
+      // and before the current token's `exp` (then sent as `refresh`).
       this.getToken = options.getToken ?? null;
+      this.onState = options.onState ?? (() => {});
+      this.state = "disconnected";
       this.epochs = new Map(); // topic -> epoch of the last known seq
       this.onError = options.onError ?? (() => {});
       this.onOpen = options.onOpen ?? (() => {});
@@ -48,7 +55,7 @@
       this.attempt = 0;
       this.closedByUser = false;
       this.socket = null;
-      this.timers = { ping: null, pong: null, reconnect: null };
+      this.timers = { ping: null, pong: null, reconnect: null, refresh: null };
       this.connect();
     }
 
@@ -83,7 +90,29 @@
 
     // --- internals -----------------------------------------------------------
 
+    setState(state, details = {}) {
+      this.state = state;
+      this.onState({ state, ...details });
+    }
+
     connect() {
+      this.setState("connecting");
+      if (!this.getToken) {
+        this.open();
+        return;
+      }
+      Promise.resolve().then(() => this.getToken()).then((token) => {
+        if (this.closedByUser) return;
+        this.token = token;
+        this.open();
+      }, (error) => {
+        this.onError({ type: "error", code: "get_token", message: String(error) });
+        this.setState("disconnected", { code: 0, reason: "get_token failed" });
+        this.scheduleReconnect();
+      });
+    }
+
+    open() {
       const url = this.token ? `${this.url}${this.url.includes("?") ? "&" : "?"}token=${encodeURIComponent(this.token)}` : this.url;
       const socket = new WebSocket(url);
       socket.binaryType = "arraybuffer";
@@ -92,6 +121,8 @@
         this.attempt = 0;
         for (const topic of this.topics.keys()) this.send(this.subscribeMessage(topic));
         this.armPing();
+        this.armRefresh(tokenExpiry(this.token));
+        this.setState("connected");
         this.onOpen();
       };
       socket.onmessage = (event) => {
@@ -106,6 +137,7 @@
       };
       socket.onclose = (event) => {
         this.clearTimers();
+        this.setState("disconnected", { code: event.code, reason: event.reason });
         this.onClose(event);
         if (this.closedByUser) return;
         if (event.code === 4001 || (event.code === 4002 && !this.getToken)) {
@@ -114,13 +146,7 @@
           this.onUnauthorized({ code: event.code, reason: event.reason });
           return;
         }
-        if (event.code === 4002) {
-          Promise.resolve(this.getToken()).then((token) => {
-            this.token = token;
-            this.scheduleReconnect();
-          }, (error) => this.onError({ type: "error", code: "get_token", message: String(error) }));
-          return;
-        }
+        // After 4002 too: connect() asks getToken for a fresh token first.
         this.scheduleReconnect();
       };
       socket.onerror = () => {}; // onclose follows and reconnects
@@ -157,6 +183,9 @@
         case "pong":
           clearTimeout(this.timers.pong);
           break;
+        case "refreshed":
+          this.armRefresh(message.exp);
+          break;
         case "error":
           if (message.topic && ["forbidden", "bad_topic", "too_many_topics", "topic_limit"].includes(message.code)) {
             // Refused for good: not re-sent after every reconnect.
@@ -190,6 +219,20 @@
       }, this.pingIntervalMs);
     }
 
+    // Asks getToken for a new token ahead of `exp` (seconds since the epoch)
+    // and sends it in-band: a tenth of the remaining life early, at least 5 s
+    // early, and never more often than once a second.
+    armRefresh(exp) {
+      clearTimeout(this.timers.refresh);
+      if (!this.getToken || typeof exp !== "number") return;
+      const remaining = exp * 1000 - Date.now();
+      const delay = Math.max(1000, remaining - Math.max(5000, remaining / 10));
+      this.timers.refresh = setTimeout(() => {
+        Promise.resolve().then(() => this.getToken()).then((token) => this.refresh(token),
+          (error) => this.onError({ type: "error", code: "get_token", message: String(error) }));
+      }, delay);
+    }
+
     scheduleReconnect() {
       const ceiling = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** this.attempt);
       const delay = ceiling / 2 + Math.random() * (ceiling / 2);
@@ -201,6 +244,22 @@
       clearTimeout(this.timers.ping);
       clearTimeout(this.timers.pong);
       clearTimeout(this.timers.reconnect);
+      clearTimeout(this.timers.refresh);
+    }
+  }
+
+  // The `exp` claim of a JWT (seconds since the epoch), or null. Read only to
+  // time the refresh: the server is what verifies the token.
+  function tokenExpiry(token) {
+    if (typeof token !== "string") return null;
+    const part = token.split(".")[1];
+    if (!part) return null;
+    try {
+      const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+      const exp = JSON.parse(json).exp;
+      return typeof exp === "number" ? exp : null;
+    } catch {
+      return null;
     }
   }
 

@@ -6,8 +6,11 @@ in-band, re-subscribes after every reconnect *with the position it had*
 reports what could not be recovered: a `Reset` (another epoch, or missed
 messages no longer kept: reload the topic's state from the application) or
 a `Gap` (the server's `drop` policy). A refused token (close 4001) stops the
-client with `Unauthorized`; an expired one (4002) asks `get_token` for a
-fresh one and reconnects; a 503 is retried after its `Retry-After`::
+client with `Unauthorized`. With `get_token` the client takes a fresh token
+before every connect and sends one in-band (`refresh`) ahead of the current
+token's `exp`, so the server never has to close it for expiry (4002). A 503
+is retried after its `Retry-After`; `on_state` hears every connection state
+change ("connecting", "connected", "disconnected" with the close code)::
 
     async with HeraldClient("ws://127.0.0.1:8080/ws") as client:
         await client.subscribe("prices/eur")
@@ -20,10 +23,12 @@ fresh one and reconnects; a 503 is retried after its `Retry-After`::
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import re
 import struct
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -70,6 +75,16 @@ class Reset:
     seq: int
 
 
+@dataclass(frozen=True)
+class ConnectionState:
+    """Passed to `on_state`: "connecting", "connected" or "disconnected"
+    (with the close `code` and `reason` when a connection ended; code 0 when
+    none was made)."""
+    state: str
+    code: int | None = None
+    reason: str = ""
+
+
 class Unauthorized(Exception):
     """The server refused the connection token (close 4001, or 4002 with
     no `get_token` to renew it): the client stops instead of spinning."""
@@ -86,12 +101,17 @@ def decode_binary_envelope(frame: bytes) -> Message:
 
 
 class HeraldClient:
-    def __init__(self, url: str, *, token: str | None = None, get_token=None, min_delay: float = 0.5,
-                 max_delay: float = 30.0, compression: str | None = "deflate"):
+    def __init__(self, url: str, *, token: str | None = None, get_token=None, on_state=None,
+                 min_delay: float = 0.5, max_delay: float = 30.0, compression: str | None = "deflate"):
         self.base_url = url
         self.token = token
-        # Called (no arguments, may be async) for a fresh token after 4002.
+        # Called (no arguments, may be async) for a fresh token before every
+        # connect and ahead of the current token's `exp`.
         self.get_token = get_token
+        # Called with a ConnectionState on every change (may not block).
+        self.on_state = on_state
+        self.state = "disconnected"
+        self._refresher: asyncio.Task | None = None
         self.epochs: dict[str, str] = {}
         self.failure: Exception | None = None
         self.min_delay = min_delay
@@ -124,6 +144,7 @@ class HeraldClient:
 
     async def close(self) -> None:
         self._closing = True
+        self._arm_refresh(None)
         if self._socket is not None:
             await self._socket.close()
         if self._task is not None:
@@ -175,45 +196,87 @@ class HeraldClient:
             # next one (with `since`), and the run loop says why it closed.
             pass
 
+    def _set_state(self, state: str, code: int | None = None, reason: str = "") -> None:
+        self.state = state
+        if self.on_state is not None:
+            self.on_state(ConnectionState(state, code, reason))
+
+    async def _fresh_token(self) -> str:
+        fresh = self.get_token()
+        return await fresh if asyncio.iscoroutine(fresh) else fresh
+
+    def _arm_refresh(self, exp: Any) -> None:
+        """Refreshes in-band ahead of `exp`: a tenth of the remaining life
+        early, at least 5 s early, never more often than once a second."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            self._refresher = None
+        if self.get_token is None or not isinstance(exp, (int, float)):
+            return
+        remaining = exp - time.time()
+        delay = max(1.0, remaining - max(5.0, remaining / 10))
+
+        async def refresh_later() -> None:
+            await asyncio.sleep(delay)
+            try:
+                await self.refresh(await self._fresh_token())
+            except Exception as error:  # noqa: BLE001 — surfaced, the connection goes on
+                self.events.put_nowait(ServerError("get_token", str(error)))
+        self._refresher = asyncio.create_task(refresh_later())
+
     async def _run(self) -> None:
         from websockets.exceptions import InvalidStatus
         attempt = 0
         while not self._closing:
             retry_after = None
+            refused_token = False
+            code, reason = 0, ""
+            self._set_state("connecting")
             try:
+                if self.get_token is not None:
+                    self.token = await self._fresh_token()
                 async with connect(self.url, compression=self.compression) as socket:
                     self._socket = socket
                     attempt = 0
                     for topic in list(self.topics):
                         await socket.send(json.dumps(self._subscribe_message(topic)))
                     self._connected.set()
+                    self._set_state("connected")
+                    self._arm_refresh(_token_expiry(self.token))
                     async for raw in socket:
                         self._handle(raw)
-                code = socket.close_code
+                code, reason = socket.close_code, socket.close_reason or ""
             except ConnectionClosed as closed:
-                code = closed.rcvd.code if closed.rcvd else None
+                code = closed.rcvd.code if closed.rcvd else 1006
+                reason = closed.rcvd.reason if closed.rcvd else ""
             except InvalidStatus as refused:
-                code = None
                 status = refused.response.status_code
-                if status == 401:
-                    self._fail(Unauthorized("the server refused the token (401)"))
-                    return
+                reason = "HTTP %d" % status
+                refused_token = status == 401
                 if status == 503:
                     retry_after = _seconds(refused.response.headers.get("Retry-After"))
-            except (OSError, asyncio.TimeoutError):
-                code = None
+            except (OSError, asyncio.TimeoutError) as error:
+                reason = str(error)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 — get_token failed: surfaced, then retried
+                reason = "get_token failed"
+                self.events.put_nowait(ServerError("get_token", str(error)))
             self._connected.clear()
+            self._arm_refresh(None)
+            self._set_state("disconnected", code, reason)
+            if refused_token:
+                self._fail(Unauthorized("the server refused the token (401)"))
+                return
             if self._closing:
                 return
             if code == 4001:
                 self._fail(Unauthorized("the server refused the token (4001)"))
                 return
-            if code == 4002:
-                if self.get_token is None:
-                    self._fail(Unauthorized("the token expired (4002) and there is no get_token"))
-                    return
-                fresh = self.get_token()
-                self.token = await fresh if asyncio.iscoroutine(fresh) else fresh
+            if code == 4002 and self.get_token is None:
+                self._fail(Unauthorized("the token expired (4002) and there is no get_token"))
+                return
+            # (After 4002 the next connect starts with a fresh get_token.)
             ceiling = min(self.max_delay, self.min_delay * 2 ** attempt)
             attempt += 1
             delay = ceiling / 2 + random.random() * ceiling / 2
@@ -253,6 +316,8 @@ class HeraldClient:
                 self.events.put_nowait(Gap(topic, last + 1, event["seq"]))
             if topic in self.topics:
                 self.topics[topic] = event["seq"]
+        elif kind == "refreshed":
+            self._arm_refresh(event.get("exp"))
         elif kind == "gap":
             self.events.put_nowait(Gap(event["topic"], event["from"], event["to"]))
             if event["topic"] in self.topics:
@@ -271,6 +336,17 @@ class HeraldClient:
             self.events.put_nowait(Gap(topic, last + 1, seq - 1))
         if topic in self.topics:
             self.topics[topic] = seq
+
+
+def _token_expiry(token: str | None) -> int | None:
+    """The `exp` claim of a JWT, read only to time the refresh (the server
+    is what verifies the token)."""
+    try:
+        part = (token or "").split(".")[1]
+        exp = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))).get("exp")
+    except (IndexError, ValueError, AttributeError):
+        return None
+    return exp if isinstance(exp, (int, float)) else None
 
 
 def _seconds(value: str | None) -> float | None:

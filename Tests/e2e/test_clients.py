@@ -18,7 +18,9 @@ import herald_e2e as H
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Clients/python"))
 
-from herald_client import Gap, HeraldClient, Message, Reset, ServerError, Unauthorized, publish  # noqa: E402
+from herald_client import (ConnectionState, Gap, HeraldClient, Message, Reset, ServerError,  # noqa: E402
+                           Unauthorized, publish)
+from test_auth import token as signed_token  # noqa: E402
 
 
 def free_port() -> int:
@@ -108,6 +110,62 @@ def test_python_client_stops_on_a_refused_token(start_herald):
                     pass
 
     H.run_async(go(), 20)
+
+
+def test_python_client_refreshes_before_exp_and_reports_its_state(start_herald):
+    # Each token lives 8 s on the server (exp 22 s ago, 30 s leeway) and
+    # would close the connection with 4002; the client refreshes in-band
+    # ahead of exp (here as soon as it may, after 1 s) and never reconnects.
+    herald = start_herald("--jwt-secret", "s3cret", "--ping-interval", "0.5", "--pong-timeout", "5")
+    issued: list[str] = []
+    states: list[ConnectionState] = []
+
+    def get_token() -> str:
+        issued.append(signed_token({"sub": "pat", "topics": ["*"], "exp": int(time.time()) - 22}, secret="s3cret"))
+        return issued[-1]
+
+    async def go():
+        async with HeraldClient(f"ws://127.0.0.1:{herald.port}/ws", get_token=get_token, on_state=states.append,
+                                min_delay=0.1) as client:
+            await client.subscribe("live")
+            await asyncio.to_thread(
+                H.wait_until, lambda: (H.prom_value(H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode()),
+                                    "herald_token_refreshes_total") or 0) >= 4, 30,
+                desc="four in-band refreshes")
+            await asyncio.to_thread(publish, f"http://127.0.0.1:{herald.admin_port}", "live", "still here")
+            event = await asyncio.wait_for(client.events.get(), 5)
+            assert event == Message("live", 1, "still here"), event
+        return client
+
+    client = H.run_async(go(), 60)
+    # One connection all along, its token taken before the connect and
+    # renewed in-band; the close is the client's own.
+    assert [s.state for s in states] == ["connecting", "connected", "disconnected"], states
+    assert states[-1].code == 1000, states
+    assert len(issued) >= 5 and client.token == issued[-1]
+    assert H.get_stats(herald.admin_port)["connections"] == 0
+
+
+def test_python_client_reports_a_server_restart_as_disconnected_then_connecting(start_herald):
+    port = free_port()
+    herald = start_herald("--listen", f"127.0.0.1:{port}")
+    states: list[ConnectionState] = []
+
+    async def go():
+        async with HeraldClient(f"ws://127.0.0.1:{port}/ws", on_state=states.append, min_delay=0.2,
+                                max_delay=0.5) as client:
+            assert client.state == "connected"
+            assert await asyncio.to_thread(herald.stop) == 0
+            restarted = await asyncio.to_thread(start_herald, "--listen", f"127.0.0.1:{port}")
+            await asyncio.to_thread(H.wait_until, lambda: client.state == "connected" and len(states) >= 4, 15,
+                                    desc="client reconnected")
+            assert H.get_stats(restarted.admin_port)["connections"] == 1
+
+    H.run_async(go(), 40)
+    assert [s.state for s in states[:2]] == ["connecting", "connected"], states
+    assert states[2].state == "disconnected" and states[2].code == 1001, states
+    # Zero or more refused attempts while the server was down, then back.
+    assert [s.state for s in states[3:]][-3:-1] == ["connecting", "connected"], states
 
 
 def test_python_client_gap_accounting_without_a_server():
@@ -203,6 +261,63 @@ def test_javascript_client_recovers_after_a_reconnect(herald, tmp_path):
     messages = [e for e in events if e["event"] == "message"]
     assert [(m["seq"], m["data"]) for m in messages] == [(1, 1), (2, 2), (3, 3)], (events, errors)
     assert not [e for e in events if e["event"] in ("reset", "gap")], events
+
+
+NODE_REFRESH_SCRIPT = r"""
+import { createHmac } from "node:crypto";
+import { HeraldClient } from "%(module)s";
+const b64 = (s) => Buffer.from(s).toString("base64url");
+let issued = 0;
+// Each token lives 8 s on the server (exp 22 s ago, 30 s leeway).
+function getToken() {
+  issued += 1;
+  const head = b64(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const body = b64(JSON.stringify({ sub: "pat", topics: ["*"], exp: Math.floor(Date.now() / 1000) - 22 }));
+  const mac = createHmac("sha256", "s3cret").update(`${head}.${body}`).digest("base64url");
+  return Promise.resolve(`${head}.${body}.${mac}`);
+}
+const client = new HeraldClient("ws://127.0.0.1:%(port)d/ws", {
+  getToken,
+  onState: (s) => {
+    console.log(JSON.stringify({ event: "state", ...s }));
+    if (s.state === "disconnected") process.exit(0);
+  },
+  onOpen: () => client.subscribe("jst"),
+  onMessage: (m) => {
+    console.log(JSON.stringify({ event: "message", seq: m.seq, data: m.data, issued }));
+    client.close();
+  },
+});
+setTimeout(() => process.exit(3), 40000);
+"""
+
+
+def test_javascript_client_takes_tokens_from_get_token_and_refreshes_before_exp(start_herald, tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the JS client needs a WebSocket runtime)")
+    herald = start_herald("--jwt-secret", "s3cret", "--ping-interval", "0.5", "--pong-timeout", "5")
+    script = tmp_path / "refresh.mjs"
+    script.write_text(NODE_REFRESH_SCRIPT % {"module": (ROOT / "Clients/js/herald.js").as_uri(), "port": herald.port})
+    process = subprocess.Popen([node, "--experimental-websocket", "--no-warnings", str(script)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        H.wait_until(lambda: (H.prom_value(H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode()),
+                                           "herald_token_refreshes_total") or 0) >= 4, 30,
+                     desc="four in-band refreshes")
+        publish(f"http://127.0.0.1:{herald.admin_port}", "jst", "still here")
+        output, errors = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, errors
+    events = [json.loads(line) for line in output.splitlines() if line.strip()]
+    # One connection all along: the token was renewed in-band, never by a
+    # 4002 close and a reconnect.
+    assert [e["state"] for e in events if e["event"] == "state"] == ["connecting", "connected", "disconnected"], events
+    assert events[-1]["state"] == "disconnected" and events[-1]["code"] == 1000, events
+    message = next(e for e in events if e["event"] == "message")
+    assert message["seq"] == 1 and message["data"] == "still here" and message["issued"] >= 5, events
 
 
 def test_javascript_global_build_is_current_and_defines_herald():
