@@ -4,11 +4,13 @@
 SWIFT        ?= swift
 PYTHON       ?= python3
 APT_PACKAGES := liburing-dev libssl-dev libzstd-dev zlib1g-dev pkg-config
+# Only for `make test`: the browser test drives Debian's Chromium headless.
+TEST_APT_PACKAGES := chromium
 AUTOBAHN     ?= ../shared/tools/autobahn
 RELEASE_BIN  := .build/release
 HERALD_ARGS  ?=
 
-.PHONY: run test deps pydeps build build-debug unit e2e autobahn fuzz fuzz-smoke bench-1m clean
+.PHONY: run test deps test-deps apt-install pydeps build build-debug unit e2e autobahn fuzz fuzz-smoke bench-1m clean
 
 ## Build release and start herald with the default configuration.
 run: deps build
@@ -17,11 +19,18 @@ run: deps build
 	$(RELEASE_BIN)/herald $(HERALD_ARGS)
 
 ## The whole suite: unit tests, end-to-end tests against the real binary, Autobahn.
-test: deps pydeps build unit fuzz-smoke e2e autobahn
+test: deps test-deps pydeps build unit fuzz-smoke e2e autobahn
 
 ## System packages: installs only what is missing (apt-get; sudo when not root).
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+## What `make test` needs beyond the build: chromium for Tests/e2e/test_browser.py.
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
@@ -41,7 +50,7 @@ unit:
 	$(SWIFT) test
 
 e2e:
-	HERALD_BIN=$(RELEASE_BIN)/herald HERALD_LOADGEN_BIN=$(RELEASE_BIN)/herald-loadgen \
+	HERALD_REQUIRE_BROWSER=1 HERALD_BIN=$(RELEASE_BIN)/herald HERALD_LOADGEN_BIN=$(RELEASE_BIN)/herald-loadgen \
 	  $(PYTHON) -m pytest -q Tests/e2e
 
 ## libFuzzer harnesses for every network parser (Tests/Fuzz): FUZZ_SECONDS each.

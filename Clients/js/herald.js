@@ -54,8 +54,12 @@ export class HeraldClient {
     this.connect();
   }
 
+  // Idempotent: a topic already in the set is subscribed (or will be on
+  // the next connect, with its position), so calling this again — from
+  // onOpen, say — sends nothing that could be mistaken for a new position.
   subscribe(topic) {
-    if (!this.topics.has(topic)) this.topics.set(topic, null);
+    if (this.topics.has(topic)) return;
+    this.topics.set(topic, null);
     this.send(this.subscribeMessage(topic));
   }
 

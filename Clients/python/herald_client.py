@@ -158,7 +158,11 @@ class HeraldClient:
         # Checked here so a bad name is not re-sent after every reconnect.
         if not TOPIC_NAME.fullmatch(topic):
             raise ValueError(f"bad topic name {topic!r}: 1-128 bytes of A-Z a-z 0-9 . _ - : @ /")
-        self.topics.setdefault(topic, None)
+        if topic in self.topics:
+            # Already subscribed (or re-subscribed with its position on the
+            # next connect): sending again could only confuse the position.
+            return
+        self.topics[topic] = None
         await self._send({"type": "subscribe", "topic": topic})
 
     async def unsubscribe(self, topic: str) -> None:
