@@ -52,6 +52,32 @@ def test_fanout_short_run_delivers_everything(start_herald, tmp_path):
     assert stats["messages_delivered_total"] == 2500
 
 
+def test_recover_drops_every_subscriber_and_each_gets_every_seq_once(start_herald, tmp_path):
+    # --recover: after 100 of 300 publishes all 600 subscribers drop their
+    # connection and reconnect at once with `since`. The history holds far
+    # more than the run publishes, so however slow the machine, every
+    # client must recover and end with every seq exactly once.
+    herald = start_herald("--shards", "2", "--history-size", "1000")
+    report = tmp_path / "recover.json"
+    result = run_loadgen(
+        "fanout", "--targets", f"127.0.0.1:{herald.port}",
+        "--pub-url", f"http://127.0.0.1:{herald.admin_port}/v1/publish?topic={{topic}}",
+        "--connections", "600", "--topics", "6", "--messages", "300", "--rate", "2000",
+        "--publish-rate", "200", "--recover", "100", "--duration", "30", "--server-pid", str(herald.proc.pid),
+        "--json", str(report), "--quiet", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    recovery = data["recovery"]
+    assert recovery["dropped"] == recovery["rejoined"] == recovery["recovered"] == 600, recovery
+    assert recovery["refused"] == 0 and data["seq_defects"] == 0
+    # 6 topics round-robin: each message reaches its topic's 100 subscribers, once.
+    assert data["deliveries"] == data["deliveries_expected"] == 300 * 100
+    assert recovery["per_client"]["count"] == 600 and recovery["server_cpu_seconds"] is not None
+    samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_recoveries_total", result="recovered") == 600
+    assert H.prom_value(samples, "herald_messages_replayed_total") == recovery["replayed"]
+
+
 def test_missing_deliveries_fail_the_run(start_herald, tmp_path):
     # Publishing to a port where nothing listens: every publish fails, so
     # the run must exit non-zero (and still write its report).

@@ -40,8 +40,11 @@ extension ClientWorker {
             return
         }
         slots[ring][Int(file)].generation = (slots[ring][Int(file)].generation &+ 1) & 0xFF_FFFF
-        slots[ring][Int(file)].lastSeq = 0
-        slots[ring][Int(file)].seqOffset = ClientSlot.offsetUnset
+        if slots[ring][Int(file)].flags & ClientSlot.rejoin == 0 {
+            // A new subscriber; one rejoining for --recover keeps its place.
+            slots[ring][Int(file)].lastSeq = 0
+            slots[ring][Int(file)].seqOffset = ClientSlot.offsetUnset
+        }
         slots[ring][Int(file)].state = .connecting
         let generation = slots[ring][Int(file)].generation
         entry = sendPools[ring].take(file: file, generation: generation, handshake: true)!
@@ -121,6 +124,22 @@ extension ClientWorker {
                                 bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<(header + payload.count)]),
                                 linked: false,
                                 userData: UserData(kind: OperationKind.send.rawValue, generation: generation, index: entry))
+    }
+
+    /// `--recover`: once the runner says so, every open subscriber of this
+    /// worker drops its connection (no close frame: a network cut) and is
+    /// queued to reopen as soon as its descriptor is closed.
+    func dropForRecovery() {
+        guard options.recoverAfter != nil, !droppedForRecovery,
+              plan.control.recoverDrop.load(ordering: .relaxed) != 0 else { return }
+        droppedForRecovery = true
+        for ring in rings.indices {
+            for file in 0..<plan.connections(onRing: ringIndices[ring]) where slots[ring][file].state == .open {
+                slots[ring][file].flags |= ClientSlot.rejoin
+                counters.recoverDropped.add(1, ordering: .relaxed)
+                closeConnection(ring: ring, file: UInt32(file), wasOpen: true)
+            }
+        }
     }
 
     /// Churn: closes `--churn-rate` open connections per second (round-robin

@@ -94,6 +94,10 @@ extension ClientWorker {
         slots[ring][Int(file)].state = .open
         counters.connected.add(1, ordering: .relaxed)
         counters.open.add(1, ordering: .relaxed)
+        if slots[ring][Int(file)].flags & ClientSlot.rejoin != 0 {
+            rejoined(ring: ring, file: file, topic: id % options.topics)
+            return
+        }
         if !subscribeMessages[id % options.topics].isEmpty {
             subscribeMessages[id % options.topics].withUnsafeBytes {
                 sendFrame(ring: ring, file: file, opcode: .text, payload: $0)
@@ -138,6 +142,8 @@ extension ClientWorker {
               let sent = MessageFields.integer(after: MessageFields.timeKey, in: payload) else {
             if MessageFields.find(MessageFields.gapMarker, in: payload) != nil {
                 gapAnnounced(payload, ring: ring, file: file)
+            } else if MessageFields.find(MessageFields.subscribedMarker, in: payload) != nil {
+                subscribedReply(payload, ring: ring, file: file)
             } else if MessageFields.find(MessageFields.errorMarker, in: payload) != nil {
                 counters.count(.serverErrorMessage)
             }
@@ -154,7 +160,64 @@ extension ClientWorker {
         if let seq = MessageFields.integer(after: MessageFields.seqKey, in: payload) {
             checkSeq(UInt32(truncatingIfNeeded: seq), ordinal: Int64(index) / Int64(max(1, options.topics)),
                      ring: ring, file: file)
+            let slot = slots[ring] + Int(file)
+            if slot.pointee.recoverTarget != 0 {
+                if seq <= UInt64(slot.pointee.recoverTarget) { counters.replayed.add(1, ordering: .relaxed) }
+                if slot.pointee.lastSeq >= slot.pointee.recoverTarget { caughtUp(slot, now: now) }
+            }
         }
+    }
+
+    /// `--recover`: a dropped subscriber is upgraded again; it subscribes
+    /// with the position it had (its last seq, the topic's epoch).
+    func rejoined(ring: Int, file: UInt32, topic: Int) {
+        let slot = slots[ring] + Int(file)
+        slot.pointee.flags = ClientSlot.awaitingRecovery
+        counters.rejoined.add(1, ordering: .relaxed)
+        readersPerTopic[topic] += 1  // the same reader again: readersEver is unchanged
+        let epoch = String(decoding: topicEpochs[topic], as: UTF8.self)
+        let message = #"{"type":"subscribe","topic":"\#(plan.topicNames[topic])","since":{"seq":"#
+            + #"\#(slot.pointee.lastSeq),"epoch":"\#(epoch)"}}"#
+        Array(message.utf8).withUnsafeBytes { sendFrame(ring: ring, file: file, opcode: .text, payload: $0) }
+    }
+
+    /// `{"type":"subscribed","topic":T,"seq":N,"epoch":E[,"recovered":B]}`:
+    /// learns the topic's epoch (and checks it never changes during the
+    /// run); after a rejoin, `recovered: true` names the seam this
+    /// connection must reach, `false` is an error (what it missed is lost,
+    /// announced: it goes on from N).
+    func subscribedReply(_ payload: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
+        let topic = connection(ring: ring, file: file) % options.topics
+        if let epoch = MessageFields.string(after: MessageFields.epochKey, in: payload) {
+            if topicEpochs[topic].isEmpty {
+                topicEpochs[topic] = epoch
+            } else if topicEpochs[topic] != epoch {
+                counters.count(.epochChanged)
+            }
+        }
+        let slot = slots[ring] + Int(file)
+        guard slot.pointee.flags & ClientSlot.awaitingRecovery != 0 else { return }
+        slot.pointee.flags = 0
+        let seam = UInt32(truncatingIfNeeded: MessageFields.integer(after: MessageFields.seqKey, in: payload) ?? 0)
+        if MessageFields.find(MessageFields.recoveredTrue, in: payload) != nil {
+            if slot.pointee.lastSeq >= seam {
+                caughtUp(slot, now: Clock.nanoseconds())
+            } else {
+                slot.pointee.recoverTarget = seam
+            }
+        } else {
+            counters.count(.recoveryRefused)
+            slot.pointee.lastSeq = max(slot.pointee.lastSeq, seam)
+        }
+    }
+
+    func caughtUp(_ slot: UnsafeMutablePointer<ClientSlot>, now: UInt64) {
+        slot.pointee.recoverTarget = 0
+        counters.recovered.add(1, ordering: .relaxed)
+        let dropped = plan.control.recoverDrop.load(ordering: .relaxed)
+        let elapsed = now > dropped ? now - dropped : 0
+        _ = recoveryTime.record(min(elapsed, recoveryTime.highestTrackableValue))
+        lastRecoveredNanoseconds = max(lastRecoveredNanoseconds, now)
     }
 
     /// Every connection must see its topic's seqs in order, each once, with

@@ -20,8 +20,16 @@ struct ClientSlot {
     /// every later message must keep it (a message carrying another's seq
     /// is a mix-up). `ClientSlot.offsetUnset` until then.
     var seqOffset: Int32 = ClientSlot.offsetUnset
+    /// `--recover`: the seam of the `recovered: true` reply, until this
+    /// connection's lastSeq reaches it; 0 otherwise.
+    var recoverTarget: UInt32 = 0
+    var flags: UInt8 = 0
 
     static let offsetUnset = Int32.min
+    /// Dropped for `--recover`: reopen, keep lastSeq, subscribe with since.
+    static let rejoin: UInt8 = 1
+    /// Re-subscribed with since; its `subscribed` reply is pending.
+    static let awaitingRecovery: UInt8 = 2
 }
 
 public struct SetupFailure: Error, CustomStringConvertible, Sendable {
@@ -68,6 +76,9 @@ public final class ClientWorker: @unchecked Sendable {
     var reopen: [(ring: Int, file: UInt32)] = []
     var churnCursor = 0
     var churnClosedCount = 0
+    /// `--recover`: each topic's epoch, from the first `subscribed` reply.
+    var topicEpochs: [[UInt8]]
+    var droppedForRecovery = false
 
     // Results, read after `join`.
     public internal(set) var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000_000,
@@ -79,6 +90,10 @@ public final class ClientWorker: @unchecked Sendable {
     /// Reading subscribers per topic that ever upgraded (never decremented):
     /// the bound on deliveries, which a closed reader got some of.
     public internal(set) var readersEverPerTopic: [Int]
+    /// `--recover`: per connection, from the drop until it caught up.
+    public internal(set) var recoveryTime = Histogram<UInt64>(highestTrackableValue: 120_000_000_000,
+                                                              numberOfSignificantValueDigits: .three)
+    public internal(set) var lastRecoveredNanoseconds: UInt64 = 0
     var thread: pthread_t?
     /// Set by the worker thread once its rings exist (or failed to).
     let setUpResult = Mutex<Result<Void, SetupFailure>?>(nil)
@@ -96,6 +111,7 @@ public final class ClientWorker: @unchecked Sendable {
         messageLastLatency = Array(repeating: 0, count: options.messages)
         readersPerTopic = Array(repeating: 0, count: options.topics)
         readersEverPerTopic = Array(repeating: 0, count: options.topics)
+        topicEpochs = Array(repeating: [], count: options.topics)
         addresses = .allocate(capacity: options.targets.count)
         for (index, target) in options.targets.enumerated() {
             var address = sockaddr_in()
@@ -183,6 +199,7 @@ public final class ClientWorker: @unchecked Sendable {
             let now = Clock.nanoseconds()
             openConnections(now: now)
             churn(now: now)
+            dropForRecovery()
             expireHandshakes(now: now)
             rearmStarved()
             var handled = 0
@@ -200,6 +217,7 @@ public final class ClientWorker: @unchecked Sendable {
             if handled == 0 && !rings.contains(where: { $0.hasPendingTaskWork }) {
                 for ring in rings.dropFirst() { ring.submit() }
                 let busy = nextLocal < localTotal || !reopen.isEmpty || options.scenario == .churn
+                    || (options.recoverAfter != nil && !droppedForRecovery)
                 rings[0].submitAndWait(timeoutNanoseconds: busy ? 1_000_000 : 50_000_000)
             }
         }
@@ -233,7 +251,9 @@ public final class ClientWorker: @unchecked Sendable {
         case .close:
             guard slots[ring][Int(file)].generation & 0xFF_FFFF == generation else { return }
             slots[ring][Int(file)].state = .idle
-            if options.scenario == .churn { reopen.append((ring, file)) }
+            if options.scenario == .churn || slots[ring][Int(file)].flags & ClientSlot.rejoin != 0 {
+                reopen.append((ring, file))
+            }
         case .poll:
             guard current(ring, file, generation, .slow), completion.result >= 0 else { return }
             counters.slowClosedByServer.add(1, ordering: .relaxed)

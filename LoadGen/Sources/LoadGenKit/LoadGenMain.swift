@@ -143,7 +143,8 @@ final class Runner {
             // The publisher's own pacing bounds this; the timeout is a backstop.
             let publishSeconds = Double(options.messages) / max(0.001, options.publishRatePerSecond)
             wait(seconds: publishSeconds * 2 + 30, phase: "publish") {
-                publisher.finished.load(ordering: .acquiring)
+                watchRecovery(&report, published: publisher.published.load(ordering: .relaxed))
+                return publisher.finished.load(ordering: .acquiring)
             }
             publisher.stop.store(true, ordering: .relaxed)
             // Planned deliveries: every message to every reader of its topic.
@@ -158,8 +159,10 @@ final class Runner {
                     stagnantSince = Clock.nanoseconds()
                     deliveryEnd = stagnantSince
                 }
-                // Done when all planned arrived, or nothing arrived for 3 s.
-                return now >= planned || Clock.nanoseconds() - stagnantSince > 3_000_000_000
+                let recovering = watchRecovery(&report, published: Int.max)
+                // Done when all planned arrived (and every dropped client
+                // caught up), or nothing arrived for 3 s.
+                return (now >= planned && !recovering) || Clock.nanoseconds() - stagnantSince > 3_000_000_000
             }
             report.messagesPublished = publisher.published.load(ordering: .relaxed)
             report.publishFailures = publisher.failed.load(ordering: .relaxed)
@@ -175,6 +178,33 @@ final class Runner {
         return report
     }
 
+    /// `--recover`: tells the workers to drop every subscriber once
+    /// `published` reaches the option, and samples the server's CPU then
+    /// and when every dropped client has caught up (or been refused).
+    /// Returns whether a recovery is still under way.
+    @discardableResult
+    func watchRecovery(_ report: inout Report, published: Int) -> Bool {
+        guard let after = options.recoverAfter else { return false }
+        if control.recoverDrop.load(ordering: .relaxed) == 0 {
+            guard published >= after else { return false }
+            report.recoverServerStart = options.serverPID.flatMap { ProcessSample.read(pid: $0) }
+            control.recoverDrop.store(Clock.nanoseconds(), ordering: .relaxed)
+            if !options.quiet { print("dropping every subscriber after \(after) publishes; they reconnect with since") }
+            return true
+        }
+        guard report.recoverServerEnd == nil else { return false }
+        // Every worker has dropped (each does so on its next turn) …
+        let droppedAll = workers.allSatisfy { $0.counters.recoverDropped.load(ordering: .relaxed) > 0
+            || $0.counters.open.load(ordering: .relaxed) == 0 }
+        let dropped = sum { $0.recoverDropped.load(ordering: .relaxed) }
+        let settled = sum { $0.recovered.load(ordering: .relaxed) } + sum { $0.errors(.recoveryRefused) }
+        guard droppedAll, dropped > 0, settled >= dropped else { return true }
+        // … and every dropped client caught up with the seam or was refused.
+        report.recoverServerEnd = options.serverPID.flatMap { ProcessSample.read(pid: $0) } ?? ProcessSample(
+            rssBytes: 0, userSeconds: 0, systemSeconds: 0)
+        return false
+    }
+
     /// Merges the workers' results (they have stopped: plain reads are safe).
     func finish(_ report: inout Report, deliverySeconds: Double) {
         report.errors = ErrorKind.allCases.map { kind in (kind.name, workers.reduce(0) { $0 + $1.counters.errors(kind) }) }
@@ -184,6 +214,24 @@ final class Runner {
         report.receiveBufferStarved = sum { $0.receiveBufferStarved.load(ordering: .relaxed) }
         report.deliveries = sum { $0.deliveries.load(ordering: .relaxed) }
         report.gapsAnnounced = sum { $0.gapsAnnounced.load(ordering: .relaxed) }
+        if options.recoverAfter != nil {
+            var recoveryTime = Histogram<UInt64>(highestTrackableValue: 120_000_000_000,
+                                                 numberOfSignificantValueDigits: .three)
+            for worker in workers { recoveryTime.add(worker.recoveryTime) }
+            let dropped = control.recoverDrop.load(ordering: .relaxed)
+            let last = workers.reduce(UInt64(0)) { max($0, $1.lastRecoveredNanoseconds) }
+            report.recovery = RecoveryReport(
+                after: options.recoverAfter ?? 0,
+                dropped: sum { $0.recoverDropped.load(ordering: .relaxed) },
+                rejoined: sum { $0.rejoined.load(ordering: .relaxed) },
+                recovered: sum { $0.recovered.load(ordering: .relaxed) },
+                refused: sum { $0.errors(.recoveryRefused) },
+                replayed: sum { $0.replayed.load(ordering: .relaxed) },
+                allRecoveredSeconds: dropped > 0 && last > dropped ? Double(last - dropped) / 1e9 : 0,
+                perClient: LatencySummary(recoveryTime),
+                serverStart: report.recoverServerStart,
+                serverEnd: report.recoverServerEnd.flatMap { $0.rssBytes > 0 ? $0 : nil })
+        }
         guard options.scenario == .fanout || options.scenario == .slow else { return }
         var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
         var perMessage = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)

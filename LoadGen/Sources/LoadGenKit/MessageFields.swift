@@ -12,6 +12,22 @@ public enum MessageFields {
     public static let gapMarker: [UInt8] = Array(#""type":"gap""#.utf8)
     public static let fromKey: [UInt8] = Array(#""from":"#.utf8)
     public static let toKey: [UInt8] = Array(#""to":"#.utf8)
+    /// Herald's subscribe reply, its epoch and (after `since`) its verdict.
+    public static let subscribedMarker: [UInt8] = Array(#""type":"subscribed""#.utf8)
+    public static let epochKey: [UInt8] = Array(#""epoch":""#.utf8)
+    public static let recoveredTrue: [UInt8] = Array(#""recovered":true"#.utf8)
+
+    /// The bytes of the JSON string that starts right after `key` (which
+    /// ends with its opening quote), up to the closing quote; nil if none.
+    /// Epochs are plain ASCII, so escapes are not decoded.
+    public static func string(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard let start = find(key, in: bytes) else { return nil }
+        var index = start + key.count
+        let first = index
+        while index < bytes.count, bytes[index] != 34 { index += 1 }
+        guard index < bytes.count else { return nil }
+        return Array(bytes[first..<index])
+    }
 
     /// The unsigned integer after the first `key` (whitespace allowed), if any.
     public static func integer(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> UInt64? {

@@ -44,6 +44,10 @@ public struct Options: Sendable, Equatable {
     public var threads = 1
     public var churnRatePerSecond = 100
     public var slowFraction = 0.1
+    /// fanout: after this many publishes every subscriber drops its
+    /// connection and reconnects at once, subscribing with `since` (Herald's
+    /// recovery); nil = never.
+    public var recoverAfter: Int?
     public var serverPID: Int32?
     public var jsonPath: String?
     public var handshakeTimeoutSeconds = 10.0
@@ -57,6 +61,9 @@ public struct Options: Sendable, Equatable {
     public var quiet = false
 
     public init() {}
+
+    /// Herald's in-band subscribe (`--recover` uses it unless told otherwise).
+    public static let heraldSubscribe = #"{"type":"subscribe","topic":"{topic}"}"#
 
     public var ringCount: Int {
         rings > 0 ? rings : max(1, (connections + ringFilesMax - 1) / ringFilesMax)
@@ -118,6 +125,7 @@ public enum OptionsParser {
             case "--ring-files-max": options.ringFilesMax = try int(argument, min: 1)
             case "--threads": options.threads = try int(argument, min: 1)
             case "--churn-rate": options.churnRatePerSecond = try int(argument)
+            case "--recover": options.recoverAfter = try int(argument, min: 1)
             case "--slow-fraction":
                 options.slowFraction = try double(argument)
                 guard options.slowFraction <= 1 else { throw UsageError("--slow-fraction must be within 0…1") }
@@ -146,6 +154,19 @@ public enum OptionsParser {
         }
         guard options.buffersPerRing & (options.buffersPerRing - 1) == 0, options.buffersPerRing <= 32_768 else {
             throw UsageError("--buffers must be a power of two ≤ 32768 (kernel limit)")
+        }
+        if let after = options.recoverAfter {
+            guard options.scenario == .fanout else { throw UsageError("--recover is for the fanout scenario") }
+            guard after < options.messages else {
+                throw UsageError("--recover \(after): must be below --messages (\(options.messages)), or nothing is missed")
+            }
+            // Recovery needs the `subscribed` reply (its epoch) and a
+            // re-subscribe with `since`: subscribing by message, not by URL.
+            if options.subscribeURL == .herald { options.subscribeURL = try URLTemplate("ws://{host}/ws") }
+            guard !options.subscribeURL.hasTopic else {
+                throw UsageError("--recover subscribes by message: give a --sub-url without {topic}")
+            }
+            if options.subscribeMessage == nil { options.subscribeMessage = Options.heraldSubscribe }
         }
         guard options.subscribeURL.hasTopic || options.subscribeMessage != nil || options.scenario == .hold else {
             throw UsageError("--sub-url has no {topic} and no --sub-message is given: nothing would subscribe")
@@ -192,6 +213,11 @@ public enum OptionsParser {
                               deliveries after the last publish (default 10)
       --churn-rate N          churn: connections closed and reopened per second (default 100)
       --slow-fraction F       slow: fraction of subscribers that stop reading (default 0.1)
+      --recover N             fanout: after N publishes every subscriber drops its connection and
+                              reconnects at once, re-subscribing with since (Herald's recovery;
+                              subscribes by message, default sub-url ws://{host}/ws); reports the time
+                              until all have recovered, replayed messages and the server's CPU for it.
+                              Every seq must still arrive exactly once
 
     Engine:
       --rings N               io_uring instances (default ceil(connections / ring-files-max))

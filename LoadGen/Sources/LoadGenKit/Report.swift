@@ -38,6 +38,11 @@ public struct Report: Sendable {
     public var kernelPeak: KernelSample?
     public var loadgenPeak: ProcessSample?
     public var interrupted = false
+    /// `--recover`: the server's samples at the drop and once every dropped
+    /// client caught up (rssBytes 0 = reached without a server pid).
+    public var recoverServerStart: ProcessSample?
+    public var recoverServerEnd: ProcessSample?
+    public var recovery: RecoveryReport?
 
     public init(scenario: Scenario, connectionsTarget: Int) {
         self.scenario = scenario
@@ -76,7 +81,7 @@ public struct Report: Sendable {
     public var succeeded: Bool {
         !interrupted && connectionsReached >= connectionsTarget - slowClosedByServer
             && connectedTotal >= connectionsTarget && deliveriesMissing == 0 && publishFailures == 0
-            && seqDefects == 0 && deliveriesAboveExpected == 0
+            && seqDefects == 0 && deliveriesAboveExpected == 0 && (recovery?.succeeded ?? true)
     }
 
     public var json: String {
@@ -111,6 +116,7 @@ public struct Report: Sendable {
         fields.append("\"slow_closed_by_server\":\(slowClosedByServer)")
         fields.append("\"receive_buffer_starved\":\(receiveBufferStarved)")
         fields.append("\"duration_seconds\":\(durationSeconds)")
+        fields.append("\"recovery\":" + (recovery?.json ?? "null"))
         if let serverPID, let serverStart, let serverPeak {
             let end = serverEnd ?? serverPeak
             let delta = serverPeak.rssBytes - serverStart.rssBytes
@@ -164,6 +170,7 @@ public struct Report: Sendable {
         if scenario == .slow {
             lines.append("  slow: \(slowConnections) stopped reading; \(slowClosedByServer) closed by the server")
         }
+        if let recovery { lines.append(contentsOf: recovery.lines) }
         if pingsAnswered > 0 { lines.append("  server pings answered: \(pingsAnswered)") }
         if let delta = serverRSSDeltaBytes, let serverStart, let serverPeak {
             let end = serverEnd ?? serverPeak
@@ -180,6 +187,60 @@ public struct Report: Sendable {
             lines.append("  load generator RSS \(loadgenPeak.rssBytes / 1_048_576) MiB")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `--recover`: every subscriber dropped after `after` publishes and
+/// reconnected at once with `since`.
+public struct RecoveryReport: Sendable, Equatable {
+    public var after: Int
+    /// Connections dropped, upgraded again, and caught up with their seam.
+    public var dropped: Int
+    public var rejoined: Int
+    public var recovered: Int
+    /// `recovered: false` answers (an error for this scenario).
+    public var refused: Int
+    /// Messages that arrived up to a recovering subscribe's seam.
+    public var replayed: Int
+    /// From the drop until the last dropped client caught up.
+    public var allRecoveredSeconds: Double
+    /// Per client, from the drop until it caught up.
+    public var perClient: LatencySummary
+    public var serverStart: ProcessSample?
+    public var serverEnd: ProcessSample?
+
+    public var succeeded: Bool { dropped > 0 && rejoined == dropped && recovered == dropped && refused == 0 }
+
+    /// The server's CPU from the drop until all caught up (reconnects,
+    /// subscribes, replays and the live publishes meanwhile).
+    public var serverCPUSeconds: Double? {
+        guard let serverStart, let serverEnd else { return nil }
+        return serverEnd.userSeconds - serverStart.userSeconds + serverEnd.systemSeconds - serverStart.systemSeconds
+    }
+
+    public var serverCPUMicrosecondsPerReplayed: Double? {
+        guard let cpu = serverCPUSeconds, replayed > 0 else { return nil }
+        return (cpu * 1e6 / Double(replayed) * 100).rounded() / 100
+    }
+
+    var json: String {
+        "{\"after\":\(after),\"dropped\":\(dropped),\"rejoined\":\(rejoined),\"recovered\":\(recovered),"
+            + "\"refused\":\(refused),\"replayed\":\(replayed),\"all_recovered_seconds\":\(allRecoveredSeconds),"
+            + "\"per_client\":\(perClient.json),"
+            + "\"server_cpu_seconds\":\(serverCPUSeconds.map { "\($0)" } ?? "null"),"
+            + "\"server_cpu_us_per_replayed\":\(serverCPUMicrosecondsPerReplayed.map { "\($0)" } ?? "null")}"
+    }
+
+    var lines: [String] {
+        var out = ["  recovery after \(after) publishes: \(dropped) dropped, \(rejoined) reconnected, \(recovered) "
+            + "caught up, \(refused) refused; \(replayed) messages replayed; all caught up in "
+            + "\(String(format2: allRecoveredSeconds)) s"]
+        if perClient.count > 0 { out.append("  per client, drop → caught up: " + perClient.line) }
+        if let cpu = serverCPUSeconds {
+            out.append("  server CPU from the drop until all caught up: \(String(format2: cpu)) s"
+                + (serverCPUMicrosecondsPerReplayed.map { " (\($0) µs per replayed message)" } ?? ""))
+        }
+        return out
     }
 }
 

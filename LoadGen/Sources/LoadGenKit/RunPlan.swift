@@ -4,6 +4,8 @@ import Synchronization
 public final class RunControl: Sendable {
     public let stopWorkers = Atomic<Bool>(false)
     let churnStart = Atomic<UInt64>(0)
+    /// `--recover`: when the subscribers were told to drop (0 = not yet).
+    let recoverDrop = Atomic<UInt64>(0)
 
     public init() {}
 

@@ -12,6 +12,10 @@ public enum ErrorKind: Int, CaseIterable, Sendable {
     case seqGap
     /// A message whose seq does not match its place in the topic's publishes.
     case seqMismatch
+    /// `--recover`: the server answered `recovered: false`.
+    case recoveryRefused
+    /// A `subscribed` reply named another epoch than the topic had.
+    case epochChanged
 
     public var name: String {
         switch self {
@@ -29,6 +33,8 @@ public enum ErrorKind: Int, CaseIterable, Sendable {
         case .seqReordered: "seq_reordered"
         case .seqGap: "seq_gap_unannounced"
         case .seqMismatch: "seq_mismatch"
+        case .recoveryRefused: "recovery_refused"
+        case .epochChanged: "epoch_changed"
         }
     }
 }
@@ -52,6 +58,12 @@ public final class WorkerCounters: Sendable {
     public init() {}
 
     public let gapsAnnounced = Atomic<Int>(0)
+    /// `--recover`: connections dropped, upgraded again, caught up.
+    public let recoverDropped = Atomic<Int>(0)
+    public let rejoined = Atomic<Int>(0)
+    public let recovered = Atomic<Int>(0)
+    /// Messages that arrived up to the seam of a recovering subscribe: the replay.
+    public let replayed = Atomic<Int>(0)
 
     func count(_ kind: ErrorKind, _ amount: Int = 1) { errorCounts.withLock { $0[kind.rawValue] += amount } }
     public func errors(_ kind: ErrorKind) -> Int { errorCounts.withLock { $0[kind.rawValue] } }

@@ -19,7 +19,8 @@ import Testing
         for flag in ["--targets", "--connections", "--rate", "--duration", "--topics", "--messages", "--publish-rate",
                      "--payload-bytes", "--sub-url", "--sub-message", "--pub-url", "--pub-header", "--rings",
                      "--ring-files-max", "--threads", "--churn-rate", "--slow-fraction", "--server-pid", "--json",
-                     "--handshake-timeout", "--ramp-timeout", "--settle", "--buffers", "--buffer-bytes", "--quiet"] {
+                     "--handshake-timeout", "--ramp-timeout", "--settle", "--buffers", "--buffer-bytes", "--quiet",
+                     "--recover"] {
             #expect(OptionsParser.help.contains(flag), "\(flag) missing from --help")
         }
     }
@@ -51,6 +52,20 @@ import Testing
         #expect(throws: UsageError.self) { try OptionsParser.parse(["hold", "--sub-url", "http://x/ws"]) }
         #expect(throws: UsageError.self) { try OptionsParser.parse(["fanout", "--sub-url", "ws://{host}/ws"]) }
         #expect(throws: UsageError.self) { try OptionsParser.parse(["slow", "--slow-fraction", "2"]) }
+    }
+
+    @Test func recoverSubscribesByMessage() throws {
+        let options = try #require(try OptionsParser.parse(["fanout", "--messages", "300", "--recover", "100"]))
+        #expect(options.recoverAfter == 100)
+        // Herald's default URL subscribes silently; recovery needs the reply.
+        #expect(options.subscribeURL.text == "ws://{host}/ws")
+        #expect(options.subscribeMessage == Options.heraldSubscribe)
+        #expect(throws: UsageError.self) { try OptionsParser.parse(["fanout", "--messages", "100", "--recover", "100"]) }
+        #expect(throws: UsageError.self) { try OptionsParser.parse(["slow", "--recover", "10"]) }
+        #expect(throws: UsageError.self) { try OptionsParser.parse(["fanout", "--recover", "0"]) }
+        #expect(throws: UsageError.self) {
+            try OptionsParser.parse(["fanout", "--recover", "10", "--sub-url", "ws://{host}/sub?t={topic}"])
+        }
     }
 
     @Test func targetRanges() throws {

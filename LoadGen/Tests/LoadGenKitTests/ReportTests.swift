@@ -93,6 +93,46 @@ import Testing
         #expect(!report.succeeded)
     }
 
+    @Test func recoverySucceedsOnlyWhenEveryDroppedClientCaughtUp() throws {
+        var report = sample()
+        report.deliveries = 10_000
+        var recovery = RecoveryReport(after: 5, dropped: 1_000, rejoined: 1_000, recovered: 1_000, refused: 0,
+                                      replayed: 4_000, allRecoveredSeconds: 0.5,
+                                      perClient: LatencySummary(Histogram<UInt64>(highestTrackableValue: 1_000_000,
+                                                                                  numberOfSignificantValueDigits: .three)),
+                                      serverStart: ProcessSample(rssBytes: 1, userSeconds: 1, systemSeconds: 1),
+                                      serverEnd: ProcessSample(rssBytes: 1, userSeconds: 1.5, systemSeconds: 1.5))
+        report.recovery = recovery
+        #expect(report.succeeded)
+        #expect(recovery.serverCPUSeconds == 1)
+        #expect(recovery.serverCPUMicrosecondsPerReplayed == 250)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json.utf8)) as? [String: Any])
+        let json = try #require(object["recovery"] as? [String: Any])
+        #expect(json["replayed"] as? Int == 4_000)
+        #expect(json["server_cpu_us_per_replayed"] as? Double == 250)
+        recovery.refused = 1
+        recovery.recovered = 999
+        report.recovery = recovery
+        #expect(!report.succeeded)
+        recovery.refused = 0
+        recovery.rejoined = 998
+        report.recovery = recovery
+        #expect(!report.succeeded, "a client that never came back is a failure")
+    }
+
+    @Test func subscribedReplyFields() {
+        let reply = Array(#"{"type":"subscribed","topic":"t0","seq":12,"epoch":"k3x-7","recovered":true}"#.utf8)
+        reply.withUnsafeBytes { bytes in
+            #expect(MessageFields.find(MessageFields.subscribedMarker, in: bytes) != nil)
+            #expect(MessageFields.string(after: MessageFields.epochKey, in: bytes) == Array("k3x-7".utf8))
+            #expect(MessageFields.integer(after: MessageFields.seqKey, in: bytes) == 12)
+            #expect(MessageFields.find(MessageFields.recoveredTrue, in: bytes) != nil)
+        }
+        Array(#"{"epoch":"unterminated"#.utf8).withUnsafeBytes { bytes in
+            #expect(MessageFields.string(after: MessageFields.epochKey, in: bytes) == nil)
+        }
+    }
+
     @Test func procParsing() throws {
         let status = "Name:\therald\nVmRSS:\t   20480 kB\nThreads:\t3\n"
         let stat = "123 (her ald) S 1 123 123 0 -1 4194304 100 0 0 0 250 150 0 0 20 0 3 0 1000 0 0"
