@@ -41,7 +41,7 @@ def main() -> None:
                 response.read()
                 assert response.status == 200, response.status
         seconds = time.monotonic() - began
-        time.sleep(1)
+        time.sleep(6)  # idle shards give freed pages back within 5 s
         end = rss_bytes(h.proc.pid)
         samples = H.parse_prometheus(H.admin_get(h.admin_port, "/metrics").body.decode())
         kept = H.prom_value(samples, "herald_history_messages") or 0

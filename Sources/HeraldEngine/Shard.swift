@@ -26,7 +26,7 @@ final class Shard: @unchecked Sendable {
 
     private let budget: ConnectionBudget
     /// When memory was last given back, and the counters then.
-    private var lastMemoryRelease: (milliseconds: UInt64, bytesSent: UInt64, closed: UInt64) = (0, 0, 0)
+    private var lastMemoryRelease: (milliseconds: UInt64, bytesSent: UInt64, closed: UInt64, evicted: UInt64) = (0, 0, 0, 0)
     /// 5 s: a flood's memory is back within seconds of its end, and
     /// malloc_trim (a walk of every arena) never runs more than this often.
     static let memoryReleaseIntervalMilliseconds: UInt64 = 5_000
@@ -144,7 +144,8 @@ extension Shard {
     }
 
     /// Gives freed heap pages back to the kernel once the shard is idle after
-    /// real work (≥ 1 MiB sent or a connection closed since the last time),
+    /// real work (≥ 1 MiB sent, a connection closed, or kept messages
+    /// evicted past `--history-bytes-max` since the last time),
     /// at most every `memoryReleaseIntervalMilliseconds`: the resident
     /// memory a flood's queued replies took is returned when it ends
     /// (Docs/OPERATIONS.md "Limits"), and a quiet shard pays nothing.
@@ -152,8 +153,10 @@ extension Shard {
         guard now &- lastMemoryRelease.milliseconds >= Shard.memoryReleaseIntervalMilliseconds else { return }
         let sent = counters.value(.bytesSent)
         let closed = counters.value(.connectionsClosed) &+ counters.value(.handshakeFailedTimeout)
-        guard sent &- lastMemoryRelease.bytesSent >= 1 << 20 || closed != lastMemoryRelease.closed else { return }
-        lastMemoryRelease = (now, sent, closed)
+        let evicted = registry.historyTotals().evicted
+        guard sent &- lastMemoryRelease.bytesSent >= 1 << 20 || closed != lastMemoryRelease.closed
+            || evicted != lastMemoryRelease.evicted else { return }
+        lastMemoryRelease = (now, sent, closed, evicted)
         if Memory.releaseFreePages() { counters.add(.memoryReleases) }
     }
 

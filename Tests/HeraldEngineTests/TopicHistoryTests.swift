@@ -21,6 +21,24 @@ import Testing
         #expect(history.isEmpty && history.oldest == nil)
     }
 
+    @Test func aMostlyEvictedRingGivesItsSlotsBackAndKeepsItsOrder() {
+        var history = TopicHistory(capacity: 64)
+        for seq in UInt64(1)...100 { history.append(Self.entry(seq))?.release() }
+        let full = history.storageBytes
+        #expect(full >= TopicHistory.arrayHeaderBytes + 64 * MemoryLayout<TopicHistory.Entry?>.stride)
+        // Down to a quarter of the slots: the ring is rebuilt smaller.
+        for _ in 0..<50 { history.removeOldest()?.release() }
+        #expect(history.count == 14 && history.storageBytes < full)
+        #expect(history.entries(from: 87, through: 100)?.map(\.seq) == Array(87...100))
+        // It regrows (never past its capacity) and wraps in order.
+        for seq in UInt64(101)...300 { history.append(Self.entry(seq))?.release() }
+        #expect(history.count == 64 && history.oldest?.seq == 237 && history.newest?.seq == 300)
+        #expect(history.entries(from: 237, through: 300)?.map(\.seq) == Array(237...300))
+        #expect(history.storageBytes <= full)
+        while let entry = history.removeOldest() { entry.release() }
+        #expect(history.storageBytes == 0)
+    }
+
     @Test func ringRefillsAfterItEmpties() {
         var history = TopicHistory(capacity: 2)
         history.append(Self.entry(1))?.release()
@@ -78,16 +96,35 @@ import Testing
 
     @Test func theByteBoundEvictsTheOldestOfAnyTopic() {
         let clock = ManualClock()
-        // Room for about three entries of plainFrames' size.
+        // Room for about three entries of plainFrames' size and two rings.
         let one = plainFrames(1).plain.count + TopicHistory.entryOverheadBytes
-        let registry = Self.registry(clock, bytesMax: 3 * one + one / 2)
+        let probe = Self.registry(clock)
+        _ = probe.publish(topic: "p", build: plainFrames)
+        let ring = probe.historyTotals().bytes - one
+        #expect(ring >= TopicHistory.arrayHeaderBytes + MemoryLayout<TopicHistory.Entry?>.stride,
+                "the ring's slots are charged")
+        let registry = Self.registry(clock, bytesMax: 3 * one + 2 * ring + one / 2)
         _ = registry.publish(topic: "a", build: plainFrames)
         _ = registry.publish(topic: "b", build: plainFrames)
         _ = registry.publish(topic: "a", build: plainFrames)
         _ = registry.publish(topic: "b", build: plainFrames)
         let totals = registry.historyTotals()
         #expect(totals.entries == 3 && totals.evicted == 1)
-        #expect(totals.bytes <= 3 * one + one / 2)
+        #expect(totals.bytes <= 3 * one + 2 * ring + one / 2)
+    }
+
+    @Test func everythingChargedIsGivenBackWhenTheHistoryExpires() {
+        let clock = ManualClock()
+        let registry = Self.registry(clock, size: 16, ttl: 5_000)
+        for round in 0..<40 {
+            for topic in 0..<10 { _ = registry.publish(topic: "t\(topic)", build: plainFrames) }
+            if round == 20 { clock.milliseconds += 3_000 }
+        }
+        #expect(registry.historyTotals().entries == 160)
+        clock.milliseconds += 10_000
+        #expect(registry.collectIdle() == 10)
+        let totals = registry.historyTotals()
+        #expect(totals.entries == 0 && totals.bytes == 0, "ring slots and entries both uncharged")
     }
 
     @Test func topicsWithHistoryAreKeptUntilItExpires() {

@@ -85,11 +85,13 @@ final class TopicRegistry: Sendable {
 
         /// Drops the oldest entry of `record`'s history, keeping the totals.
         mutating func dropOldest(_ record: inout Record) {
+            let storage = record.history?.storageBytes ?? 0
             guard let entry = record.history?.removeOldest() else { return }
             historyBytes -= entry.bytes
             historyEntries -= 1
             entry.release()
             if record.history?.isEmpty == true { record.history = nil }
+            historyBytes += (record.history?.storageBytes ?? 0) - storage
         }
 
         /// Entries that left their rings by other ways (the ring's own
@@ -244,12 +246,13 @@ final class TopicRegistry: Sendable {
                                        bytes: bytes, publishedAtMilliseconds: time)
         expire(&record, state: &state, now: time)
         if record.history == nil { record.history = TopicHistory(capacity: historySize) }
+        let storage = record.history!.storageBytes
         if let evicted = record.history!.append(entry) {
             state.historyBytes -= evicted.bytes
             state.historyEntries -= 1
             evicted.release()
         }
-        state.historyBytes += bytes
+        state.historyBytes += bytes + record.history!.storageBytes - storage
         state.historyEntries += 1
         state.historyOrder.append((topic, seq))
         // Past the global bound, the oldest kept message of any topic goes
