@@ -68,6 +68,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case recoveriesSucceeded
     case recoveriesRefused
     case messagesReplayed
+    case recoveriesDeferred
     case idempotencyKeysEvicted
     case adminConnectionsEvicted
     case adminConnectionsRefused
@@ -136,6 +137,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .submitErrors: ("submit_errors_total", nil, nil, "io_uring_enter calls that failed (EBUSY is retried after reaping)")
         case .recoveriesSucceeded: ("recoveries_total", "result", "recovered", "subscribes with since, by result: recovered (nothing missed, or all of it replayed) or not")
         case .messagesReplayed: ("messages_replayed_total", nil, nil, "kept messages sent to recovering subscribers (subscribe with since)")
+        case .recoveriesDeferred: ("recoveries_deferred_total", nil, nil, "subscribes with since held until the connection's queue was back under --send-queue-bytes-max")
         case .recoveriesRefused: ("recoveries_total", "result", "not_recovered", "subscribes with since, by result: recovered (nothing missed, or all of it replayed) or not")
         case .memoryReleases: ("memory_releases_total", nil, nil, "times an idle shard gave freed heap pages back to the kernel (malloc_trim)")
         case .idempotentReplays: ("idempotent_replays_total", nil, nil, "publishes answered from an earlier result by Idempotency-Key (nothing published)")

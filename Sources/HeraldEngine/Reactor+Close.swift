@@ -90,6 +90,7 @@ extension Reactor {
         if slot.pointee.grant != ConnectionSlot.noGrant { grants.release(slot.pointee.grant) }
         dropPartialControl(index)
         pendingPongs.removeValue(forKey: index)
+        deferredRecoveries.removeValue(forKey: index)
         wheel.cancel(index)
         leaveAllTopics(index)
         slot.pointee.life.freed()

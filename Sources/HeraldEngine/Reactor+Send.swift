@@ -249,7 +249,10 @@ extension Reactor {
         let slot = slab.pointer(index)
         let rule = SendQueueLimit.afterDrain(queued: Int(slot.pointee.queuedBytes), limit: settings.sendQueueBytesMax,
                                              readPaused: slot.pointee.flags.contains(.readPaused))
-        if rule.backUnderLimit { slot.pointee.flags.remove(.overLimit) }
+        if rule.backUnderLimit {
+            slot.pointee.flags.remove(.overLimit)
+            resumeDeferredRecoveries(index)
+        }
         guard rule.resumeReading else { return }
         slot.pointee.flags.remove(.readPaused)
         counters.add(.readsResumed)

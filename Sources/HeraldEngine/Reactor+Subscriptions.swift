@@ -6,7 +6,10 @@ import HeraldProtocol
 extension Reactor {
     /// `reply` is false for `topics=` on the upgrade URL: those subscribe
     /// silently (the client asked in the URL; its first message is data).
-    func subscribe(_ index: UInt32, topic: String, since: Recovery.Position? = nil, reply: Bool = true) {
+    /// `resumed`: a deferred recovery running now (not counted again if it
+    /// has to wait once more).
+    func subscribe(_ index: UInt32, topic: String, since: Recovery.Position? = nil, reply: Bool = true,
+                   resumed: Bool = false) {
         guard TopicName.isValid(topic) else {
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "bad_topic", message: "topic names are 1-128 bytes of A-Z a-z 0-9 . _ - : @ /",
@@ -14,12 +17,23 @@ extension Reactor {
             return
         }
         let slot = slab.pointer(index)
+        // A later request for a topic replaces a recovery still waiting for it.
+        let wasDeferred = dropDeferredRecovery(index, topic: topic)
         if settings.jwtSecret != nil && !grants.allows(slot.pointee.grant, topic) {
             // CONTRACT "Security": outside the token's topics → `forbidden`.
             counters.add(.subscribesForbidden)
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "forbidden", message: "topic not allowed by the connection token",
                                                 topic: topic))
+            return
+        }
+        if let since, reply, slot.pointee.flags.contains(.overLimit) {
+            // The queue is over its limit (reading is paused): a replay now
+            // would pile up to `--history-size` more frames behind it, once
+            // per such subscribe the client managed to send. It waits until
+            // the queue is back under the limit; the subscription starts
+            // then, so its seam is still exact.
+            deferRecovery(index, topic: topic, since: since, replacing: wasDeferred || resumed)
             return
         }
         let result = router.subscribe(ring: UInt16(ringIndex), slot: index, generation: slab.handle(index).generation,
@@ -60,11 +74,23 @@ extension Reactor {
     /// live (the seam is where the shard's deliveries for this subscriber
     /// start, so there is no gap and no duplicate between the two).
     private func recover(_ index: UInt32, topic: String, since: Recovery.Position, seam: UInt64, epoch: String) {
-        let (decision, entries) = router.registry.recover(topic: topic, since: since, seam: seam, epoch: epoch)
+        var (decision, entries) = router.registry.recover(topic: topic, since: since, seam: seam, epoch: epoch)
+        let slot = slab.pointer(index)
+        // The queue's byte count is 32 bits and the queue is bounded near
+        // --send-queue-bytes-max (≤ 1 GiB) when a replay starts: a replay
+        // that would take it past 2 GiB (only possible with a huge
+        // --history-size × --publish-bytes-max) is refused, never wrapped.
+        let replayBytes = entries.reduce(0) { total, entry in
+            total + frameFor(slot, plain: entry.plain, compressed: entry.compressed)._withUnsafeGuaranteedRef { $0.queueCost }
+        }
+        if Int(slot.pointee.queuedBytes) + replayBytes > Self.replayQueueCeilingBytes {
+            entries.forEach { $0.release() }
+            entries = []
+            decision = .notRecovered
+        }
         let recovered = decision != .notRecovered
         counters.add(recovered ? .recoveriesSucceeded : .recoveriesRefused)
         sendText(index, ServerMessage.subscribed(topic: topic, seq: seam, epoch: epoch, recovered: recovered))
-        let slot = slab.pointer(index)
         for entry in entries {
             let frame = frameFor(slot, plain: entry.plain, compressed: entry.compressed)
             enqueueShared(index, frame, cost: frame._withUnsafeGuaranteedRef { $0.queueCost })
@@ -74,6 +100,9 @@ extension Reactor {
         }
     }
 
+    /// How far a replay may take a connection's queue (see `recover`).
+    static let replayQueueCeilingBytes = 1 << 31
+
     func unsubscribe(_ index: UInt32, topic: String) {
         guard TopicName.isValid(topic) else {
             counters.add(.clientErrorsSent)
@@ -81,11 +110,49 @@ extension Reactor {
                                                 topic: topic))
             return
         }
+        _ = dropDeferredRecovery(index, topic: topic)
         let slot = slab.pointer(index)
         // Unsubscribing from a topic the connection does not hold is not an
         // error: the end state is what the client asked for.
         _ = router.unsubscribe(name: topic, head: &slot.pointee.subscriptions)
         sendText(index, ServerMessage.unsubscribed(topic: topic))
+    }
+
+    /// Holds a subscribe with `since` until the queue is back under its
+    /// limit. Bounded like subscriptions: one per topic, and no more
+    /// waiting than `--topics-per-connection-max` (beyond: `too_many_topics`).
+    private func deferRecovery(_ index: UInt32, topic: String, since: Recovery.Position, replacing: Bool) {
+        var waiting = deferredRecoveries[index] ?? []
+        guard waiting.count < settings.topicsPerConnectionMax else {
+            counters.add(.clientErrorsSent)
+            sendText(index, ServerMessage.error(code: "too_many_topics",
+                                                message: "at most \(settings.topicsPerConnectionMax) topics per connection",
+                                                topic: topic))
+            return
+        }
+        waiting.append((topic, since))
+        deferredRecoveries[index] = waiting
+        if !replacing { counters.add(.recoveriesDeferred) }
+    }
+
+    /// Forgets a waiting recovery of `topic`; true if there was one.
+    private func dropDeferredRecovery(_ index: UInt32, topic: String) -> Bool {
+        guard var waiting = deferredRecoveries[index], let at = waiting.firstIndex(where: { $0.topic == topic }) else {
+            return false
+        }
+        waiting.remove(at: at)
+        deferredRecoveries[index] = waiting.isEmpty ? nil : waiting
+        return true
+    }
+
+    /// The queue is back under its limit: the waiting recoveries run, in
+    /// the order they arrived (one that takes the queue over the limit
+    /// again makes the rest wait once more, in the same order).
+    func resumeDeferredRecoveries(_ index: UInt32) {
+        guard let waiting = deferredRecoveries.removeValue(forKey: index) else { return }
+        for request in waiting where slab.pointer(index).pointee.life.acceptsData {
+            subscribe(index, topic: request.topic, since: request.since, resumed: true)
+        }
     }
 
     func leaveAllTopics(_ index: UInt32) {

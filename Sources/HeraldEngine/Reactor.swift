@@ -41,6 +41,12 @@ final class Reactor {
     /// Payloads of pending pongs that are not empty, by slot (≤ 125 bytes,
     /// one per connection at most: a newer ping replaces it, §5.5.3).
     var pendingPongs: [UInt32: [UInt8]] = [:]
+    /// Subscribes with `since` that arrived while their connection's queue
+    /// was over `--send-queue-bytes-max`, in arrival order, by slot: the
+    /// replay waits until the queue is back under it. At most one per topic
+    /// and `--topics-per-connection-max` per connection; only over-limit
+    /// connections have an entry.
+    var deferredRecoveries: [UInt32: [(topic: String, since: Recovery.Position)]] = [:]
     var acceptsInFlight = 0
     /// Accepts stay unarmed until then after an unexpected accept error.
     var acceptBackoffUntilMilliseconds: UInt64 = 0
