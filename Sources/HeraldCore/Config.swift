@@ -80,6 +80,9 @@ public struct Config: Sendable, Equatable {
     public var topicsPerConnectionMax = 64
     /// Largest publish body the admin API accepts (413 above).
     public var publishBytesMax = 1024 * 1024
+    /// Largest `POST /v1/publish/batch` body (413 above); each message in
+    /// it is still bounded by `publishBytesMax`.
+    public var batchBytesMax = 16 * 1024 * 1024
     /// Bytes queued for one connection before the slow-consumer policy acts.
     public var sendQueueBytesMax = 1024 * 1024
     /// Seconds a connection's socket may refuse bytes (its kernel buffer

@@ -78,6 +78,8 @@ public struct ConfigOption: Sendable {
                 range: 1...65_536),
         integer("publish-bytes-max", "largest publish body, else 413 (default 1048576)", \.publishBytesMax,
                 range: 1...(64 * 1024 * 1024)),
+        integer("batch-bytes-max", "largest POST /v1/publish/batch body, else 413 (default 16777216)",
+                \.batchBytesMax, range: 1...(1024 * 1024 * 1024)),
         integer("send-queue-bytes-max", "bytes queued per connection before the slow-consumer policy (default 1048576)",
                 \.sendQueueBytesMax, range: 4096...(1 << 30)),
         seconds("send-timeout", "seconds a connection's socket may refuse bytes before the slow-consumer policy (default 5)",

@@ -30,8 +30,11 @@ struct AdminRequestReader {
     private enum Phase {
         case head
         case contentLength(HTTPRequestHead, remaining: Int)
-        case chunked(HTTPRequestHead, closeAfter: Bool)
+        case chunked(HTTPRequestHead, closeAfter: Bool, bodyBytesMax: Int)
     }
+
+    /// The path whose body may be `batchBodyBytesMax` long.
+    static let batchPath = "/v1/publish/batch"
 
     private var phase = Phase.head
     private var body: [UInt8] = []
@@ -45,11 +48,14 @@ struct AdminRequestReader {
 
     /// Reads from the start of `bytes` (the input not yet consumed); the
     /// caller drops `consumed` bytes from its buffer whatever the event.
+    /// A body is bounded by `bodyBytesMax`, or `batchBodyBytesMax` (when
+    /// given) for `POST /v1/publish/batch`.
     mutating func read(_ bytes: UnsafeRawBufferPointer, headBytesMax: Int,
-                       bodyBytesMax: Int) -> (consumed: Int, event: Event) {
+                       bodyBytesMax: Int, batchBodyBytesMax: Int? = nil) -> (consumed: Int, event: Event) {
         switch phase {
         case .head:
-            return readHead(bytes, headBytesMax: headBytesMax, bodyBytesMax: bodyBytesMax)
+            return readHead(bytes, headBytesMax: headBytesMax, bodyBytesMax: bodyBytesMax,
+                            batchBodyBytesMax: batchBodyBytesMax)
         case .contentLength(let head, let remaining):
             let take = min(remaining, bytes.count)
             body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
@@ -58,8 +64,8 @@ struct AdminRequestReader {
                 return (take, .needMore)
             }
             return (take, .request(finish(head, closeAfter: false)))
-        case .chunked(let head, let closeAfter):
-            switch chunks.feed(bytes, into: &body, bodyBytesMax: bodyBytesMax) {
+        case .chunked(let head, let closeAfter, let limit):
+            switch chunks.feed(bytes, into: &body, bodyBytesMax: limit) {
             case .needMore: return (bytes.count, .needMore)
             case .failure(let status, let message): return (bytes.count, .failure(status, message))
             case .done(let consumed): return (consumed, .request(finish(head, closeAfter: closeAfter)))
@@ -68,7 +74,7 @@ struct AdminRequestReader {
     }
 
     private mutating func readHead(_ bytes: UnsafeRawBufferPointer, headBytesMax: Int,
-                                   bodyBytesMax: Int) -> (consumed: Int, event: Event) {
+                                   bodyBytesMax: Int, batchBodyBytesMax: Int?) -> (consumed: Int, event: Event) {
         switch HTTPRequestHeadParser.parse(bytes, maxHeadBytes: headBytesMax) {
         case .incomplete:
             return (0, .needMore)
@@ -80,8 +86,9 @@ struct AdminRequestReader {
             guard head.hasValidHost else {
                 return (headLength, .failure(.badRequest, "exactly one Host header is required (RFC 9112 §3.2)"))
             }
+            let limit = head.path == Self.batchPath ? batchBodyBytesMax ?? bodyBytesMax : bodyBytesMax
             let framing: HTTPBodyFraming
-            switch HTTPBodyFraming.of(head, bodyBytesMax: bodyBytesMax) {
+            switch HTTPBodyFraming.of(head, bodyBytesMax: limit) {
             case .failure(let refusal): return (headLength, .failure(refusal.status, refusal.message))
             case .success(let value): framing = value
             }
@@ -101,7 +108,7 @@ struct AdminRequestReader {
                 phase = .contentLength(head, remaining: length)
             case .chunked(let closeAfter):
                 chunks = ChunkedBodyDecoder()
-                phase = .chunked(head, closeAfter: closeAfter)
+                phase = .chunked(head, closeAfter: closeAfter, bodyBytesMax: limit)
             }
             if expectsContinue && bytes.count == headLength { return (headLength, .expectsContinue(head)) }
             return (headLength, .needMore)
@@ -126,12 +133,14 @@ enum AdminRequestFramer {
         case failure(HTTPStatus, String)
     }
 
-    static func next(_ bytes: UnsafeRawBufferPointer, headBytesMax: Int, bodyBytesMax: Int) -> Result {
+    static func next(_ bytes: UnsafeRawBufferPointer, headBytesMax: Int, bodyBytesMax: Int,
+                     batchBodyBytesMax: Int? = nil) -> Result {
         var reader = AdminRequestReader()
         var offset = 0
         while true {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            let (consumed, event) = reader.read(rest, headBytesMax: headBytesMax, bodyBytesMax: bodyBytesMax)
+            let (consumed, event) = reader.read(rest, headBytesMax: headBytesMax, bodyBytesMax: bodyBytesMax,
+                                                batchBodyBytesMax: batchBodyBytesMax)
             offset += consumed
             switch event {
             case .needMore, .expectsContinue:

@@ -10,14 +10,19 @@ struct AdminRouter {
     let idempotency: IdempotencyCache
     /// Commands to the shards (nil in unit tests without shards).
     let control: ShardControl?
+    /// `--publish-bytes-max`: one message of a batch is bounded like a
+    /// single publish (the batch's body by `--batch-bytes-max`).
+    let publishBytesMax: Int
 
     init(token: String?, stats: StatsReport, publisher: Publisher, control: ShardControl? = nil,
-         idempotency: IdempotencyCache = IdempotencyCache(windowMilliseconds: 300_000, keysMax: 100_000)) {
+         idempotency: IdempotencyCache = IdempotencyCache(windowMilliseconds: 300_000, keysMax: 100_000),
+         publishBytesMax: Int = Config().publishBytesMax) {
         self.token = token
         self.stats = stats
         self.publisher = publisher
         self.idempotency = idempotency
         self.control = control
+        self.publishBytesMax = publishBytesMax
     }
 
     struct Response {
@@ -45,6 +50,9 @@ struct AdminRouter {
         case "/v1/publish":
             guard method == "POST" else { return Self.methodNotAllowed("POST") }
             return idempotent(request) { publish($0) }
+        case AdminRequestReader.batchPath:
+            guard method == "POST" else { return Self.methodNotAllowed("POST") }
+            return idempotent(request) { publishBatch($0) }
         case "/v1/disconnect":
             guard method == "POST" else { return Self.methodNotAllowed("POST") }
             return disconnect(request)
@@ -253,38 +261,65 @@ struct AdminRouter {
         Self.error(.serviceUnavailable, "topic limit reached (--topics-max \(publisher.registry.topicsMax))")
     }
 
-    private func publishJSON(_ request: AdminRequest) -> Response {
-        guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
-        let parsed = request.body.withUnsafeBytes { bytes in
-            (JSONValidator.topLevelMembers(bytes), JSONValue.parse(bytes))
-        }
-        guard let members = parsed.0, let object = parsed.1 else {
-            return Self.error(.badRequest, "body must be a JSON object {\"topic\"|\"topics\", \"data\"}")
+    /// One `{"topic"|"topics", "data"}` object: its topics (a single
+    /// `topic` is a one-element list) and the data's bytes, or why not.
+    struct PublishObject {
+        let topics: [String]
+        let single: Bool
+        let data: [UInt8]
+    }
+
+    static func parsePublishObject(_ bytes: UnsafeRawBufferPointer) -> Result<PublishObject, PublishObjectError> {
+        guard let members = JSONValidator.topLevelMembers(bytes), let object = JSONValue.parse(bytes) else {
+            return .failure(.init("must be a JSON object {\"topic\"|\"topics\", \"data\"}"))
         }
         guard let dataRange = members.last(where: { $0.name == "data" })?.valueRange else {
-            return Self.error(.badRequest, "missing \"data\"")
+            return .failure(.init("missing \"data\""))
         }
         var topics: [String] = []
-        if let single = object["topic"] {
-            guard let name = single.stringValue else { return Self.error(.badRequest, "\"topic\" must be a string") }
+        let single: Bool
+        if let value = object["topic"] {
+            guard let name = value.stringValue else { return .failure(.init("\"topic\" must be a string")) }
             topics = [name]
+            single = true
         } else if let list = object["topics"] {
             guard let array = list.arrayValue, !array.isEmpty else {
-                return Self.error(.badRequest, "\"topics\" must be a non-empty array of strings")
+                return .failure(.init("\"topics\" must be a non-empty array of strings"))
             }
             for item in array {
                 guard let name = item.stringValue else {
-                    return Self.error(.badRequest, "\"topics\" must be a non-empty array of strings")
+                    return .failure(.init("\"topics\" must be a non-empty array of strings"))
                 }
                 topics.append(name)
             }
+            single = false
         } else {
-            return Self.error(.badRequest, "missing \"topic\" or \"topics\"")
+            return .failure(.init("missing \"topic\" or \"topics\""))
         }
         for name in topics where !TopicName.isValid(name) {
-            return Self.error(.badRequest, "bad topic name")
+            return .failure(.init("bad topic name"))
         }
-        let data = Array(request.body[dataRange])
+        return .success(PublishObject(topics: topics, single: single,
+                                      data: Array(UnsafeRawBufferPointer(rebasing: bytes[dataRange]))))
+    }
+
+    struct PublishObjectError: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
+    }
+
+    private func publishJSON(_ request: AdminRequest) -> Response {
+        guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
+        let parsed = request.body.withUnsafeBytes { Self.parsePublishObject($0) }
+        let object: PublishObject
+        switch parsed {
+        case .success(let value): object = value
+        case .failure(let error):
+            let message = error.message.hasPrefix("must be") ? "body " + error.message : error.message
+            return Self.error(.badRequest, message)
+        }
+        let topics = object.topics
+        let data = object.data
         var body = Array(#"{"results":["#.utf8)
         for (position, name) in topics.enumerated() {
             // A topic past --topics-max stops the batch; earlier ones stay
@@ -304,6 +339,106 @@ struct AdminRouter {
         }
         body += Array("]}".utf8)
         return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    /// Messages one batch may hold (blank lines not counted; a `topics`
+    /// line counts once per topic): the reply carries one result per
+    /// message, so this bounds it too (~1 MB).
+    static let batchMessagesMax = 10_000
+
+    /// `POST /v1/publish/batch`: NDJSON, one `{"topic"|"topics", "data"}`
+    /// per line, published in order. Each line gets its own entry in
+    /// `results` — its result (`{"results":[…]}` for a `topics` line) or
+    /// `{"error":…}` — and a bad line never stops the others. Blank lines
+    /// are skipped and get no entry.
+    private func publishBatch(_ request: AdminRequest) -> Response {
+        guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
+        var lines: [Range<Int>] = []
+        var start = 0
+        let body = request.body
+        var blank = true
+        for index in 0...body.count {
+            if index == body.count || body[index] == UInt8(ascii: "\n") {
+                if !blank {
+                    guard lines.count < Self.batchMessagesMax else {
+                        return Self.error(.payloadTooLarge, "at most \(Self.batchMessagesMax) messages per batch")
+                    }
+                    lines.append(start..<index)
+                }
+                start = index + 1
+                blank = true
+            } else {
+                switch body[index] {
+                case 0x20, 0x09, 0x0D: break  // JSON whitespace (RFC 8259 §2), newline aside
+                default: blank = false
+                }
+            }
+        }
+        guard !lines.isEmpty else { return Self.error(.badRequest, "no messages: one JSON object per line") }
+        // Every line is parsed before anything is published, so a batch
+        // over the limit is refused whole.
+        var parsed: [Result<PublishObject, PublishObjectError>] = []
+        parsed.reserveCapacity(lines.count)
+        var publishes = 0
+        for (position, line) in lines.enumerated() {
+            var result = body.withUnsafeBytes { Self.parsePublishObject(UnsafeRawBufferPointer(rebasing: $0[line])) }
+            switch result {
+            case .success(let object) where object.data.count > publishBytesMax:
+                result = .failure(.init("data over --publish-bytes-max (\(publishBytesMax) bytes)"))
+            case .success(let object):
+                publishes += object.topics.count
+            case .failure:
+                break
+            }
+            if case .failure(let error) = result { result = .failure(.init("line \(position + 1): " + error.message)) }
+            parsed.append(result)
+        }
+        guard publishes <= Self.batchMessagesMax else {
+            return Self.error(.payloadTooLarge, "at most \(Self.batchMessagesMax) messages per batch (counting each topic)")
+        }
+        var out = Array(#"{"results":["#.utf8)
+        var backlogged = false
+        for (position, result) in parsed.enumerated() {
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            let object: PublishObject
+            switch result {
+            case .success(let value): object = value
+            case .failure(let error):
+                Self.appendError(error.message, to: &out)
+                continue
+            }
+            if !object.single { out += Array(#"{"results":["#.utf8) }
+            for (index, name) in object.topics.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                switch publisher.attempt(topic: name, payload: .json(object.data)) {
+                case .published(let seq, let epoch):
+                    Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &out)
+                case .topicLimit:
+                    Self.appendError("topic limit reached (--topics-max \(publisher.registry.topicsMax))", topic: name,
+                                     to: &out)
+                case .backlogged:
+                    backlogged = true
+                    Self.appendError("delivery backlog full (--delivery-backlog-bytes-max); retry later", topic: name,
+                                     to: &out)
+                }
+            }
+            if !object.single { out += Array("]}".utf8) }
+        }
+        out += Array("]}".utf8)
+        // Some lines may be retried (only those: the others are published).
+        return Response(status: .ok, contentType: "application/json", body: out,
+                        headers: backlogged ? [("Retry-After", "1")] : [])
+    }
+
+    /// `{"error":"…"[,"topic":"T"]}`: one batch line's (or topic's) failure.
+    static func appendError(_ message: String, topic: String? = nil, to body: inout [UInt8]) {
+        body += Array(#"{"error":"#.utf8)
+        JSONString.append(Array(message.utf8), to: &body)
+        if let topic {
+            body += Array(#","topic":"#.utf8)
+            JSONString.append(topic.utf8, to: &body)
+        }
+        body.append(UInt8(ascii: "}"))
     }
 
     /// Constant-time comparison: the token check must not leak how many

@@ -228,7 +228,9 @@ final class AdminServer: @unchecked Sendable {
         // kernel reads it. The send completion calls back here.
         while !connection.closeAfterSend && !connection.sending {
             let (consumed, event) = connection.reader.read(connection.pending, headBytesMax: config.requestHeadBytesMax,
-                                                           bodyBytesMax: config.publishBytesMax)
+                                                           bodyBytesMax: config.publishBytesMax,
+                                                           batchBodyBytesMax: max(config.batchBytesMax,
+                                                                                  config.publishBytesMax))
             connection.consume(consumed)
             switch event {
             case .needMore:

@@ -78,7 +78,8 @@ public final class Engine {
                                                          idempotency: IdempotencyCache(
                                                             windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
                                                             keysMax: config.idempotencyKeysMax,
-                                                            counters: adminCounters)),
+                                                            counters: adminCounters),
+                                                         publishBytesMax: config.publishBytesMax),
                                      config: config, counters: adminCounters)
         try server.start()
         admin = server

@@ -54,6 +54,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "topics-max": ("1000", { $0.topicsMax == 1000 }),
     "jwt-secret": ("k3y", { $0.jwtSecret == "k3y" }),
     "publish-bytes-max": ("99", { $0.publishBytesMax == 99 }),
+    "batch-bytes-max": ("4096", { $0.batchBytesMax == 4096 }),
     "send-queue-bytes-max": ("8192", { $0.sendQueueBytesMax == 8192 }),
     "slow-consumer-policy": ("drop", { $0.slowConsumerPolicy == .drop }),
     "recv-buffer-count": ("32", { $0.recvBufferCount == 32 }),

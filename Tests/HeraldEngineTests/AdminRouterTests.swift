@@ -298,6 +298,63 @@ extension AdminRouter.Response {
         #expect(harness.registry.totals().published == 0, "a refused publish publishes to no topic")
     }
 
+    // MARK: POST /v1/publish/batch
+
+    @Test func batchPublishesEveryLineInOrderWithItsOwnResult() throws {
+        let harness = Harness()
+        harness.subscribe("a")
+        let lines = [#"{"topic":"a","data":{"n":1}}"#, "", #"  {"topics":["b","a"],"data":"two"}  "#,
+                     #"{"topic":"bad name","data":3}"#, "not json", #"{"topic":"a"}"#, #"{"topic":"a","data":[4]}"#]
+        let response = try #require(harness.respond(["POST /v1/publish/batch HTTP/1.1",
+                                                     "Content-Type: application/x-ndjson"],
+                                                    text: lines.joined(separator: "\r\n") + "\n"))
+        #expect(response.status == .ok)
+        #expect(withoutEpochs(response.text) == #"{"results":[{"topic":"a","seq":1},"#
+            + #"{"results":[{"topic":"b","seq":1},{"topic":"a","seq":2}]},"#
+            + #"{"error":"line 3: bad topic name"},"#
+            + #"{"error":"line 4: must be a JSON object {\"topic\"|\"topics\", \"data\"}"},"#
+            + #"{"error":"line 5: missing \"data\""},{"topic":"a","seq":3}]}"#)
+        let delivered = harness.delivered()
+        #expect(delivered.count == 3)
+        guard delivered.count == 3 else { return }
+        #expect(envelopeData(delivered[0].payload, topic: "a", seq: 1) == Array(#"{"n":1}"#.utf8))
+        #expect(envelopeData(delivered[1].payload, topic: "a", seq: 2) == Array(#""two""#.utf8))
+        #expect(envelopeData(delivered[2].payload, topic: "a", seq: 3) == Array("[4]".utf8))
+    }
+
+    @Test func batchRefusesNothingToPublishAndTooManyLines() throws {
+        let harness = Harness()
+        let blank = try #require(harness.respond(["POST /v1/publish/batch HTTP/1.1"], text: "\n \n"))
+        #expect(blank.status == .badRequest)
+        let many = String(repeating: #"{"topic":"t","data":1}"# + "\n", count: AdminRouter.batchMessagesMax + 1)
+        let tooMany = try #require(harness.respond(["POST /v1/publish/batch HTTP/1.1"], text: many))
+        #expect(tooMany.status == .payloadTooLarge)
+        #expect(harness.registry.totals().published == 0, "refused before anything was published")
+        let names = (0...AdminRouter.batchMessagesMax / 2).map { "\"t\($0)\"" }.joined(separator: ",")
+        let wide = #"{"topics":["# + names + #"],"data":1}"# + "\n" + #"{"topics":["# + names + #"],"data":2}"#
+        let tooWide = try #require(harness.respond(["POST /v1/publish/batch HTTP/1.1"], text: wide))
+        #expect(tooWide.status == .payloadTooLarge, "each topic of a line counts")
+        #expect(harness.registry.totals().published == 0)
+        let get = try #require(harness.respond(["GET /v1/publish/batch HTTP/1.1"]))
+        #expect(get.status == .methodNotAllowed)
+    }
+
+    @Test func aBatchBodyMayBeLargerThanOnePublish() {
+        let line = Array((#"{"topic":"t","data":""# + String(repeating: "x", count: 100) + "\"}\n").utf8)
+        let body = Array(repeating: line, count: 20).flatMap { $0 }
+        for (path, limit, framed) in [("/v1/publish/batch", 4096, true), ("/v1/publish", 4096, false)] {
+            let bytes = Array("POST \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+            let result = bytes.withUnsafeBytes {
+                AdminRequestFramer.next($0, headBytesMax: 8192, bodyBytesMax: 1024, batchBodyBytesMax: limit)
+            }
+            switch result {
+            case .failure(let status, _): #expect(!framed && status == .payloadTooLarge, "\(path)")
+            case .request: #expect(framed, "\(path)")
+            case .incomplete: Issue.record("\(path): incomplete")
+            }
+        }
+    }
+
     @Test func jsonBodyEmpty() throws {
         let response = try #require(Harness().respond(["POST /v1/publish HTTP/1.1", "Content-Length: 0"]))
         #expect(response.status == .badRequest)

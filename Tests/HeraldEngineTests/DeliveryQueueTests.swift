@@ -32,6 +32,16 @@ private final class ProducerProgress: Sendable {
         #expect(calls == 0)
     }
 
+    @Test func onlyThePushOntoAnEmptyQueueAsksForAWake() {
+        let queue = DeliveryQueue()
+        let frame = OutboundFrame(copying: [1])
+        #expect(queue.push(Self.delivery(1, 1, frame)), "the first push wakes the shard")
+        for seq in 2...50 { #expect(!queue.push(Self.delivery(1, UInt64(seq), frame)), "already woken") }
+        #expect(Self.take(queue).count == 50)
+        #expect(queue.push(Self.delivery(1, 51, frame)), "after a drain the next push wakes it again")
+        #expect(Self.take(queue).count == 1)
+    }
+
     @Test func drainYieldsPushesOldestFirst() {
         let queue = DeliveryQueue()
         let frame = OutboundFrame(copying: [1, 2, 3])

@@ -44,7 +44,13 @@ final class DeliveryQueue: @unchecked Sendable {
         }
     }
 
-    func push(_ delivery: Delivery) {
+    /// Queues `delivery`; true when the queue was empty, i.e. when the
+    /// shard must be woken. A push onto a non-empty queue needs no wake:
+    /// the push that made it non-empty woke the shard, whose next drain
+    /// (one exchange of the head) takes this delivery too. So a burst of
+    /// publishes costs one eventfd write per shard, not one per publish.
+    @discardableResult
+    func push(_ delivery: Delivery) -> Bool {
         pendingBytes.add(Self.cost(delivery), ordering: .relaxed)
         let node = UnsafeMutablePointer<Node>.allocate(capacity: 1)
         node.initialize(to: Node(next: nil, delivery: delivery))
@@ -53,7 +59,7 @@ final class DeliveryQueue: @unchecked Sendable {
             node.pointee.next = UnsafeMutablePointer(bitPattern: expected)
             let (exchanged, current) = head.compareExchange(expected: expected, desired: UInt(bitPattern: node),
                                                              successOrdering: .releasing, failureOrdering: .relaxed)
-            if exchanged { return }
+            if exchanged { return expected == 0 }
             expected = current
         }
     }

@@ -190,6 +190,7 @@ final class TopicRegistry: Sendable {
     /// be a gap no one announced.
     func attempt(topic: String, build: (UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?)) -> PublishOutcome {
         var targets: [Int] = []
+        var wake: [Int] = []
         let time = now()
         let outcome = state.withLock { state -> PublishOutcome in
             let shardCount = queues.count
@@ -207,9 +208,10 @@ final class TopicRegistry: Sendable {
             if !targets.isEmpty || historySize > 0 {
                 let frames = build(record.seq)
                 for shard in targets {
-                    queues[shard].push(.init(topicID: record.id, seq: record.seq,
-                                             frame: Unmanaged.passRetained(frames.plain),
-                                             compressed: frames.compressed.map { Unmanaged.passRetained($0) }))
+                    let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
+                                                            frame: Unmanaged.passRetained(frames.plain),
+                                                            compressed: frames.compressed.map { Unmanaged.passRetained($0) }))
+                    if wasEmpty { wake.append(shard) }
                 }
                 if historySize > 0 { keep(frames, seq: record.seq, topic: topic, in: &record, state: &state, now: time) }
             }
@@ -219,7 +221,7 @@ final class TopicRegistry: Sendable {
             if historySize > 0 { state.compactHistoryOrder() }
             return .published(seq: record.seq, epoch: epoch(record.id))
         }
-        for shard in targets { Socket.signalEvent(wakeDescriptors[shard]) }
+        for shard in wake { Socket.signalEvent(wakeDescriptors[shard]) }
         return outcome
     }
 
