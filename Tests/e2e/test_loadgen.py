@@ -78,6 +78,29 @@ def test_recover_drops_every_subscriber_and_each_gets_every_seq_once(start_heral
     assert H.prom_value(samples, "herald_messages_replayed_total") == recovery["replayed"]
 
 
+@pytest.mark.parametrize("batch", ["0", "50"])
+def test_publish_scenario_many_small_topics(start_herald, tmp_path, batch):
+    # 300 topics with one subscriber each, published unpaced over 3
+    # pipelined connections, one message per request or 50 per batch.
+    herald = start_herald("--shards", "2")
+    report = tmp_path / "publish.json"
+    result = run_loadgen(
+        "publish", "--targets", f"127.0.0.1:{herald.port}",
+        "--pub-url", f"http://127.0.0.1:{herald.admin_port}/v1/publish?topic={{topic}}",
+        "--connections", "300", "--topics", "300", "--messages", "3000", "--rate", "2000",
+        "--publishers", "3", "--pipeline", "4", "--batch", batch, "--duration", "30",
+        "--server-pid", str(herald.proc.pid), "--json", str(report), "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    assert data["messages_published"] == 3000 and data["publish_failures"] == 0
+    assert data["deliveries"] == data["deliveries_expected"] == 3000 and data["seq_defects"] == 0
+    publishing = data["publishing"]
+    assert publishing["requests"] == (3000 if batch == "0" else 60), publishing
+    assert publishing["round_trip"]["count"] == publishing["requests"]
+    assert data["server_cpu_us_per_publish"] > 0
+    assert H.get_stats(herald.admin_port)["messages_published_total"] == 3000
+
+
 def test_missing_deliveries_fail_the_run(start_herald, tmp_path):
     # Publishing to a port where nothing listens: every publish fails, so
     # the run must exit non-zero (and still write its report).

@@ -131,22 +131,36 @@ final class Runner {
         case .churn:
             control.churnStart.store(Clock.nanoseconds(), ordering: .relaxed)
             wait(seconds: options.durationSeconds, phase: "churn") { false }
-        case .fanout, .slow:
-            let publisher = try Publisher(options: options, control: control)
-            if !options.quiet {
+        case .fanout, .slow, .publish:
+            // fanout/slow: one paced publisher with retries; publish: the
+            // pipelined, multi-connection driver.
+            let driver = options.scenario == .publish ? try PublishDriver(options: options) : nil
+            let publisher = driver == nil ? try Publisher(options: options, control: control) : nil
+            if !options.quiet, let driver {
+                print("publishing \(options.messages) messages to \(options.publishURL) over \(driver.publishers) "
+                      + "connection(s), \(driver.pipeline) request(s) in flight each, "
+                      + (driver.batch > 0 ? "\(driver.batch) per batch request" : "one per request")
+                      + (options.publishRatePerSecond > 0 ? ", \(options.publishRatePerSecond)/s" : ", unpaced"))
+            } else if !options.quiet {
                 print("publishing \(options.messages) messages to \(options.publishURL) "
                       + "(\(options.publishRatePerSecond)/s, Idempotency-Key on each, retried up to "
                       + "\(Publisher.attemptsMax) times)")
             }
+            let published = { publisher?.published.load(ordering: .relaxed) ?? driver!.published.load(ordering: .relaxed) }
             deliveryStart = Clock.nanoseconds()
-            publisher.start()
+            report.publishServerStart = options.serverPID.flatMap { ProcessSample.read(pid: $0) }
+            publisher?.start()
+            driver?.start()
             // The publisher's own pacing bounds this; the timeout is a backstop.
-            let publishSeconds = Double(options.messages) / max(0.001, options.publishRatePerSecond)
+            let publishSeconds = options.publishRatePerSecond > 0
+                ? Double(options.messages) / options.publishRatePerSecond : Double(options.messages) / 1_000
             wait(seconds: publishSeconds * 2 + 30, phase: "publish") {
-                watchRecovery(&report, published: publisher.published.load(ordering: .relaxed))
-                return publisher.finished.load(ordering: .acquiring)
+                watchRecovery(&report, published: published())
+                return publisher?.finished.load(ordering: .acquiring) ?? driver!.finished
             }
-            publisher.stop.store(true, ordering: .relaxed)
+            publisher?.stop.store(true, ordering: .relaxed)
+            driver?.stop.store(true, ordering: .relaxed)
+            let publishEnd = Clock.nanoseconds()
             // Planned deliveries: every message to every reader of its topic.
             let readers = sum { $0.open.load(ordering: .relaxed) } - workers.reduce(0) { $0 + $1.slowEstimate }
             let planned = options.messages * max(0, readers) / options.topics
@@ -164,9 +178,22 @@ final class Runner {
                 // caught up), or nothing arrived for 3 s.
                 return (now >= planned && !recovering) || Clock.nanoseconds() - stagnantSince > 3_000_000_000
             }
-            report.messagesPublished = publisher.published.load(ordering: .relaxed)
-            report.publishFailures = publisher.failed.load(ordering: .relaxed)
-            report.publishRetries = publisher.retried.load(ordering: .relaxed)
+            report.publishServerEnd = options.serverPID.flatMap { ProcessSample.read(pid: $0) }
+            report.messagesPublished = published()
+            report.publishFailures = publisher?.failed.load(ordering: .relaxed) ?? driver!.failed.load(ordering: .relaxed)
+            report.publishRetries = publisher?.retried.load(ordering: .relaxed) ?? 0
+            if let driver {
+                // The threads have finished (or were told to stop): their
+                // histograms are no longer written.
+                var roundTrips = Histogram<UInt64>(highestTrackableValue: 120_000_000_000,
+                                                   numberOfSignificantValueDigits: .three)
+                for histogram in driver.latencies { roundTrips.add(histogram) }
+                report.publishing = PublishingReport(
+                    publishers: driver.publishers, pipeline: driver.pipeline, batch: driver.batch,
+                    requests: driver.requests.load(ordering: .relaxed),
+                    publishSeconds: Double(publishEnd - deliveryStart) / 1e9,
+                    roundTrip: LatencySummary(roundTrips))
+            }
         }
         report.interrupted = Interrupt.isRequested
         report.serverEnd = options.serverPID.flatMap { ProcessSample.read(pid: $0) }
@@ -232,7 +259,7 @@ final class Runner {
                 serverStart: report.recoverServerStart,
                 serverEnd: report.recoverServerEnd.flatMap { $0.rssBytes > 0 ? $0 : nil })
         }
-        guard options.scenario == .fanout || options.scenario == .slow else { return }
+        guard [.fanout, .slow, .publish].contains(options.scenario) else { return }
         var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
         var perMessage = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
         var readers = Array(repeating: 0, count: options.topics)

@@ -8,6 +8,10 @@ public enum Scenario: String, Sendable, CaseIterable {
     case churn
     /// Like fanout, but `--slow-fraction` of the subscribers stop reading.
     case slow
+    /// Like fanout, published as fast as the server takes it (or at
+    /// `--publish-rate`) by `--publishers` pipelined connections, singly or
+    /// in batches: publishes/s, publish round trips, server CPU per publish.
+    case publish
 }
 
 /// Every knob of a run, with the default and why. Parsed by `OptionsParser`
@@ -44,6 +48,11 @@ public struct Options: Sendable, Equatable {
     public var threads = 1
     public var churnRatePerSecond = 100
     public var slowFraction = 0.1
+    /// publish: HTTP connections publishing, requests in flight on each,
+    /// messages per request (0 = single publishes, else batches).
+    public var publishers = 4
+    public var pipeline = 8
+    public var batch = 0
     /// fanout: after this many publishes every subscriber drops its
     /// connection and reconnects at once, subscribing with `since` (Herald's
     /// recovery); nil = never.
@@ -126,6 +135,9 @@ public enum OptionsParser {
             case "--threads": options.threads = try int(argument, min: 1)
             case "--churn-rate": options.churnRatePerSecond = try int(argument)
             case "--recover": options.recoverAfter = try int(argument, min: 1)
+            case "--publishers": options.publishers = try int(argument, min: 1)
+            case "--pipeline": options.pipeline = try int(argument, min: 1)
+            case "--batch": options.batch = try int(argument)
             case "--slow-fraction":
                 options.slowFraction = try double(argument)
                 guard options.slowFraction <= 1 else { throw UsageError("--slow-fraction must be within 0…1") }
@@ -155,6 +167,12 @@ public enum OptionsParser {
         guard options.buffersPerRing & (options.buffersPerRing - 1) == 0, options.buffersPerRing <= 32_768 else {
             throw UsageError("--buffers must be a power of two ≤ 32768 (kernel limit)")
         }
+        if options.scenario != .publish && (sawPublishOnly(arguments)) {
+            throw UsageError("--publishers, --pipeline and --batch are for the publish scenario")
+        }
+        if options.scenario == .publish && !arguments.contains("--publish-rate") {
+            options.publishRatePerSecond = 0  // as fast as the server takes them
+        }
         if let after = options.recoverAfter {
             guard options.scenario == .fanout else { throw UsageError("--recover is for the fanout scenario") }
             guard after < options.messages else {
@@ -174,6 +192,10 @@ public enum OptionsParser {
         return options
     }
 
+    static func sawPublishOnly(_ arguments: [String]) -> Bool {
+        arguments.contains("--publishers") || arguments.contains("--pipeline") || arguments.contains("--batch")
+    }
+
     public static let help = """
     herald-loadgen SCENARIO [flags] — real WebSocket clients for Herald (or any WebSocket pub/sub server)
 
@@ -184,6 +206,10 @@ public enum OptionsParser {
       churn    like hold, while --churn-rate connections per second are closed and reopened
       slow     like fanout, but --slow-fraction of the subscribers stop reading (socket kept open);
                reports the others' latency and how many stuck ones the server closed
+      publish  like fanout, published by --publishers pipelined keep-alive connections, singly or in
+               --batch requests, as fast as the server answers (or at --publish-rate); reports
+               publishes/s, publish round trips and server CPU per publish. For many small topics
+               (e.g. --connections 1000 --topics 1000: one subscriber each)
 
     Connections:
       --targets LIST          destinations, comma separated; a range spreads over addresses:
@@ -207,6 +233,14 @@ public enum OptionsParser {
                               (default 'http://127.0.0.1:8081/v1/publish?topic={topic}')
       --pub-header 'K: V'     extra request header (repeatable), e.g. 'Authorization: Bearer T'
       --settle S              wait S seconds after the ramp before publishing (default 1)
+
+    Publish scenario:
+      --publishers P          HTTP connections publishing, each its own thread (default 4); topic k is
+                              published by connection k mod P, so each topic's order is kept
+      --pipeline D            requests in flight per connection (default 8)
+      --batch B               messages per request through POST /v1/publish/batch (NDJSON, on the
+                              --pub-url's host and port); 0 = one POST /v1/publish per message (default)
+      --publish-rate R        default 0 here: as fast as the server answers
 
     Scenario knobs:
       --duration S            hold/churn: hold time after the ramp; fanout/slow: max wait for

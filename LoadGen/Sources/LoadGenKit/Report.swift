@@ -43,6 +43,19 @@ public struct Report: Sendable {
     public var recoverServerStart: ProcessSample?
     public var recoverServerEnd: ProcessSample?
     public var recovery: RecoveryReport?
+    /// The publish scenario's publishing figures, and the server's samples
+    /// from the first publish until the deliveries drained.
+    public var publishing: PublishingReport?
+    public var publishServerStart: ProcessSample?
+    public var publishServerEnd: ProcessSample?
+
+    /// Server CPU from the first publish until the deliveries drained, per
+    /// message published (fan-out included).
+    public var serverCPUMicrosecondsPerPublish: Double? {
+        guard let start = publishServerStart, let end = publishServerEnd, messagesPublished > 0 else { return nil }
+        let cpu = end.userSeconds - start.userSeconds + end.systemSeconds - start.systemSeconds
+        return (cpu * 1e6 / Double(messagesPublished) * 100).rounded() / 100
+    }
 
     public init(scenario: Scenario, connectionsTarget: Int) {
         self.scenario = scenario
@@ -117,6 +130,8 @@ public struct Report: Sendable {
         fields.append("\"receive_buffer_starved\":\(receiveBufferStarved)")
         fields.append("\"duration_seconds\":\(durationSeconds)")
         fields.append("\"recovery\":" + (recovery?.json ?? "null"))
+        fields.append("\"publishing\":" + (publishing?.json(published: messagesPublished) ?? "null"))
+        fields.append("\"server_cpu_us_per_publish\":" + (serverCPUMicrosecondsPerPublish.map { "\($0)" } ?? "null"))
         if let serverPID, let serverStart, let serverPeak {
             let end = serverEnd ?? serverPeak
             let delta = serverPeak.rssBytes - serverStart.rssBytes
@@ -171,6 +186,10 @@ public struct Report: Sendable {
             lines.append("  slow: \(slowConnections) stopped reading; \(slowClosedByServer) closed by the server")
         }
         if let recovery { lines.append(contentsOf: recovery.lines) }
+        if let publishing { lines.append(contentsOf: publishing.lines(published: messagesPublished)) }
+        if let cpu = serverCPUMicrosecondsPerPublish {
+            lines.append("  server CPU per publish (first publish until delivered, fan-out included): \(cpu) µs")
+        }
         if pingsAnswered > 0 { lines.append("  server pings answered: \(pingsAnswered)") }
         if let delta = serverRSSDeltaBytes, let serverStart, let serverPeak {
             let end = serverEnd ?? serverPeak
@@ -187,6 +206,36 @@ public struct Report: Sendable {
             lines.append("  load generator RSS \(loadgenPeak.rssBytes / 1_048_576) MiB")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// The publish scenario: how the messages were sent and how fast.
+public struct PublishingReport: Sendable, Equatable {
+    public var publishers: Int
+    public var pipeline: Int
+    /// Messages per request (0: one per request, no batch).
+    public var batch: Int
+    public var requests: Int
+    /// From the first request until the last reply.
+    public var publishSeconds: Double
+    /// Request round trips (send → whole reply).
+    public var roundTrip: LatencySummary
+
+    public func publishesPerSecond(_ published: Int) -> Double {
+        publishSeconds > 0 ? (Double(published) / publishSeconds).rounded() : 0
+    }
+
+    func json(published: Int) -> String {
+        "{\"publishers\":\(publishers),\"pipeline\":\(pipeline),\"batch\":\(batch),\"requests\":\(requests),"
+            + "\"publish_seconds\":\(publishSeconds),\"publishes_per_second\":\(publishesPerSecond(published)),"
+            + "\"round_trip\":\(roundTrip.json)}"
+    }
+
+    func lines(published: Int) -> [String] {
+        ["  publishing: \(requests) requests over \(publishers) connection(s), \(pipeline) in flight each, "
+            + (batch > 0 ? "\(batch) messages per batch" : "one message each") + "; "
+            + "\(Int(publishesPerSecond(published))) publishes/s over \(String(format2: publishSeconds)) s",
+         "  publish round trip: " + roundTrip.line]
     }
 }
 

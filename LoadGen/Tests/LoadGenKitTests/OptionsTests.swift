@@ -20,7 +20,7 @@ import Testing
                      "--payload-bytes", "--sub-url", "--sub-message", "--pub-url", "--pub-header", "--rings",
                      "--ring-files-max", "--threads", "--churn-rate", "--slow-fraction", "--server-pid", "--json",
                      "--handshake-timeout", "--ramp-timeout", "--settle", "--buffers", "--buffer-bytes", "--quiet",
-                     "--recover"] {
+                     "--recover", "--publishers", "--pipeline", "--batch"] {
             #expect(OptionsParser.help.contains(flag), "\(flag) missing from --help")
         }
     }
@@ -66,6 +66,17 @@ import Testing
         #expect(throws: UsageError.self) {
             try OptionsParser.parse(["fanout", "--recover", "10", "--sub-url", "ws://{host}/sub?t={topic}"])
         }
+    }
+
+    @Test func publishScenarioIsUnpacedByDefault() throws {
+        let options = try #require(try OptionsParser.parse(["publish", "--topics", "1000", "--connections", "1000",
+                                                            "--publishers", "8", "--pipeline", "16", "--batch", "50"]))
+        #expect(options.scenario == .publish && options.publishRatePerSecond == 0)
+        #expect(options.publishers == 8 && options.pipeline == 16 && options.batch == 50)
+        let paced = try #require(try OptionsParser.parse(["publish", "--publish-rate", "500"]))
+        #expect(paced.publishRatePerSecond == 500)
+        #expect(throws: UsageError.self) { try OptionsParser.parse(["fanout", "--batch", "10"]) }
+        #expect(throws: UsageError.self) { try OptionsParser.parse(["publish", "--pipeline", "0"]) }
     }
 
     @Test func targetRanges() throws {

@@ -120,6 +120,34 @@ import Testing
         #expect(!report.succeeded, "a client that never came back is a failure")
     }
 
+    @Test func publishingFiguresAndServerCPUPerPublish() throws {
+        var report = sample()
+        report.scenario = .publish
+        report.messagesPublished = 10_000
+        report.publishServerStart = ProcessSample(rssBytes: 1, userSeconds: 1, systemSeconds: 1)
+        report.publishServerEnd = ProcessSample(rssBytes: 1, userSeconds: 1.05, systemSeconds: 1.05)
+        report.publishing = PublishingReport(publishers: 4, pipeline: 8, batch: 100, requests: 100, publishSeconds: 0.5,
+                                             roundTrip: LatencySummary(Histogram<UInt64>(highestTrackableValue: 1_000_000,
+                                                                                         numberOfSignificantValueDigits: .three)))
+        #expect(report.serverCPUMicrosecondsPerPublish == 10)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json.utf8)) as? [String: Any])
+        let publishing = try #require(object["publishing"] as? [String: Any])
+        #expect(publishing["publishes_per_second"] as? Double == 20_000)
+        #expect(object["server_cpu_us_per_publish"] as? Double == 10)
+    }
+
+    @Test func batchRepliesCountTheirPublishedLines() {
+        let body = #"{"results":[{"topic":"t0","seq":1,"epoch":"e"},{"error":"line 2: bad topic name"},"#
+            + #"{"results":[{"topic":"a","seq":4,"epoch":"e"}]}]}"#
+        let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)HTTP/1.1".utf8)
+        reply.withUnsafeBytes { bytes in
+            let parsed = PublishDriver.reply(bytes)
+            #expect(parsed?.status == 200 && parsed?.results == 2 && parsed?.length == bytes.count - 8)
+            #expect(PublishDriver.reply(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 20)])) == nil,
+                    "an incomplete reply is not taken")
+        }
+    }
+
     @Test func subscribedReplyFields() {
         let reply = Array(#"{"type":"subscribed","topic":"t0","seq":12,"epoch":"k3x-7","recovered":true}"#.utf8)
         reply.withUnsafeBytes { bytes in
