@@ -222,11 +222,20 @@ final class AdminServer: @unchecked Sendable {
         connection.receiving = true
     }
 
-    /// Answers every complete request in the buffer, in order.
+    /// Responses gathered before one send: a pipelined burst is answered
+    /// with one send (and one completion) instead of one per request, and
+    /// its publishes reach the shards together (one wake-up per burst). A
+    /// client that pipelines without reading stops being read here, as
+    /// before: nothing more is parsed until this much is sent.
+    static let outputBatchBytes = 64 * 1024
+
+    /// Answers every complete request in the buffer, in order, then sends
+    /// the answers at once.
     private func process(_ connection: AdminConnection) {
-        // One response in flight at a time: `output` must not move while the
-        // kernel reads it. The send completion calls back here.
-        while !connection.closeAfterSend && !connection.sending {
+        // Parsing stops while a send is in flight: `output` must not move
+        // while the kernel reads it. The send completion calls back here.
+        reading: while !connection.closeAfterSend && !connection.sending
+            && connection.output.count < Self.outputBatchBytes {
             let (consumed, event) = connection.reader.read(connection.pending, headBytesMax: config.requestHeadBytesMax,
                                                            bodyBytesMax: config.publishBytesMax,
                                                            batchBodyBytesMax: max(config.batchBytesMax,
@@ -236,7 +245,7 @@ final class AdminServer: @unchecked Sendable {
             case .needMore:
                 if consumed > 0 && connection.inputCount > 0 { continue }
                 if !connection.receiving { receive(connection) }
-                return
+                break reading
             case .expectsContinue(let head):
                 // RFC 9110 §10.1.1: answer 100 before the body is sent — unless
                 // the request will be refused anyway; then the final status
@@ -257,8 +266,8 @@ final class AdminServer: @unchecked Sendable {
                     || request.head.versionMinor == 0
                 respond(connection, response, close: close, omitBody: request.head.method == "HEAD")
             }
-            if !connection.sending { send(connection) }
         }
+        if !connection.sending { send(connection) }
     }
 
     /// Queues a response; `close` ends the connection once it is sent.
