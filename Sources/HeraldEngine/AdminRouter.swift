@@ -191,8 +191,7 @@ struct AdminRouter {
     private func publishRaw(topic: String, _ request: AdminRequest) -> Response {
         guard TopicName.isValid(topic) else { return Self.error(.badRequest, "bad topic name") }
         guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
-        let mediaType = (request.head.header("Content-Type") ?? "text/plain")
-            .split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
+        let mediaType = Self.mediaType(request.head.header("Content-Type") ?? "text/plain")
         let payload: Publisher.Payload
         switch mediaType {
         case "application/json":
@@ -217,11 +216,26 @@ struct AdminRouter {
         return Response(status: .ok, contentType: "application/json", body: body)
     }
 
+    /// The media type of a Content-Type value, lower-cased, parameters and
+    /// spaces cut ("Application/JSON; charset=utf-8" → "application/json",
+    /// RFC 9110 §8.3.1), without splitting the string.
+    static func mediaType(_ value: String) -> String {
+        let end = value.utf8.firstIndex(of: UInt8(ascii: ";")) ?? value.endIndex
+        var type = value[..<end]
+        while type.first == " " || type.first == "\t" { type = type.dropFirst() }
+        while type.last == " " || type.last == "\t" { type = type.dropLast() }
+        // Lower-casing allocates only when there is an upper-case letter.
+        return type.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? type.lowercased() : String(type)
+    }
+
     /// `{"topic":"T","seq":N,"epoch":"E"}`: one publish's result.
     static func appendResult(topic: String, seq: UInt64, epoch: String, to body: inout [UInt8]) {
-        body += Array(#"{"topic":"#.utf8)
+        body.reserveCapacity(body.count + topic.utf8.count + epoch.utf8.count + 48)
+        body.append(contentsOf: #"{"topic":"#.utf8)
         JSONString.append(topic.utf8, to: &body)
-        body += Array(#","seq":\#(seq),"epoch":"#.utf8)
+        body.append(contentsOf: #","seq":"#.utf8)
+        JSONNumber.append(seq, to: &body)
+        body.append(contentsOf: #","epoch":"#.utf8)
         JSONString.append(epoch.utf8, to: &body)
         body.append(UInt8(ascii: "}"))
     }
@@ -472,11 +486,3 @@ struct AdminRouter {
     }
 }
 
-extension Substring {
-    func trimmingCharacters() -> String {
-        var result = self
-        while result.first == " " { result = result.dropFirst() }
-        while result.last == " " { result = result.dropLast() }
-        return result.lowercased()
-    }
-}

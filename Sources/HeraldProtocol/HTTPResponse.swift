@@ -52,6 +52,11 @@ public enum HTTPResponse {
     }
 
     private static func appendSanitized(_ s: String, to out: inout [UInt8]) {
+        // Common case (every header herald writes): nothing to drop, one copy.
+        if !s.utf8.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf }) {
+            out.append(contentsOf: s.utf8)
+            return
+        }
         for byte in s.utf8 where byte != ASCII.cr && byte != ASCII.lf {
             out.append(byte)
         }

@@ -28,7 +28,7 @@ public enum ServerMessage {
         var out = Array(#"{"type":"subscribed","topic":"#.utf8)
         JSONString.append(topic.utf8, to: &out)
         out.append(contentsOf: #","seq":"#.utf8)
-        out.append(contentsOf: String(seq).utf8)
+        JSONNumber.append(seq, to: &out)
         out.append(contentsOf: #","epoch":"#.utf8)
         JSONString.append(epoch.utf8, to: &out)
         if let recovered { out.append(contentsOf: (recovered ? #","recovered":true"# : #","recovered":false"#).utf8) }
@@ -65,10 +65,12 @@ public enum ServerMessage {
     /// already JSON text (a validated `application/json` body, or a string
     /// literal from `JSONString.append`); it is copied as is.
     public static func message(topic: String, seq: UInt64, jsonData: some Collection<UInt8>) -> [UInt8] {
-        var out = Array(#"{"type":"message","topic":"#.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(48 + topic.utf8.count + jsonData.count)
+        out.append(contentsOf: #"{"type":"message","topic":"#.utf8)
         JSONString.append(topic.utf8, to: &out)
         out.append(contentsOf: #","seq":"#.utf8)
-        out.append(contentsOf: String(seq).utf8)
+        JSONNumber.append(seq, to: &out)
         out.append(contentsOf: #","data":"#.utf8)
         out.append(contentsOf: jsonData)
         out.append(UInt8(ascii: "}"))

@@ -114,8 +114,12 @@ final class TopicRegistry: Sendable {
         /// The record of `topic`, created when missing unless the registry
         /// already holds `topicsMax` topics (then nil, counted). A new record
         /// starts idle: it is queued for collection.
-        mutating func record(_ topic: String, shards: Int, topicsMax: Int, now: UInt64) -> Record? {
-            if let existing = records[topic] { return existing }
+        /// Takes `topic`'s record out of the table (or makes a new one): the
+        /// caller holds the only reference to its arrays, so mutating them
+        /// (the history ring, the subscriber counts) copies nothing, and
+        /// puts it back with `records[topic] = record`.
+        mutating func takeRecord(_ topic: String, shards: Int, topicsMax: Int, now: UInt64) -> Record? {
+            if let existing = records.removeValue(forKey: topic) { return existing }
             guard records.count < topicsMax else {
                 refusedTotal &+= 1
                 return nil
@@ -194,13 +198,14 @@ final class TopicRegistry: Sendable {
         let time = now()
         let outcome = state.withLock { state -> PublishOutcome in
             let shardCount = queues.count
-            guard var record = state.record(topic, shards: shardCount, topicsMax: topicsMax, now: time) else {
+            guard var record = state.takeRecord(topic, shards: shardCount, topicsMax: topicsMax, now: time) else {
                 return .topicLimit
             }
             for shard in 0..<shardCount where record.subscribers[shard] > 0 { targets.append(shard) }
             for shard in targets where queues[shard].pendingBytes.load(ordering: .relaxed) > deliveryBacklogBytesMax {
                 state.backlogRefusedTotal &+= 1
                 targets = []
+                state.records[topic] = record  // unchanged (it has subscribers: not a new record)
                 return .backlogged
             }
             record.seq &+= 1
@@ -267,7 +272,9 @@ final class TopicRegistry: Sendable {
                     state.dropOldest(&record)
                     state.historyEvictedTotal &+= 1
                 }
-            } else if var other = state.records[oldest.name], other.history?.oldest?.seq == oldest.seq {
+            } else if state.records[oldest.name]?.history?.oldest?.seq == oldest.seq,
+                      var other = state.records.removeValue(forKey: oldest.name) {
+                // Taken out, so dropping its oldest entry copies no ring.
                 state.dropOldest(&other)
                 state.historyEvictedTotal &+= 1
                 state.records[oldest.name] = other
@@ -290,7 +297,7 @@ final class TopicRegistry: Sendable {
         let time = now()
         return state.withLock { state in
             var keptFrom: UInt64?
-            if var record = state.records[topic] {
+            if var record = state.records.removeValue(forKey: topic) {
                 expire(&record, state: &state, now: time)
                 keptFrom = record.history?.oldest?.seq
                 state.records[topic] = record
@@ -358,7 +365,7 @@ final class TopicRegistry: Sendable {
     func join(shard: Int, topic: String) -> Joined? {
         let time = now()
         return state.withLock { state -> Joined? in
-            guard var record = state.record(topic, shards: queues.count, topicsMax: topicsMax, now: time) else {
+            guard var record = state.takeRecord(topic, shards: queues.count, topicsMax: topicsMax, now: time) else {
                 return nil
             }
             record.subscribers[shard] += 1
@@ -373,7 +380,7 @@ final class TopicRegistry: Sendable {
     /// Another local subscriber of a topic this shard already counts.
     func added(shard: Int, topic: String) {
         state.withLock { state in
-            guard var record = state.records[topic] else {
+            guard var record = state.records.removeValue(forKey: topic) else {
                 preconditionFailure("a shard added a subscriber to a topic it does not hold: \(topic)")
             }
             record.subscribers[shard] += 1
@@ -388,7 +395,7 @@ final class TopicRegistry: Sendable {
     func left(shard: Int, topic: String) {
         let time = now()
         state.withLock { state in
-            guard var record = state.records[topic] else {
+            guard var record = state.records.removeValue(forKey: topic) else {
                 preconditionFailure("a shard removed a subscriber from a topic it does not hold: \(topic)")
             }
             record.subscribers[shard] -= 1
@@ -416,15 +423,14 @@ final class TopicRegistry: Sendable {
                 guard time &- entry.sinceMilliseconds >= topicIdleMilliseconds else { break }
                 state.idleHead += 1
                 looked += 1
-                guard var record = state.records[entry.name] else { continue }
+                guard var record = state.records.removeValue(forKey: entry.name) else { continue }
                 record.queuedForCollection = false
                 expire(&record, state: &state, now: time)
                 if record.subscriberTotal > 0 {
                     // Subscribed again: queued anew when its last one leaves.
                     state.records[entry.name] = record
                 } else if time &- record.lastActivityMilliseconds >= topicIdleMilliseconds && record.history == nil {
-                    state.records[entry.name] = nil
-                    freed += 1
+                    freed += 1  // already out of the table
                 } else {
                     // Used since it was queued, or still holding history: look
                     // again once the idle period (or the oldest kept
