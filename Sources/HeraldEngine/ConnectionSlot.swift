@@ -72,6 +72,15 @@ struct ConnectionSlot: BitwiseCopyable {
     /// Wheel tick the outstanding heartbeat ping was queued at.
     var pingSentTick: UInt32 = 0
 
+    /// During the handshake `pingSentTick` is free (it means something
+    /// only with `.pingOutstanding`, which only open connections set): it
+    /// holds the accept time, 32 bits of CLOCK_MONOTONIC µs, for the
+    /// handshake histogram; zeroed at the upgrade.
+    var acceptedAtMicroseconds: UInt32 {
+        get { pingSentTick }
+        set { pingSentTick = newValue }
+    }
+
     static let noGrant: UInt32 = .max
 
     static let noBatch: UInt16 = .max

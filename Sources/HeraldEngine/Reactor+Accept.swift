@@ -55,6 +55,7 @@ extension Reactor {
         slot.pointee.flags.insert(budget.acquire() ? .counted : .overCapacity)
         slot.pointee.life.accepted()
         slot.pointee.lastHeardTick = nowTick
+        slot.pointee.acceptedAtMicroseconds = UInt32(truncatingIfNeeded: Clock.monotonicMicroseconds())
         armReceive(index)
         wheel.schedule(index, afterMilliseconds: settings.handshakeTimeoutMilliseconds)
     }

@@ -204,6 +204,10 @@ extension Reactor {
             router.registry.deflateConnections.add(1, ordering: .relaxed)
         }
         slot.pointee.route = upgrade.route == .echo ? .echo : .webSocket
+        // Accept → 101 queued (wrapping arithmetic: the stamp is 32 bits of µs).
+        counters.handshake.record(microseconds: UInt64(
+            UInt32(truncatingIfNeeded: Clock.monotonicMicroseconds()) &- slot.pointee.acceptedAtMicroseconds))
+        slot.pointee.acceptedAtMicroseconds = 0
         slot.pointee.life.upgraded()
         slot.pointee.subscribeBudget = TokenBucket(capacity: settings.subscribeBurst, nowSecond: nowSecond)
         counters.add(.connectionsUpgraded)

@@ -41,9 +41,11 @@ extension Reactor {
         // Safe: bytes ≤ --publish-bytes-max or --message-bytes-max (≤ 64 MiB)
         // and the queue is bounded near --send-queue-bytes-max (≤ 1 GiB).
         slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: cost)
+        queuedBytesTotal += cost
         if SendQueueLimit.wentOverLimit(queued: Int(slot.pointee.queuedBytes), limit: settings.sendQueueBytesMax,
                                         wasOverLimit: slot.pointee.flags.contains(.overLimit)) {
             slot.pointee.flags.insert(.overLimit)
+            overLimitConnections += 1
             slot.pointee.overLimitSinceTick = nowTick
             counters.add(.sendQueueOverLimit)
             pauseReading(index)
@@ -183,6 +185,7 @@ extension Reactor {
                 sent = 0
             }
         }
+        queuedBytesTotal -= Int(slot.pointee.queuedBytes) - max(0, queued)
         slot.pointee.queuedBytes = UInt32(max(0, queued))
         if short {
             counters.add(.sendPartial)
@@ -249,8 +252,9 @@ extension Reactor {
         let slot = slab.pointer(index)
         let rule = SendQueueLimit.afterDrain(queued: Int(slot.pointee.queuedBytes), limit: settings.sendQueueBytesMax,
                                              readPaused: slot.pointee.flags.contains(.readPaused))
-        if rule.backUnderLimit {
+        if rule.backUnderLimit && slot.pointee.flags.contains(.overLimit) {
             slot.pointee.flags.remove(.overLimit)
+            overLimitConnections -= 1
             resumeDeferredRecoveries(index)
         }
         guard rule.resumeReading else { return }
@@ -295,7 +299,12 @@ extension Reactor {
         slot.pointee.sendHead = SendNodePool.none
         slot.pointee.sendTail = SendNodePool.none
         slot.pointee.sendOffset = 0
+        queuedBytesTotal -= Int(slot.pointee.queuedBytes)
         slot.pointee.queuedBytes = 0
+        if slot.pointee.flags.contains(.overLimit) {
+            slot.pointee.flags.remove(.overLimit)
+            overLimitConnections -= 1
+        }
     }
 }
 

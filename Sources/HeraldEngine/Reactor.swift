@@ -54,6 +54,10 @@ final class Reactor {
     var shuttingDown = false
     /// WebSocket connections open on this ring (a gauge for stats).
     var openConnections = 0
+    /// Bytes queued on this ring's connections (their `queuedBytes`
+    /// summed, kept as they change), and connections over the limit.
+    var queuedBytesTotal = 0
+    var overLimitConnections = 0
     var nowMilliseconds: UInt64
     let completions: UnsafeMutableBufferPointer<Completion>
     /// The one ping frame every heartbeat shares (RFC 6455 §5.5.2, empty payload).

@@ -104,6 +104,8 @@ final class Shard: @unchecked Sendable {
             }
             for reactor in reactors where reactor.turn(now: now) { busy = true }
             counters.openConnections.store(reactors.reduce(0) { $0 + $1.openConnections }, ordering: .relaxed)
+            counters.sendQueueBytes.store(reactors.reduce(0) { $0 + $1.queuedBytesTotal }, ordering: .relaxed)
+            counters.connectionsOverLimit.store(reactors.reduce(0) { $0 + $1.overLimitConnections }, ordering: .relaxed)
             if let deadline = shutdownDeadline {
                 if reactors.allSatisfy(\.isDrained) { return }
                 if now >= deadline {
@@ -166,7 +168,11 @@ extension Shard {
     private func deliverPublished() -> Bool {
         let queue = registry.queues[index]
         guard !queue.isEmpty else { return false }
+        let now = Clock.monotonicMicroseconds()
         queue.drain { delivery in
+            if delivery.publishedAtMicroseconds != 0 {
+                counters.publishDelivery.record(microseconds: now &- min(now, delivery.publishedAtMicroseconds))
+            }
             _ = router.forEachSubscriber(globalID: delivery.topicID, seq: delivery.seq) { node, subscription in
                 reactors[Int(subscription.ring)].deliver(subscription.slot, generation: subscription.generation,
                                                          node: node, seq: delivery.seq, delivery: delivery)

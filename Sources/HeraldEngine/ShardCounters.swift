@@ -9,6 +9,15 @@ public final class ShardCounters: @unchecked Sendable {
     private let values: UnsafeMutablePointer<Atomic<UInt64>>
     /// Gauges the shard publishes each loop turn.
     public let openConnections = Atomic<Int>(0)
+    /// Bytes queued on this shard's connections, and connections over
+    /// `--send-queue-bytes-max` (published each loop turn).
+    public let sendQueueBytes = Atomic<Int>(0)
+    public let connectionsOverLimit = Atomic<Int>(0)
+    /// From a publish being sequenced until this shard queued it on its
+    /// subscribers' sockets (sent in the same loop turn).
+    public let publishDelivery = LatencyHistogram()
+    /// From a TCP accept until the 101 was queued.
+    public let handshake = LatencyHistogram()
     public let rings: Int
 
     public init(rings: Int) {

@@ -97,6 +97,28 @@ struct StatsReport {
         for (index, queue) in registry.queues.enumerated() {
             out += "herald_shard_delivery_backlog_bytes{shard=\"\(index)\"} \(queue.pendingBytes.load(ordering: .relaxed))\n"
         }
+        out += "# HELP herald_shard_delivery_backlog_messages published messages waiting for each shard\n"
+        out += "# TYPE herald_shard_delivery_backlog_messages gauge\n"
+        for (index, queue) in registry.queues.enumerated() {
+            out += "herald_shard_delivery_backlog_messages{shard=\"\(index)\"} \(queue.pendingCount.load(ordering: .relaxed))\n"
+        }
+        out += "# HELP herald_shard_send_queue_bytes bytes queued on each shard's connections, not yet taken by their sockets\n"
+        out += "# TYPE herald_shard_send_queue_bytes gauge\n"
+        for (index, shard) in shards.enumerated() {
+            out += "herald_shard_send_queue_bytes{shard=\"\(index)\"} \(shard.sendQueueBytes.load(ordering: .relaxed))\n"
+        }
+        out += "# HELP herald_shard_connections_over_send_limit connections whose queue is over --send-queue-bytes-max (input paused)\n"
+        out += "# TYPE herald_shard_connections_over_send_limit gauge\n"
+        for (index, shard) in shards.enumerated() {
+            out += "herald_shard_connections_over_send_limit{shard=\"\(index)\"} \(shard.connectionsOverLimit.load(ordering: .relaxed))\n"
+        }
+        out += LatencyHistogram.prometheus(
+            name: "publish_delivery_seconds",
+            help: "from a publish being sequenced until a shard queued it on its subscribers' sockets (sent in the same loop turn), per shard that had subscribers",
+            shards.map(\.publishDelivery))
+        out += LatencyHistogram.prometheus(
+            name: "handshake_seconds", help: "from a TCP accept until the 101 Switching Protocols was queued",
+            shards.map(\.handshake))
         var seen = Set<String>()
         for counter in Counter.allCases {
             let metric = counter.metric

@@ -50,6 +50,14 @@ public enum SystemClock {
         return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
     }
 
+    /// CLOCK_MONOTONIC in microseconds, for the latency histograms (a vDSO
+    /// read, no system call).
+    public static func monotonicMicroseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
+    }
+
     /// Wall-clock seconds since 1970, for token `exp`/`nbf` (RFC 7519).
     public static func wallSeconds() -> Int64 {
         var now = timespec()

@@ -1,6 +1,7 @@
 """Admin listener: health, stats, metrics, auth, errors, keep-alive."""
-
 from __future__ import annotations
+
+import socket
 
 import json
 import time
@@ -281,3 +282,58 @@ def test_idempotency_key_publishes_once(herald):
     samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
     assert H.prom_value(samples, "herald_idempotent_replays_total") == 1
     assert H.admin_get(herald.admin_port, "/v1/topics/idem").json()["seq"] == 2
+
+
+def test_latency_histograms_and_queue_gauges(start_herald):
+    # Histograms of publish → delivery and accept → 101, and gauges of
+    # what waits: counts only (never timings: those depend on the machine).
+    herald = start_herald("--shards", "2")
+    sockets = [H.RawWS.open(herald.port, "/ws?topics=h") for _ in range(3)]
+    try:
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/h").json()["subscribers"] == 3, 5)
+        for n in range(5):
+            r = H.admin_request(herald.admin_port, "POST", "/v1/publish?topic=h", body=str(n).encode(),
+                                content_type="application/json")
+            assert r.status == 200
+        for ws in sockets:
+            assert [ws.recv_json()["seq"] for _ in range(5)] == [1, 2, 3, 4, 5]
+        text = H.admin_get(herald.admin_port, "/metrics").body.decode()
+        samples = H.parse_prometheus(text)
+        assert "# TYPE herald_publish_delivery_seconds histogram" in text
+        shards_with_subscribers = sum(
+            1 for shard in H.get_stats(herald.admin_port)["shards"] if shard["connections"] > 0)
+        # One observation per publish per shard holding subscribers.
+        assert H.prom_value(samples, "herald_publish_delivery_seconds_count") == 5 * shards_with_subscribers
+        assert H.prom_value(samples, "herald_publish_delivery_seconds_bucket", le="+Inf") == 5 * shards_with_subscribers
+        assert H.prom_value(samples, "herald_handshake_seconds_count") == 3
+        buckets = sorted((float(dict(labels)["le"]), value) for (name, labels), value in samples.items()
+                         if name == "herald_handshake_seconds_bucket" and dict(labels)["le"] != "+Inf")
+        assert [v for _, v in buckets] == sorted(v for _, v in buckets), "cumulative buckets never decrease"
+        for shard in ("0", "1"):
+            assert H.prom_value(samples, "herald_shard_delivery_backlog_messages", shard=shard) == 0
+            assert H.prom_value(samples, "herald_shard_connections_over_send_limit", shard=shard) == 0
+            assert H.prom_value(samples, "herald_shard_send_queue_bytes", shard=shard) == 0
+    finally:
+        for ws in sockets:
+            ws.close()
+
+
+def test_send_queue_gauges_see_a_stuck_reader(start_herald):
+    herald = start_herald("--shards", "1", "--send-queue-bytes-max", "65536", "--slow-consumer-policy", "drop",
+                          "--socket-send-buffer-bytes", "16384")
+    stuck = H.RawWS.open(herald.port, "/ws?topics=g", timeout=5)
+    stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/g").json()["subscribers"] == 1, 5)
+        for n in range(200):
+            H.admin_request(herald.admin_port, "POST", "/v1/publish?topic=g", body=b'"' + b"x" * 4000 + b'"',
+                            content_type="application/json")
+
+        def queued() -> float:
+            samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+            return H.prom_value(samples, "herald_shard_send_queue_bytes", shard="0") or 0
+        H.wait_until(lambda: queued() > 0, 10, desc="bytes waiting for the stuck reader")
+    finally:
+        stuck.close()
+    H.wait_stat(herald.admin_port, lambda s: s["connections"] == 0, 10, desc="stuck reader gone")
+    H.wait_until(lambda: queued() == 0, 10, desc="its queue released")

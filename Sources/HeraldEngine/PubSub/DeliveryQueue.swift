@@ -17,6 +17,9 @@ final class DeliveryQueue: @unchecked Sendable {
         /// The same message compressed for permessage-deflate connections
         /// (RSV1 set), when any exist and it compressed; retained likewise.
         let compressed: Unmanaged<OutboundFrame>?
+        /// When it was sequenced (CLOCK_MONOTONIC µs), for the
+        /// publish→delivery histogram; 0 = not stamped (tests).
+        var publishedAtMicroseconds: UInt64 = 0
     }
 
     private struct Node {
@@ -30,6 +33,8 @@ final class DeliveryQueue: @unchecked Sendable {
     /// lock) to refuse a publish when a shard's backlog is over
     /// `--delivery-backlog-bytes-max`; the shard subtracts as it drains.
     let pendingBytes = Atomic<Int>(0)
+    /// Deliveries waiting (the depth gauge).
+    let pendingCount = Atomic<Int>(0)
     /// A queue node, its delivery and the frames' object headers (~96 B).
     static let deliveryOverheadBytes = 96
 
@@ -52,6 +57,7 @@ final class DeliveryQueue: @unchecked Sendable {
     @discardableResult
     func push(_ delivery: Delivery) -> Bool {
         pendingBytes.add(Self.cost(delivery), ordering: .relaxed)
+        pendingCount.add(1, ordering: .relaxed)
         let node = UnsafeMutablePointer<Node>.allocate(capacity: 1)
         node.initialize(to: Node(next: nil, delivery: delivery))
         var expected = head.load(ordering: .relaxed)
@@ -80,6 +86,7 @@ final class DeliveryQueue: @unchecked Sendable {
             ordered = current.pointee.next
             body(current.pointee.delivery)
             pendingBytes.subtract(Self.cost(current.pointee.delivery), ordering: .relaxed)
+            pendingCount.subtract(1, ordering: .relaxed)
             current.deinitialize(count: 1)
             current.deallocate()
         }

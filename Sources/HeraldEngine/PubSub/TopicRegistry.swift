@@ -212,10 +212,12 @@ final class TopicRegistry: Sendable {
             state.publishedTotal &+= 1
             if !targets.isEmpty || historySize > 0 {
                 let frames = build(record.seq)
+                let stamp = targets.isEmpty ? 0 : SystemClock.monotonicMicroseconds()
                 for shard in targets {
                     let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
                                                             frame: Unmanaged.passRetained(frames.plain),
-                                                            compressed: frames.compressed.map { Unmanaged.passRetained($0) }))
+                                                            compressed: frames.compressed.map { Unmanaged.passRetained($0) },
+                                                            publishedAtMicroseconds: stamp))
                     if wasEmpty { wake.append(shard) }
                 }
                 if historySize > 0 { keep(frames, seq: record.seq, topic: topic, in: &record, state: &state, now: time) }
