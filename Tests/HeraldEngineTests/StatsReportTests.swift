@@ -108,15 +108,23 @@ func makeStatsReport(registry: TopicRegistry = makeRegistry(shards: 2)) -> Stats
             if line.hasPrefix("# TYPE ") {
                 let name = String(fields[2])
                 #expect(type[name] == nil, "second TYPE for \(name)")
-                #expect(fields.count == 4 && ["counter", "gauge"].contains(String(fields[3])), "\(line)")
+                #expect(fields.count == 4 && ["counter", "gauge", "histogram"].contains(String(fields[3])), "\(line)")
                 type[name] = fields.count == 4 ? String(fields[3]) : nil
                 continue
             }
             samples += 1
-            let name = String(line.prefix { $0 != "{" && $0 != " " })
+            let sampleName = String(line.prefix { $0 != "{" && $0 != " " })
+            // A histogram's samples are its family name + _bucket/_sum/_count.
+            var name = sampleName
+            for suffix in ["_bucket", "_sum", "_count"] where sampleName.hasSuffix(suffix) {
+                let family = String(sampleName.dropLast(suffix.count))
+                if type[family] == "histogram" { name = family }
+            }
             #expect(help.contains(name), "\(name) sampled before its HELP")
             #expect(type[name] != nil, "\(name) sampled before its TYPE")
-            #expect(fields.count == 2 && UInt64(fields[1]) != nil, "\(line): value is not a number")
+            let isSum = type[name] == "histogram" && sampleName.hasSuffix("_sum")
+            #expect(fields.count == 2 && (isSum ? Double(fields[1]) != nil : UInt64(fields[1]) != nil),
+                    "\(line): value is not a number")
             if current != name {
                 if let current { finished.insert(current) }
                 #expect(!finished.contains(name), "\(name) samples are split")
