@@ -335,3 +335,30 @@ def test_javascript_global_build_is_current_and_defines_herald():
     out = subprocess.run([node, "-e", check, str(ROOT / "Clients/js/herald.global.js")], capture_output=True,
                          text=True, timeout=30)
     assert out.stdout.strip() == "function function", out.stderr
+
+
+def test_python_client_honours_retry_after_on_503(start_herald):
+    # One place (--connections-max 1) held by another client: the Python
+    # client's upgrade gets 503 with Retry-After: 1. It must wait that long
+    # between attempts (its own back-off here would retry every 0.1 s),
+    # then connect once the place is free.
+    herald = start_herald("--connections-max", "1")
+    holder = H.RawWS.open(herald.port, "/ws")
+    states: list[ConnectionState] = []
+
+    async def go():
+        client = HeraldClient(f"ws://127.0.0.1:{herald.port}/ws", on_state=states.append, min_delay=0.05,
+                              max_delay=0.1)
+        task = asyncio.create_task(client.__aenter__())
+        await asyncio.sleep(2.5)
+        refused = [s for s in states if s.state == "disconnected"]
+        await asyncio.to_thread(holder.close)
+        await asyncio.wait_for(task, 15)
+        await client.close()
+        return refused
+
+    refused = H.run_async(go(), 30)
+    assert refused and all(s.reason == "HTTP 503" for s in refused), states
+    # In 2.5 s: at most one attempt per Retry-After second, plus the first.
+    assert len(refused) <= 4, f"{len(refused)} attempts: Retry-After was not honoured"
+    assert "connected" in [s.state for s in states]
