@@ -17,10 +17,22 @@ enum ASCII {
     }
 
     static func equalsIgnoringCase(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
+        // Native strings (every header the parser makes) compare as two
+        // byte buffers: this runs for every field of every handshake.
+        let fast = a.utf8.withContiguousStorageIfAvailable { left in
+            b.utf8.withContiguousStorageIfAvailable { right in equalsIgnoringCase(left, right) }
+        }
+        if let fast, let result = fast { return result }
         let left = a.utf8
         let right = b.utf8
         guard left.count == right.count else { return false }
         return zip(left, right).allSatisfy { lowercased($0) == lowercased($1) }
+    }
+
+    static func equalsIgnoringCase(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard left.count == right.count else { return false }
+        for index in 0..<left.count where lowercased(left[index]) != lowercased(right[index]) { return false }
+        return true
     }
 
     /// RFC 9110 §5.6.2 `tchar`.

@@ -91,9 +91,16 @@ public struct HTTPRequestHead: Sendable {
     /// `Connection: keep-alive, Upgrade` is read (RFC 6455 §4.2.1 items 3-4).
     public func headerContainsToken(_ name: String, _ token: String) -> Bool {
         for field in headers where ASCII.equalsIgnoringCase(field.name, name) {
-            for element in field.value.split(separator: ",", omittingEmptySubsequences: true)
-            where ASCII.equalsIgnoringCase(ASCII.trimmed(element), token) {
-                return true
+            // Elements between commas, OWS trimmed, without splitting into
+            // an array (this runs for `Connection` and `Upgrade` of every
+            // handshake).
+            let value = field.value.utf8
+            var start = value.startIndex
+            while start < value.endIndex {
+                let end = value[start...].firstIndex(of: ASCII.comma) ?? value.endIndex
+                let element = ASCII.trimmed(Substring(value[start..<end]))
+                if !element.isEmpty && ASCII.equalsIgnoringCase(element, token) { return true }
+                start = end == value.endIndex ? end : value.index(after: end)
             }
         }
         return false

@@ -36,12 +36,19 @@ public enum WebSocketHandshake {
 
     /// The 101 response (RFC 6455 §4.2.2 step 5). No body follows; frames
     /// start right after the blank line.
+    /// Everything of a 101 before the accept value: the same for every
+    /// connection, so written once.
+    static let switchingProtocolsPrefix: [UInt8] = Array(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ".utf8)
+
     public static func switchingProtocolsResponse(accept: String, extensions: String?) -> [UInt8] {
         var out: [UInt8] = []
-        HTTPResponse.appendLine("HTTP/1.1 101 Switching Protocols", to: &out)
-        HTTPResponse.appendField("Upgrade", "websocket", to: &out)
-        HTTPResponse.appendField("Connection", "Upgrade", to: &out)
-        HTTPResponse.appendField("Sec-WebSocket-Accept", accept, to: &out)
+        out.reserveCapacity(switchingProtocolsPrefix.count + 64 + (extensions?.utf8.count ?? 0) + 32)
+        out.append(contentsOf: switchingProtocolsPrefix)
+        // The accept value is base64 (RFC 6455 §4.2.2): no CR or LF to drop.
+        out.append(contentsOf: accept.utf8)
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
         if let extensions {
             HTTPResponse.appendField("Sec-WebSocket-Extensions", extensions, to: &out)
         }
