@@ -78,6 +78,9 @@ public struct Config: Sendable, Equatable {
     public var subscribeBurst = 128
     /// Topics one connection may hold (contract default 64).
     public var topicsPerConnectionMax = 64
+    /// Threads serving the admin API, each with its own ring and
+    /// connections, all accepting on the one admin listener.
+    public var adminThreads = 1
     /// Largest publish body the admin API accepts (413 above).
     public var publishBytesMax = 1024 * 1024
     /// Largest `POST /v1/publish/batch` body (413 above); each message in

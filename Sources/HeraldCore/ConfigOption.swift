@@ -78,6 +78,8 @@ public struct ConfigOption: Sendable {
                 range: 1...65_536),
         integer("publish-bytes-max", "largest publish body, else 413 (default 1048576)", \.publishBytesMax,
                 range: 1...(64 * 1024 * 1024)),
+        integer("admin-threads", "threads serving the admin API, accepting on one listener (default 1)",
+                \.adminThreads, range: 1...64),
         integer("batch-bytes-max", "largest POST /v1/publish/batch body, else 413 (default 16777216)",
                 \.batchBytesMax, range: 1...(1024 * 1024 * 1024)),
         integer("send-queue-bytes-max", "bytes queued per connection before the slow-consumer policy (default 1048576)",

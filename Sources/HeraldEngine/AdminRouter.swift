@@ -249,18 +249,20 @@ struct AdminRouter {
         }
         let fingerprint = IdempotencyCache.fingerprint(request)
         let now = Clock.monotonicMilliseconds()
-        switch idempotency.lookup(key, fingerprint: fingerprint, nowMilliseconds: now) {
-        case .replay(var response):
-            response.headers.append(("Idempotent-Replayed", "true"))
-            return response
-        case .conflict:
-            return Self.error(.unprocessableContent, "Idempotency-Key was already used for a different request")
-        case .miss:
-            let response = body(request)
-            if response.status == .ok {
-                idempotency.store(key, fingerprint: fingerprint, response: response, nowMilliseconds: now)
+        return idempotency.serialized {
+            switch idempotency.lookup(key, fingerprint: fingerprint, nowMilliseconds: now) {
+            case .replay(var response):
+                response.headers.append(("Idempotent-Replayed", "true"))
+                return response
+            case .conflict:
+                return Self.error(.unprocessableContent, "Idempotency-Key was already used for a different request")
+            case .miss:
+                let response = body(request)
+                if response.status == .ok {
+                    idempotency.store(key, fingerprint: fingerprint, response: response, nowMilliseconds: now)
+                }
+                return response
             }
-            return response
         }
     }
 

@@ -6,7 +6,7 @@ import HeraldIO
 public final class Engine {
     private let config: Config
     private var shards: [Shard] = []
-    private var admin: AdminServer?
+    private var admins: [AdminServer] = []
     private var listeners: [Int32] = []
     public private(set) var plan: RingPlan
     /// The process-wide `--connections-max` count shared by every shard.
@@ -43,9 +43,20 @@ public final class Engine {
             port = Socket.boundPort(fd)
         }
         listenPort = port
-        let adminListener = try Socket.listen(host: config.adminListen.host, port: config.adminListen.port,
-                                              backlog: 128, reusePort: false)
-        adminPort = Socket.boundPort(adminListener)
+        // One admin listener per admin thread on the same port
+        // (SO_REUSEPORT): the kernel spreads connections over them by
+        // their addresses, where one shared listener would hand most of
+        // them to whichever ring armed its accepts first.
+        var adminListeners: [Int32] = []
+        var adminPortToBind = config.adminListen.port
+        for _ in 0..<config.adminThreads {
+            let fd = try Socket.listen(host: config.adminListen.host, port: adminPortToBind, backlog: 128,
+                                       reusePort: config.adminThreads > 1)
+            adminListeners.append(fd)
+            adminPortToBind = Socket.boundPort(fd)
+        }
+        listeners += adminListeners
+        adminPort = adminPortToBind
         var wakeDescriptors: [Int32] = []
         for _ in 0..<plan.shards { wakeDescriptors.append(try Socket.eventDescriptor()) }
         let registry = TopicRegistry(wakeDescriptors: wakeDescriptors, topicsMax: config.topicsMax,
@@ -68,25 +79,37 @@ public final class Engine {
             for shard in shards { shard.requestStop() }
             throw StartError(description: "cannot start shard: \(error)")
         }
-        let adminCounters = ShardCounters(rings: 1)
-        let report = StatsReport(shards: shards.map(\.counters), admin: adminCounters, registry: registry,
-                                 startedMilliseconds: Clock.monotonicMilliseconds())
-        let publisher = Publisher(registry: registry)
-        let server = try AdminServer(listener: adminListener,
-                                     router: AdminRouter(token: config.adminToken, stats: report, publisher: publisher,
-                                                         control: control,
-                                                         idempotency: IdempotencyCache(
-                                                            windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
-                                                            keysMax: config.idempotencyKeysMax,
-                                                            counters: adminCounters),
-                                                         publishBytesMax: config.publishBytesMax),
-                                     config: config, counters: adminCounters)
-        try server.start()
-        admin = server
+        // --admin-threads servers accept on the one admin listener (the
+        // kernel hands each connection to one of them). They share the
+        // router: the registry, the publisher (its compressor runs under
+        // the registry's lock) and the idempotency cache (its own lock).
+        let serverCounters = (0..<config.adminThreads).map { _ in ShardCounters(rings: 1) }
+        let cacheCounters = ShardCounters(rings: 1)
+        let report = StatsReport(shards: shards.map(\.counters), admin: serverCounters + [cacheCounters],
+                                 registry: registry, startedMilliseconds: Clock.monotonicMilliseconds())
+        let router = AdminRouter(token: config.adminToken, stats: report, publisher: Publisher(registry: registry),
+                                 control: control,
+                                 idempotency: IdempotencyCache(
+                                    windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
+                                    keysMax: config.idempotencyKeysMax, counters: cacheCounters),
+                                 publishBytesMax: config.publishBytesMax)
+        for (counters, listener) in zip(serverCounters, adminListeners) {
+            let server = try AdminServer(listener: listener, router: router, config: config, counters: counters)
+            do {
+                try server.start()
+            } catch {
+                for started in admins { started.stop() }
+                for started in admins { started.join() }
+                admins = []
+                throw error
+            }
+            admins.append(server)
+        }
         Log.info("ready", [
             "listen": HostPort(host: config.listen.host, port: listenPort).description,
             "admin": HostPort(host: config.adminListen.host, port: adminPort).description,
             "shards": "\(plan.shards)",
+            "admin-threads": "\(config.adminThreads)",
             "rings": "\(plan.ringCount)",
             "connections-max": "\(config.connectionsMax)",
             "slots-per-ring": "\(plan.connectionsPerRing)",
@@ -105,8 +128,8 @@ public final class Engine {
         Engine.exitOnSecondSignal()
         for shard in shards { shard.requestStop() }
         for shard in shards { shard.join() }
-        admin?.stop()
-        admin?.join()
+        for server in admins { server.stop() }
+        for server in admins { server.join() }
         for fd in listeners { Socket.close(fd) }
         Log.info("stopped")
     }

@@ -1,4 +1,5 @@
 import HeraldProtocol
+import Synchronization
 
 /// Remembers the result of each publish sent with an `Idempotency-Key`
 /// (CONTRACT: a repeat of the same key within `--idempotency-window` answers
@@ -10,8 +11,19 @@ import HeraldProtocol
 /// at most keysMax × (key ≤ 255 B + result ≈ 100 B + 32 B fingerprint).
 /// Only successful results are remembered: a refused publish (503 while a
 /// shard is behind) may be retried with the same key and then publishes.
-/// Used by the admin thread only.
-final class IdempotencyCache {
+/// Shared by the admin threads (`--admin-threads`): every use goes through
+/// `serialized`, which holds its lock from the lookup through the publish to
+/// the store, so two requests with one key on two threads cannot both miss
+/// and both publish.
+final class IdempotencyCache: @unchecked Sendable {
+    // @unchecked: the mutable state is touched only inside `serialized`.
+    private let lock = Mutex<Void>(())
+
+    /// Runs `body` (a lookup, maybe a publish, a store) alone.
+    func serialized<Result>(_ body: () -> Result) -> Result {
+        lock.withLock { _ in body() }
+    }
+
     struct Stored {
         let fingerprint: [UInt8]
         let response: AdminRouter.Response

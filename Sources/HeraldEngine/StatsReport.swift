@@ -4,13 +4,14 @@ import HeraldCore
 /// shards' counters (relaxed atomic loads; figures are a moment's view).
 struct StatsReport {
     let shards: [ShardCounters]
-    /// The admin listener's counters (its own thread writes them).
-    let admin: ShardCounters
+    /// The admin threads' counters (each thread writes its own; the
+    /// idempotency cache has its own, written under its lock).
+    let admin: [ShardCounters]
     let registry: TopicRegistry
     let startedMilliseconds: UInt64
 
     func total(_ counter: Counter) -> UInt64 {
-        shards.reduce(admin.value(counter)) { $0 &+ $1.value(counter) }
+        shards.reduce(admin.reduce(0) { $0 &+ $1.value(counter) }) { $0 &+ $1.value(counter) }
     }
 
     var openConnections: Int {

@@ -17,7 +17,7 @@ func makeStatsReport(registry: TopicRegistry = makeRegistry(shards: 2)) -> Stats
     second.add(.close1000, 1)
     second.add(.closeOther, 2)
     first.add(.handshakeFailedTimeout, 6)
-    return StatsReport(shards: [first, second], admin: ShardCounters(rings: 1), registry: registry,
+    return StatsReport(shards: [first, second], admin: [ShardCounters(rings: 1)], registry: registry,
                        startedMilliseconds: Clock.monotonicMilliseconds())
 }
 
@@ -70,7 +70,7 @@ func makeStatsReport(registry: TopicRegistry = makeRegistry(shards: 2)) -> Stats
     }
 
     @Test func jsonWithNoShardsOrTopics() throws {
-        let report = StatsReport(shards: [], admin: ShardCounters(rings: 1), registry: makeRegistry(shards: 0),
+        let report = StatsReport(shards: [], admin: [ShardCounters(rings: 1)], registry: makeRegistry(shards: 0),
                                  startedMilliseconds: Clock.monotonicMilliseconds())
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json())) as? [String: Any])
         #expect(Self.number(object["connections"]) == 0)
