@@ -37,10 +37,12 @@ apt-install:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-## Python packages the end-to-end tests use (the independent client).
+## Python packages the end-to-end tests use (the independent client; setuptools
+## and wheel build Clients/python in the packaging test without a network).
+PY_TEST_PACKAGES := websockets pytest setuptools wheel
 pydeps:
-	@$(PYTHON) -c "import websockets, pytest" 2>/dev/null || $(PYTHON) -m pip install -q websockets pytest \
-	  || $(PYTHON) -m pip install -q --user --break-system-packages websockets pytest
+	@$(PYTHON) -c "import websockets, pytest, setuptools, wheel" 2>/dev/null || $(PYTHON) -m pip install -q $(PY_TEST_PACKAGES) \
+	  || $(PYTHON) -m pip install -q --user --break-system-packages $(PY_TEST_PACKAGES)
 
 build:
 	$(SWIFT) build -c release --product herald
