@@ -14,6 +14,7 @@ HERALD_ARGS  ?=
 
 ## Build release and start herald with the default configuration.
 run: deps build
+	@echo "herald: demo page  http://127.0.0.1:8080/?topic=demo   (open it, then publish with the curl below)"
 	@echo "herald: WebSocket  ws://127.0.0.1:8080/ws?topics=demo"
 	@echo "herald: admin API  http://127.0.0.1:8081/v1/stats   (publish: curl -XPOST 'http://127.0.0.1:8081/v1/publish?topic=demo' -d '\"hi\"' -H 'Content-Type: application/json')"
 	$(RELEASE_BIN)/herald $(HERALD_ARGS)

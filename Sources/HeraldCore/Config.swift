@@ -32,6 +32,9 @@ public struct Config: Sendable, Equatable {
     public var requestHeadBytesMax = 8 * 1024
     /// Serve the `/echo` diagnostics route (conformance suites, latency probes).
     public var enableEcho = false
+    /// Do not serve the demo page (`/`) and the JavaScript client
+    /// (`/herald.js`, `/herald.global.js`) on the public listener.
+    public var disableDemo = false
     /// Seconds SIGTERM waits for close handshakes before exiting anyway.
     public var shutdownTimeoutSeconds = 10.0
     /// Seconds a closing connection waits for the peer's close frame or FIN

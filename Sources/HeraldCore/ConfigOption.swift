@@ -47,6 +47,12 @@ public struct ConfigOption: Sendable {
             config.enableEcho = value
             return true
         },
+        .init(name: "disable-demo", valueName: nil,
+              help: "do not serve the demo page (/) and the JS client (/herald.js, /herald.global.js)") { config, text in
+            guard let value = parseBool(text) else { return false }
+            config.disableDemo = value
+            return true
+        },
         seconds("shutdown-timeout", "seconds SIGTERM waits for closes (default 10)", \.shutdownTimeoutSeconds),
         seconds("close-timeout", "seconds a closing connection waits for the peer (default 3)", \.closeTimeoutSeconds),
         .init(name: "admin-token", valueName: "TOKEN",

@@ -177,6 +177,16 @@ extension Reactor {
             counters.add(.publicHTTPRequests)
             respond(index, HTTPResponse.make(status: .ok, body: Array("ok".utf8), close: true, omitBody: headOnly))
             return false
+        case .page(let page, let headOnly):
+            counters.add(.publicHTTPRequests)
+            let body = switch page {
+            case .demo: PublicAssets.demoPage
+            case .clientModule: PublicAssets.clientModule
+            case .clientScript: PublicAssets.clientScript
+            }
+            respond(index, HTTPResponse.make(status: .ok, contentType: page.contentType, body: body,
+                                             headers: [("Cache-Control", "no-cache")], close: true, omitBody: headOnly))
+            return false
         case .methodNotAllowed:
             counters.add(.publicHTTPRequests)
             respond(index, HTTPResponse.make(status: .methodNotAllowed, body: [], headers: [("Allow", "GET, HEAD")],

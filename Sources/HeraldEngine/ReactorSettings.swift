@@ -83,7 +83,7 @@ struct ReactorSettings {
                                    pongTimeoutTicks: ticks(pongTimeoutMilliseconds),
                                    sendTimeoutTicks: ticks(sendTimeoutMilliseconds), policy: slowConsumerPolicy)
         routing = PublicRoutingPolicy(enableEcho: enableEcho, topicsPerConnectionMax: topicsPerConnectionMax,
-                                      jwtSecret: jwtSecret)
+                                      jwtSecret: jwtSecret, servePages: !config.disableDemo)
     }
 }
 

@@ -6,6 +6,30 @@ public enum PublicRoute: UInt8, Sendable, Equatable {
     case echo
 }
 
+/// What the public listener serves as plain HTTP besides `/healthz`
+/// (unless `--disable-demo`): a demo page and the JavaScript client.
+public enum PublicPage: UInt8, Sendable, Equatable {
+    /// `/`: a page that subscribes with the client and shows messages live.
+    case demo
+    /// `/herald.js`: the client as an ES module.
+    case clientModule
+    /// `/herald.global.js`: the client for a plain `<script>`.
+    case clientScript
+
+    public init?(path: String) {
+        switch path {
+        case "/": self = .demo
+        case "/herald.js": self = .clientModule
+        case "/herald.global.js": self = .clientScript
+        default: return nil
+        }
+    }
+
+    public var contentType: String {
+        self == .demo ? "text/html; charset=utf-8" : "text/javascript; charset=utf-8"
+    }
+}
+
 /// Why a public request was refused (one `handshakes_failed_total` reason each).
 public enum PublicRefusal: Sendable, Equatable {
     case badRequest
@@ -23,8 +47,10 @@ public enum PublicRequestDecision: Sendable, Equatable {
     case refuse(HTTPStatus, PublicRefusal)
     /// `/healthz`: 200 "ok" (a HEAD gets the GET's head without its body).
     case health(headOnly: Bool)
-    /// `/healthz` with a method other than GET or HEAD: 405.
+    /// `/healthz` (or a page) with a method other than GET or HEAD: 405.
     case methodNotAllowed
+    /// A page (GET or HEAD, not an upgrade).
+    case page(PublicPage, headOnly: Bool)
     case upgrade(PublicUpgrade)
 }
 
@@ -59,11 +85,14 @@ public struct PublicRoutingPolicy: Sendable {
     public var topicsPerConnectionMax: Int
     /// HS256 key when connection auth is on.
     public var jwtSecret: [UInt8]?
+    /// Serve the demo page and the client (`PublicPage`).
+    public var servePages: Bool
 
-    public init(enableEcho: Bool, topicsPerConnectionMax: Int, jwtSecret: [UInt8]?) {
+    public init(enableEcho: Bool, topicsPerConnectionMax: Int, jwtSecret: [UInt8]?, servePages: Bool = false) {
         self.enableEcho = enableEcho
         self.topicsPerConnectionMax = topicsPerConnectionMax
         self.jwtSecret = jwtSecret
+        self.servePages = servePages
     }
 }
 
@@ -83,6 +112,14 @@ public enum PublicRequestRouting {
             return .refuse(.serviceUnavailable, .capacity)
         }
         guard head.hasValidHost else { return .refuse(.badRequest, .badRequest) }
+        if policy.servePages, head.header("Upgrade") == nil, let page = PublicPage(path: head.path) {
+            // A plain request for a page (an upgrade to these paths is a 404).
+            switch head.method {
+            case "GET": return .page(page, headOnly: false)
+            case "HEAD": return .page(page, headOnly: true)
+            default: return .methodNotAllowed
+            }
+        }
         let route: PublicRoute
         switch head.path {
         case "/healthz":

@@ -56,6 +56,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "publish-bytes-max": ("99", { $0.publishBytesMax == 99 }),
     "batch-bytes-max": ("4096", { $0.batchBytesMax == 4096 }),
     "admin-threads": ("3", { $0.adminThreads == 3 }),
+    "disable-demo": ("true", { $0.disableDemo }),
     "send-queue-bytes-max": ("8192", { $0.sendQueueBytesMax == 8192 }),
     "slow-consumer-policy": ("drop", { $0.slowConsumerPolicy == .drop }),
     "recv-buffer-count": ("32", { $0.recvBufferCount == 32 }),

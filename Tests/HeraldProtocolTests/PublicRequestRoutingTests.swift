@@ -232,3 +232,36 @@ import Testing
         }
     }
 }
+
+@Suite struct PublicPageRoutingTests {
+    static func head(_ method: String, _ target: String, upgrade: Bool = false) -> HTTPRequestHead {
+        var fields: [(name: String, value: String)] = [("Host", "h")]
+        if upgrade { fields.append(("Upgrade", "websocket")) }
+        return HTTPRequestHead(method: method, target: target, versionMinor: 1, headers: fields)
+    }
+
+    static let pages = PublicRoutingPolicy(enableEcho: false, topicsPerConnectionMax: 4, jwtSecret: nil, servePages: true)
+    static let noPages = PublicRoutingPolicy(enableEcho: false, topicsPerConnectionMax: 4, jwtSecret: nil, servePages: false)
+
+    @Test func pagesAreServedToPlainGetsAndHeads() {
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/?topic=x"), overCapacity: false, policy: Self.pages,
+                                            nowSeconds: 0) == .page(.demo, headOnly: false))
+        #expect(PublicRequestRouting.decide(Self.head("HEAD", "/herald.js"), overCapacity: false, policy: Self.pages,
+                                            nowSeconds: 0) == .page(.clientModule, headOnly: true))
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/herald.global.js"), overCapacity: false,
+                                            policy: Self.pages, nowSeconds: 0) == .page(.clientScript, headOnly: false))
+        #expect(PublicRequestRouting.decide(Self.head("POST", "/"), overCapacity: false, policy: Self.pages,
+                                            nowSeconds: 0) == .methodNotAllowed)
+    }
+
+    @Test func withoutPagesOrAsAnUpgradeTheyAreNotFound() {
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/"), overCapacity: false, policy: Self.noPages,
+                                            nowSeconds: 0) == .refuse(.notFound, .notFound))
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/", upgrade: true), overCapacity: false,
+                                            policy: Self.pages, nowSeconds: 0) == .refuse(.notFound, .notFound))
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/herald.jsx"), overCapacity: false, policy: Self.pages,
+                                            nowSeconds: 0) == .refuse(.notFound, .notFound))
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/"), overCapacity: true, policy: Self.pages,
+                                            nowSeconds: 0) == .refuse(.serviceUnavailable, .capacity))
+    }
+}

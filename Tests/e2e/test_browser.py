@@ -248,6 +248,30 @@ def test_the_js_client_in_chromium_recovers_what_it_missed_and_reports_a_restart
         pages.close()
 
 
+def test_the_demo_page_served_by_herald_shows_messages_live(start_herald, chromium):
+    # The page at / (served by herald itself, with /herald.global.js)
+    # subscribes to ?topic= and shows each message with its seq.
+    herald = start_herald()
+    browser = Browser(chromium, f"http://127.0.0.1:{herald.port}/?topic=live-demo")
+    try:
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/live-demo").json()["subscribers"] == 1, 30,
+                     desc="the demo page subscribed")
+        assert browser.evaluate("document.getElementById('state').textContent") == "connected"
+        assert "permessage-deflate" in browser.evaluate("document.getElementById('codec').textContent")
+        for n in (1, 2):
+            r = H.admin_request(herald.admin_port, "POST", "/v1/publish?topic=live-demo",
+                                body=json.dumps({"n": n}).encode(), content_type="application/json")
+            assert r.status == 200
+        H.wait_until(lambda: browser.evaluate("document.getElementById('count').textContent") == "2", 15,
+                     desc="two messages on the page")
+        rows = json.loads(browser.evaluate(
+            "JSON.stringify([...document.querySelectorAll('#messages tr')].map(r => [...r.cells].map(c => c.textContent)))"))
+        assert rows == [["live-demo", "2", '{"n":2}'], ["live-demo", "1", '{"n":1}']], rows
+        assert "topic=live-demo" in browser.evaluate("document.getElementById('curl').textContent")
+    finally:
+        browser.close()
+
+
 def test_the_js_client_in_chromium_stops_on_a_refused_token(start_herald, chromium):
     herald = start_herald("--jwt-secret", SECRET)
     pages = PageServer(herald.port, auth='token: "not-a-token"')

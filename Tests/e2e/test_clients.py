@@ -326,6 +326,8 @@ def test_javascript_global_build_is_current_and_defines_herald():
     module = runpy.run_path(str(ROOT / "Clients/js/make-global.py"))
     assert (ROOT / "Clients/js/herald.global.js").read_text() == module["render"](), \
         "herald.global.js is out of date: run python3 Clients/js/make-global.py"
+    assert (ROOT / "Sources/HeraldEngine/PublicAssets.swift").read_text() == module["render_assets"](), \
+        "PublicAssets.swift is out of date: run python3 Clients/js/make-global.py"
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -263,3 +264,21 @@ def test_library_client_with_deflate_echo(start_herald):
             assert await H.within(ws.recv()) == b"\x00\x01" * 500
     H.run_async(go(), 15)
 
+
+
+def test_the_demo_page_and_the_client_are_served_as_plain_http(herald):
+    root = Path(__file__).resolve().parents[2]
+    page = H.http_get(herald.port, "/?topic=x", check_close=True)
+    assert page.status == 200 and page.header("Content-Type") == "text/html; charset=utf-8"
+    assert page.body.startswith(b"<!doctype html>") and b'src="/herald.global.js"' in page.body
+    module = H.http_get(herald.port, "/herald.js", check_close=True)
+    assert module.status == 200 and module.header("Content-Type") == "text/javascript; charset=utf-8"
+    assert module.body == (root / "Clients/js/herald.js").read_bytes().rstrip(b"\n")
+    script = H.http_get(herald.port, "/herald.global.js", check_close=True)
+    assert script.body == (root / "Clients/js/herald.global.js").read_bytes().rstrip(b"\n")
+
+
+def test_without_the_demo_the_pages_are_not_found(start_herald):
+    herald = start_herald("--disable-demo")
+    for path in ("/", "/herald.js", "/herald.global.js"):
+        H.assert_http_error(H.http_get(herald.port, path, check_close=True), 404)
