@@ -277,57 +277,10 @@ struct AdminRouter {
         Self.error(.serviceUnavailable, "topic limit reached (--topics-max \(publisher.registry.topicsMax))")
     }
 
-    /// One `{"topic"|"topics", "data"}` object: its topics (a single
-    /// `topic` is a one-element list) and the data's bytes, or why not.
-    struct PublishObject {
-        let topics: [String]
-        let single: Bool
-        let data: [UInt8]
-    }
-
-    static func parsePublishObject(_ bytes: UnsafeRawBufferPointer) -> Result<PublishObject, PublishObjectError> {
-        guard let members = JSONValidator.topLevelMembers(bytes), let object = JSONValue.parse(bytes) else {
-            return .failure(.init("must be a JSON object {\"topic\"|\"topics\", \"data\"}"))
-        }
-        guard let dataRange = members.last(where: { $0.name == "data" })?.valueRange else {
-            return .failure(.init("missing \"data\""))
-        }
-        var topics: [String] = []
-        let single: Bool
-        if let value = object["topic"] {
-            guard let name = value.stringValue else { return .failure(.init("\"topic\" must be a string")) }
-            topics = [name]
-            single = true
-        } else if let list = object["topics"] {
-            guard let array = list.arrayValue, !array.isEmpty else {
-                return .failure(.init("\"topics\" must be a non-empty array of strings"))
-            }
-            for item in array {
-                guard let name = item.stringValue else {
-                    return .failure(.init("\"topics\" must be a non-empty array of strings"))
-                }
-                topics.append(name)
-            }
-            single = false
-        } else {
-            return .failure(.init("missing \"topic\" or \"topics\""))
-        }
-        for name in topics where !TopicName.isValid(name) {
-            return .failure(.init("bad topic name"))
-        }
-        return .success(PublishObject(topics: topics, single: single,
-                                      data: Array(UnsafeRawBufferPointer(rebasing: bytes[dataRange]))))
-    }
-
-    struct PublishObjectError: Error {
-        let message: String
-        init(_ message: String) { self.message = message }
-    }
-
     private func publishJSON(_ request: AdminRequest) -> Response {
         guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
-        let parsed = request.body.withUnsafeBytes { Self.parsePublishObject($0) }
-        let object: PublishObject
+        let parsed = request.body.withUnsafeBytes { PublishRequest.parse($0) }
+        let object: PublishRequest
         switch parsed {
         case .success(let value): object = value
         case .failure(let error):
@@ -369,54 +322,22 @@ struct AdminRouter {
     /// are skipped and get no entry.
     private func publishBatch(_ request: AdminRequest) -> Response {
         guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
-        var lines: [Range<Int>] = []
-        var start = 0
-        let body = request.body
-        var blank = true
-        for index in 0...body.count {
-            if index == body.count || body[index] == UInt8(ascii: "\n") {
-                if !blank {
-                    guard lines.count < Self.batchMessagesMax else {
-                        return Self.error(.payloadTooLarge, "at most \(Self.batchMessagesMax) messages per batch")
-                    }
-                    lines.append(start..<index)
-                }
-                start = index + 1
-                blank = true
-            } else {
-                switch body[index] {
-                case 0x20, 0x09, 0x0D: break  // JSON whitespace (RFC 8259 §2), newline aside
-                default: blank = false
-                }
-            }
-        }
-        guard !lines.isEmpty else { return Self.error(.badRequest, "no messages: one JSON object per line") }
-        // Every line is parsed before anything is published, so a batch
-        // over the limit is refused whole.
-        var parsed: [Result<PublishObject, PublishObjectError>] = []
-        parsed.reserveCapacity(lines.count)
-        var publishes = 0
-        for (position, line) in lines.enumerated() {
-            var result = body.withUnsafeBytes { Self.parsePublishObject(UnsafeRawBufferPointer(rebasing: $0[line])) }
-            switch result {
-            case .success(let object) where object.data.count > publishBytesMax:
-                result = .failure(.init("data over --publish-bytes-max (\(publishBytesMax) bytes)"))
-            case .success(let object):
-                publishes += object.topics.count
-            case .failure:
-                break
-            }
-            if case .failure(let error) = result { result = .failure(.init("line \(position + 1): " + error.message)) }
-            parsed.append(result)
-        }
-        guard publishes <= Self.batchMessagesMax else {
+        let parsed: [Result<PublishRequest, PublishRequest.Failure>]
+        switch request.body.withUnsafeBytes({
+            PublishBatch.parse($0, dataBytesMax: publishBytesMax, messagesMax: Self.batchMessagesMax)
+        }) {
+        case .empty:
+            return Self.error(.badRequest, "no messages: one JSON object per line")
+        case .tooMany:
             return Self.error(.payloadTooLarge, "at most \(Self.batchMessagesMax) messages per batch (counting each topic)")
+        case .lines(let lines):
+            parsed = lines
         }
         var out = Array(#"{"results":["#.utf8)
         var backlogged = false
         for (position, result) in parsed.enumerated() {
             if position > 0 { out.append(UInt8(ascii: ",")) }
-            let object: PublishObject
+            let object: PublishRequest
             switch result {
             case .success(let value): object = value
             case .failure(let error):

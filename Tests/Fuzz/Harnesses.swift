@@ -27,6 +27,7 @@ private let harnesses: [String: (UnsafeRawBufferPointer) -> Void] = [
     "extension-offer": fuzzExtensionOffer,
     "connection-token": fuzzConnectionToken,
     "query-string": fuzzQueryString,
+    "publish-batch": fuzzPublishBatch,
     "liveness": fuzzLiveness,
     "lifecycle": fuzzLifecycle,
 ]
@@ -226,6 +227,35 @@ private func fuzzQueryString(_ input: UnsafeRawBufferPointer) {
         precondition(pairs.count <= separators + 1, "more pairs than separators allow")
     }
     _ = QueryString.percentDecode(Substring(text))
+}
+
+/// `POST /v1/publish/batch` bodies (and so `POST /v1/publish` JSON bodies,
+/// each line being one): whatever the bytes, the limits hold, every
+/// accepted line names only valid topics, and a line parses the same alone.
+private func fuzzPublishBatch(_ input: UnsafeRawBufferPointer) {
+    let dataMax = 64
+    let messagesMax = 8
+    switch PublishBatch.parse(input, dataBytesMax: dataMax, messagesMax: messagesMax) {
+    case .empty:
+        precondition(input.allSatisfy { [0x20, 0x09, 0x0D, 0x0A].contains($0) }, "a non-blank body read as empty")
+    case .tooMany:
+        break
+    case .lines(let lines):
+        precondition(!lines.isEmpty && lines.count <= messagesMax, "line count past the limit")
+        var topics = 0
+        for case .success(let request) in lines {
+            precondition(!request.topics.isEmpty && request.topics.allSatisfy { TopicName.isValid($0) }, "bad topic kept")
+            precondition(request.data.count <= dataMax, "data over the limit kept")
+            precondition(!request.single || request.topics.count == 1, "a single topic with several names")
+            topics += request.topics.count
+        }
+        precondition(topics <= messagesMax, "publishes past the limit")
+    }
+    if !input.contains(UInt8(ascii: "\n")), case .success(let alone) = PublishRequest.parse(input),
+       alone.data.count <= dataMax {
+        precondition(PublishBatch.parse(input, dataBytesMax: dataMax, messagesMax: messagesMax) == .lines([.success(alone)]),
+                     "one line parses differently inside a batch")
+    }
 }
 
 // MARK: The liveness decision, driven by random stamps

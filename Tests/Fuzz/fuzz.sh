@@ -13,7 +13,7 @@ seconds=${1:-5}; shift || true
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/.build-fuzz
 mkdir -p "$out"
-all=(frame-decoder http-head admin-request chunked-body json utf8 extension-offer connection-token query-string liveness lifecycle)
+all=(frame-decoder http-head admin-request chunked-body json utf8 extension-offer connection-token query-string publish-batch liveness lifecycle)
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 # One module: the harnesses reach internal API. AdminRequest.swift lives in
 # HeraldEngine but needs only HeraldProtocol; its import line is dropped.

@@ -1,0 +1,107 @@
+/// The JSON forms of a publish (CONTRACT "Admin listener"): one
+/// `{"topic":"T","data":D}` or `{"topics":[…],"data":D}` object — the body
+/// of `POST /v1/publish`, or one line of `POST /v1/publish/batch` (NDJSON).
+/// Pure, so the reader of every admin body byte is unit-tested and fuzzed.
+public struct PublishRequest: Sendable, Equatable {
+    /// The topics, checked (a single `topic` is a one-element list).
+    public let topics: [String]
+    /// Whether it named one `topic` (its result is then not a list).
+    public let single: Bool
+    /// The `data` value's bytes, exactly as sent.
+    public let data: [UInt8]
+
+    public struct Failure: Error, Sendable, Equatable {
+        public let message: String
+        public init(_ message: String) { self.message = message }
+    }
+
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<PublishRequest, Failure> {
+        guard let members = JSONValidator.topLevelMembers(bytes), let object = JSONValue.parse(bytes) else {
+            return .failure(.init("must be a JSON object {\"topic\"|\"topics\", \"data\"}"))
+        }
+        guard let dataRange = members.last(where: { $0.name == "data" })?.valueRange else {
+            return .failure(.init("missing \"data\""))
+        }
+        var topics: [String] = []
+        let single: Bool
+        if let value = object["topic"] {
+            guard let name = value.stringValue else { return .failure(.init("\"topic\" must be a string")) }
+            topics = [name]
+            single = true
+        } else if let list = object["topics"] {
+            guard let array = list.arrayValue, !array.isEmpty else {
+                return .failure(.init("\"topics\" must be a non-empty array of strings"))
+            }
+            for item in array {
+                guard let name = item.stringValue else {
+                    return .failure(.init("\"topics\" must be a non-empty array of strings"))
+                }
+                topics.append(name)
+            }
+            single = false
+        } else {
+            return .failure(.init("missing \"topic\" or \"topics\""))
+        }
+        for name in topics where !TopicName.isValid(name) {
+            return .failure(.init("bad topic name"))
+        }
+        return .success(PublishRequest(topics: topics, single: single,
+                                       data: Array(UnsafeRawBufferPointer(rebasing: bytes[dataRange]))))
+    }
+}
+
+/// A `POST /v1/publish/batch` body: NDJSON, one publish object per line.
+public enum PublishBatch {
+    public enum Parsed: Sendable, Equatable {
+        /// No line holds anything but whitespace.
+        case empty
+        /// More than `messagesMax` lines, or topics across the lines
+        /// (each topic of a `topics` line counts once).
+        case tooMany
+        /// Every non-blank line in order: its publish, or why it is refused
+        /// (the message names the line, counting non-blank lines from 1).
+        case lines([Result<PublishRequest, PublishRequest.Failure>])
+    }
+
+    /// Blank lines (JSON whitespace only) are skipped and `\r\n` is
+    /// accepted; a line's `data` over `dataBytesMax` is refused like a
+    /// malformed one. Everything is parsed before the caller publishes
+    /// anything, so a batch over the limit is refused whole.
+    public static func parse(_ body: UnsafeRawBufferPointer, dataBytesMax: Int, messagesMax: Int) -> Parsed {
+        var lines: [Range<Int>] = []
+        var start = 0
+        var blank = true
+        for index in 0...body.count {
+            if index == body.count || body[index] == UInt8(ascii: "\n") {
+                if !blank {
+                    guard lines.count < messagesMax else { return .tooMany }
+                    lines.append(start..<index)
+                }
+                start = index + 1
+                blank = true
+            } else {
+                switch body[index] {
+                case 0x20, 0x09, 0x0D: break  // JSON whitespace (RFC 8259 §2), newline aside
+                default: blank = false
+                }
+            }
+        }
+        guard !lines.isEmpty else { return .empty }
+        var parsed: [Result<PublishRequest, PublishRequest.Failure>] = []
+        parsed.reserveCapacity(lines.count)
+        var publishes = 0
+        for (position, line) in lines.enumerated() {
+            var result = PublishRequest.parse(UnsafeRawBufferPointer(rebasing: body[line]))
+            if case .success(let request) = result {
+                if request.data.count > dataBytesMax {
+                    result = .failure(.init("data over --publish-bytes-max (\(dataBytesMax) bytes)"))
+                } else {
+                    publishes += request.topics.count
+                }
+            }
+            if case .failure(let failure) = result { result = .failure(.init("line \(position + 1): " + failure.message)) }
+            parsed.append(result)
+        }
+        return publishes <= messagesMax ? .lines(parsed) : .tooMany
+    }
+}

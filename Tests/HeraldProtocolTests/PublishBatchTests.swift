@@ -1,0 +1,34 @@
+import Testing
+@testable import HeraldProtocol
+
+@Suite struct PublishBatchTests {
+    static func parse(_ text: String, dataMax: Int = 1 << 20, messagesMax: Int = 10) -> PublishBatch.Parsed {
+        Array(text.utf8).withUnsafeBytes { PublishBatch.parse($0, dataBytesMax: dataMax, messagesMax: messagesMax) }
+    }
+
+    @Test func linesInOrderBlankOnesSkipped() {
+        let parsed = Self.parse("{\"topic\":\"a\",\"data\":1}\r\n\n \t\n{\"topics\":[\"b\",\"c\"],\"data\":[2]}\n")
+        #expect(parsed == .lines([
+            .success(PublishRequest(topics: ["a"], single: true, data: Array("1".utf8))),
+            .success(PublishRequest(topics: ["b", "c"], single: false, data: Array("[2]".utf8))),
+        ]))
+    }
+
+    @Test func aBadLineIsNamedAndTheOthersStand() {
+        let parsed = Self.parse("{\"topic\":\"a\",\"data\":1}\nnope\n{\"topic\":\"a\",\"data\":\"" + String(repeating: "x", count: 10)
+                                + "\"}", dataMax: 8)
+        guard case .lines(let lines) = parsed, lines.count == 3 else {
+            Issue.record("\(parsed)")
+            return
+        }
+        #expect(lines[1] == .failure(.init("line 2: must be a JSON object {\"topic\"|\"topics\", \"data\"}")))
+        #expect(lines[2] == .failure(.init("line 3: data over --publish-bytes-max (8 bytes)")))
+    }
+
+    @Test func limitsCountLinesAndTopics() {
+        #expect(Self.parse(" \n\r\n") == .empty)
+        #expect(Self.parse(String(repeating: "{\"topic\":\"a\",\"data\":1}\n", count: 3), messagesMax: 2) == .tooMany)
+        #expect(Self.parse("{\"topics\":[\"a\",\"b\",\"c\"],\"data\":1}", messagesMax: 2) == .tooMany)
+        #expect(Self.parse("{\"topics\":[\"a\",\"b\"],\"data\":1}", messagesMax: 2) != .tooMany)
+    }
+}
