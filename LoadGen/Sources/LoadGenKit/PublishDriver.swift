@@ -82,7 +82,7 @@ public final class PublishDriver: @unchecked Sendable {
         // This thread's messages, in index order.
         let mine = (0..<messages).filter { ($0 % topics.count) % publishers == thread }
         guard !mine.isEmpty else { return }
-        let socket = Self.connect(url)
+        let socket = HTTPSocket.connect(url, timeoutSeconds: Self.replyTimeoutSeconds, receiveTimeout: false)
         guard socket >= 0 else {
             failed.add(mine.count, ordering: .relaxed)
             return
@@ -107,7 +107,7 @@ public final class PublishDriver: @unchecked Sendable {
                 next += count
                 requests.add(1, ordering: .relaxed)
             }
-            if !output.isEmpty && !Self.sendAll(output, socket: socket) {
+            if !output.isEmpty && !HTTPSocket.sendAll(output, socket: socket) {
                 failed.add(mine.count - next + pendingMessages(inFlight, from: inFlightHead), ordering: .relaxed)
                 return
             }
@@ -204,11 +204,18 @@ public final class PublishDriver: @unchecked Sendable {
         }
         return (status, end + 4 + length, results)
     }
+}
 
-    static func connect(_ url: HTTPURLTemplate) -> Int32 {
+/// A blocking TCP connection to the publish URL's host (both publishers:
+/// publish rates are modest per thread, and blocking keeps them simple).
+enum HTTPSocket {
+    /// Connected with TCP_NODELAY and a send timeout (and a receive timeout
+    /// when `receiveTimeout`); -1 on failure.
+    static func connect(_ url: HTTPURLTemplate, timeoutSeconds: Int, receiveTimeout: Bool) -> Int32 {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return -1 }
-        var timeout = timeval(tv_sec: replyTimeoutSeconds, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        if receiveTimeout { setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) }
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))

@@ -83,27 +83,7 @@ public final class Publisher: Sendable {
     }
 
     func connectSocket() -> Int32 {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return -1 }
-        var timeout = timeval(tv_sec: Self.replyTimeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = url.port.bigEndian
-        address.sin_addr.s_addr = (Target.parseIPv4(Substring(url.host)) ?? 0).bigEndian
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard result == 0 else {
-            close(fd)
-            return -1
-        }
-        return fd
+        HTTPSocket.connect(url, timeoutSeconds: Self.replyTimeoutSeconds, receiveTimeout: true)
     }
 
     /// Sends one POST and reads the whole reply; true on a 2xx.
@@ -120,15 +100,7 @@ public final class Publisher: Sendable {
         return readReply(socket: socket)
     }
 
-    func sendAll(_ bytes: [UInt8], socket: Int32) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            let result = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-            guard result > 0 else { return false }
-            sent += result
-        }
-        return true
-    }
+    func sendAll(_ bytes: [UInt8], socket: Int32) -> Bool { HTTPSocket.sendAll(bytes, socket: socket) }
 
     /// Reads a reply head and a Content-Length body (the admin API always sends one).
     func readReply(socket: Int32) -> Bool {
