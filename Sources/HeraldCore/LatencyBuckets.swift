@@ -1,11 +1,13 @@
 /// The bucket bounds of Herald's latency histograms (Prometheus `le`
-/// labels), 10 µs to 10 s in 1–2.5–5 steps: fine where a healthy gateway
-/// lives (tens of µs to a few ms) and coarse where only "how bad" matters.
+/// labels), 1 µs to 10 s in 1–2.5–5 steps: fine where a healthy gateway
+/// lives (a lock held for microseconds, a delivery in tens of µs to a few
+/// ms) and coarse where only "how bad" matters.
 /// Pure: which bucket a duration falls in, and the label of each bound.
 public enum LatencyBuckets {
     /// Upper bounds, inclusive, in microseconds; one more bucket (+Inf)
     /// follows the last.
     public static let boundsMicroseconds: [UInt64] = [
+        1, 2, 5,
         10, 25, 50, 100, 250, 500,
         1_000, 2_500, 5_000, 10_000, 25_000, 50_000,
         100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000,

@@ -118,6 +118,14 @@ struct StatsReport {
             help: "from a publish being sequenced until a shard queued it on its subscribers' sockets (sent in the same loop turn), per shard that had subscribers",
             shards.map(\.publishDelivery))
         out += LatencyHistogram.prometheus(
+            name: "registry_publish_lock_wait_seconds",
+            help: "how long a publish waited for the topic registry's lock (admin threads and shards share it)",
+            [registry.publishLockWait])
+        out += LatencyHistogram.prometheus(
+            name: "registry_publish_lock_hold_seconds",
+            help: "how long a publish held the topic registry's lock (sequencing, building and compressing its frame, queueing it)",
+            [registry.publishLockHold])
+        out += LatencyHistogram.prometheus(
             name: "handshake_seconds", help: "from a TCP accept until the 101 Switching Protocols was queued",
             shards.map(\.handshake))
         var seen = Set<String>()

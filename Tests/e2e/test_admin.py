@@ -306,6 +306,9 @@ def test_latency_histograms_and_queue_gauges(start_herald):
         assert H.prom_value(samples, "herald_publish_delivery_seconds_count") == 5 * shards_with_subscribers
         assert H.prom_value(samples, "herald_publish_delivery_seconds_bucket", le="+Inf") == 5 * shards_with_subscribers
         assert H.prom_value(samples, "herald_handshake_seconds_count") == 3
+        # Every publish waited for and held the registry's lock once.
+        assert H.prom_value(samples, "herald_registry_publish_lock_wait_seconds_count") == 5
+        assert H.prom_value(samples, "herald_registry_publish_lock_hold_seconds_count") == 5
         buckets = sorted((float(dict(labels)["le"]), value) for (name, labels), value in samples.items()
                          if name == "herald_handshake_seconds_bucket" and dict(labels)["le"] != "+Inf")
         assert [v for _, v in buckets] == sorted(v for _, v in buckets), "cumulative buckets never decrease"

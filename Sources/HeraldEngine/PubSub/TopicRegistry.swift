@@ -137,6 +137,11 @@ final class TopicRegistry: Sendable {
     }
 
     private let state = Mutex(State())
+    /// How long publishes wait for the registry's lock, and hold it (the
+    /// frame is built and, with permessage-deflate subscribers, compressed
+    /// inside). Written under the lock, so one writer at a time.
+    let publishLockWait = LatencyHistogram()
+    let publishLockHold = LatencyHistogram()
     /// Open connections that negotiated permessage-deflate; publishes are
     /// compressed (once) only while there are any.
     let deflateConnections = Atomic<Int>(0)
@@ -196,7 +201,13 @@ final class TopicRegistry: Sendable {
         var targets: [Int] = []
         var wake: [Int] = []
         let time = now()
+        let requested = SystemClock.monotonicMicroseconds()
         let outcome = state.withLock { state -> PublishOutcome in
+            let acquired = SystemClock.monotonicMicroseconds()
+            defer {
+                publishLockWait.record(microseconds: acquired &- min(acquired, requested))
+                publishLockHold.record(microseconds: SystemClock.monotonicMicroseconds() &- acquired)
+            }
             let shardCount = queues.count
             guard var record = state.takeRecord(topic, shards: shardCount, topicsMax: topicsMax, now: time) else {
                 return .topicLimit
@@ -212,7 +223,7 @@ final class TopicRegistry: Sendable {
             state.publishedTotal &+= 1
             if !targets.isEmpty || historySize > 0 {
                 let frames = build(record.seq)
-                let stamp = targets.isEmpty ? 0 : SystemClock.monotonicMicroseconds()
+                let stamp = targets.isEmpty ? 0 : acquired
                 for shard in targets {
                     let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
                                                             frame: Unmanaged.passRetained(frames.plain),
