@@ -74,27 +74,31 @@ extension Reactor {
     /// live (the seam is where the shard's deliveries for this subscriber
     /// start, so there is no gap and no duplicate between the two).
     private func recover(_ index: UInt32, topic: String, since: Recovery.Position, seam: UInt64, epoch: String) {
-        var (decision, entries) = router.registry.recover(topic: topic, since: since, seam: seam, epoch: epoch)
+        let kept = router.registry.recover(topic: topic, since: since, seam: seam, epoch: epoch)
+        var decision = kept.decision
+        let entries = kept.frames
         let slot = slab.pointer(index)
+        // Each kept message as this connection gets it, and what it costs its queue.
+        var frames = entries.map { entry in
+            let frame = frameFor(slot, plain: entry.plain, compressed: entry.compressed)
+            return (frame: frame, cost: frame._withUnsafeGuaranteedRef { $0.queueCost })
+        }
         // The queue's byte count is 32 bits and the queue is bounded near
         // --send-queue-bytes-max (≤ 1 GiB) when a replay starts: a replay
         // that would take it past 2 GiB (only possible with a huge
         // --history-size × --publish-bytes-max) is refused, never wrapped.
-        let replayBytes = entries.reduce(0) { total, entry in
-            total + frameFor(slot, plain: entry.plain, compressed: entry.compressed)._withUnsafeGuaranteedRef { $0.queueCost }
-        }
-        if Int(slot.pointee.queuedBytes) + replayBytes > Self.replayQueueCeilingBytes {
-            entries.forEach { $0.release() }
-            entries = []
+        if Int(slot.pointee.queuedBytes) + frames.reduce(0, { $0 + $1.cost }) > Self.replayQueueCeilingBytes {
+            frames = []
             decision = .notRecovered
         }
         let recovered = decision != .notRecovered
         counters.add(recovered ? .recoveriesSucceeded : .recoveriesRefused)
         sendText(index, ServerMessage.subscribed(topic: topic, seq: seam, epoch: epoch, recovered: recovered))
-        for entry in entries {
-            let frame = frameFor(slot, plain: entry.plain, compressed: entry.compressed)
-            enqueueShared(index, frame, cost: frame._withUnsafeGuaranteedRef { $0.queueCost })
+        for (frame, cost) in frames {
+            enqueueShared(index, frame, cost: cost)
             counters.add(.messagesReplayed)
+        }
+        for entry in entries {
             // `recover` handed over one reference per frame; the queue holds its own.
             entry.release()
         }

@@ -61,58 +61,40 @@ struct StatsReport {
     /// Prometheus text exposition format 0.0.4.
     func prometheus() -> [UInt8] {
         var out = ""
-        out += "# HELP herald_connections WebSocket connections open now\n# TYPE herald_connections gauge\n"
-        out += "herald_connections \(openConnections)\n"
-        out += "# HELP herald_shard_connections WebSocket connections open now, by shard\n"
-        out += "# TYPE herald_shard_connections gauge\n"
-        for (index, shard) in shards.enumerated() {
-            out += "herald_shard_connections{shard=\"\(index)\"} \(shard.openConnections.load(ordering: .relaxed))\n"
+        /// One unlabelled sample with its HELP and TYPE lines.
+        func single(_ name: String, _ type: String, _ help: String, _ value: some BinaryInteger) {
+            out += "# HELP herald_\(name) \(help)\n# TYPE herald_\(name) \(type)\nherald_\(name) \(value)\n"
         }
+        /// A gauge with one sample per shard (`shard="N"`).
+        func perShard(_ name: String, _ help: String, _ values: [Int]) {
+            out += "# HELP herald_\(name) \(help)\n# TYPE herald_\(name) gauge\n"
+            for (index, value) in values.enumerated() { out += "herald_\(name){shard=\"\(index)\"} \(value)\n" }
+        }
+        single("connections", "gauge", "WebSocket connections open now", openConnections)
+        perShard("shard_connections", "WebSocket connections open now, by shard",
+                 shards.map { $0.openConnections.load(ordering: .relaxed) })
         let topics = registry.totals()
-        out += "# HELP herald_topics topics known (published to or subscribed)\n# TYPE herald_topics gauge\n"
-        out += "herald_topics \(topics.topics)\n"
-        out += "# HELP herald_subscriptions topic subscriptions held now\n# TYPE herald_subscriptions gauge\n"
-        out += "herald_subscriptions \(topics.subscriptions)\n"
-        out += "# HELP herald_messages_published_total messages published through the admin API\n"
-        out += "# TYPE herald_messages_published_total counter\n"
-        out += "herald_messages_published_total \(topics.published)\n"
-        out += "# HELP herald_topics_refused_total new topics refused at --topics-max\n"
-        out += "# TYPE herald_topics_refused_total counter\n"
-        out += "herald_topics_refused_total \(topics.refused)\n"
+        single("topics", "gauge", "topics known (published to or subscribed)", topics.topics)
+        single("subscriptions", "gauge", "topic subscriptions held now", topics.subscriptions)
+        single("messages_published_total", "counter", "messages published through the admin API", topics.published)
+        single("topics_refused_total", "counter", "new topics refused at --topics-max", topics.refused)
         let history = registry.historyTotals()
-        out += "# HELP herald_history_messages messages kept for recovery\n# TYPE herald_history_messages gauge\n"
-        out += "herald_history_messages \(history.entries)\n"
-        out += "# HELP herald_history_bytes bytes of kept messages (frames and bookkeeping)\n# TYPE herald_history_bytes gauge\n"
-        out += "herald_history_bytes \(history.bytes)\n"
-        out += "# HELP herald_history_evicted_total kept messages evicted early by --history-bytes-max\n"
-        out += "# TYPE herald_history_evicted_total counter\n"
-        out += "herald_history_evicted_total \(history.evicted)\n"
-        out += "# HELP herald_topics_collected_total idle topics freed (no subscribers, nothing published for --topic-idle-seconds)\n"
-        out += "# TYPE herald_topics_collected_total counter\n"
-        out += "herald_topics_collected_total \(registry.collectedTotal)\n"
-        out += "# HELP herald_publishes_backlogged_total publishes refused (503) because a shard's delivery backlog was full\n"
-        out += "# TYPE herald_publishes_backlogged_total counter\n"
-        out += "herald_publishes_backlogged_total \(registry.backlogRefusedTotal)\n"
-        out += "# HELP herald_shard_delivery_backlog_bytes published bytes waiting for each shard\n"
-        out += "# TYPE herald_shard_delivery_backlog_bytes gauge\n"
-        for (index, queue) in registry.queues.enumerated() {
-            out += "herald_shard_delivery_backlog_bytes{shard=\"\(index)\"} \(queue.pendingBytes.load(ordering: .relaxed))\n"
-        }
-        out += "# HELP herald_shard_delivery_backlog_messages published messages waiting for each shard\n"
-        out += "# TYPE herald_shard_delivery_backlog_messages gauge\n"
-        for (index, queue) in registry.queues.enumerated() {
-            out += "herald_shard_delivery_backlog_messages{shard=\"\(index)\"} \(queue.pendingCount.load(ordering: .relaxed))\n"
-        }
-        out += "# HELP herald_shard_send_queue_bytes bytes queued on each shard's connections, not yet taken by their sockets\n"
-        out += "# TYPE herald_shard_send_queue_bytes gauge\n"
-        for (index, shard) in shards.enumerated() {
-            out += "herald_shard_send_queue_bytes{shard=\"\(index)\"} \(shard.sendQueueBytes.load(ordering: .relaxed))\n"
-        }
-        out += "# HELP herald_shard_connections_over_send_limit connections whose queue is over --send-queue-bytes-max (input paused)\n"
-        out += "# TYPE herald_shard_connections_over_send_limit gauge\n"
-        for (index, shard) in shards.enumerated() {
-            out += "herald_shard_connections_over_send_limit{shard=\"\(index)\"} \(shard.connectionsOverLimit.load(ordering: .relaxed))\n"
-        }
+        single("history_messages", "gauge", "messages kept for recovery", history.entries)
+        single("history_bytes", "gauge", "bytes of kept messages (frames and bookkeeping)", history.bytes)
+        single("history_evicted_total", "counter", "kept messages evicted early by --history-bytes-max", history.evicted)
+        single("topics_collected_total", "counter",
+               "idle topics freed (no subscribers, nothing published for --topic-idle-seconds)", registry.collectedTotal)
+        single("publishes_backlogged_total", "counter",
+               "publishes refused (503) because a shard's delivery backlog was full", registry.backlogRefusedTotal)
+        perShard("shard_delivery_backlog_bytes", "published bytes waiting for each shard",
+                 registry.queues.map { $0.pendingBytes.load(ordering: .relaxed) })
+        perShard("shard_delivery_backlog_messages", "published messages waiting for each shard",
+                 registry.queues.map { $0.pendingCount.load(ordering: .relaxed) })
+        perShard("shard_send_queue_bytes", "bytes queued on each shard's connections, not yet taken by their sockets",
+                 shards.map { $0.sendQueueBytes.load(ordering: .relaxed) })
+        perShard("shard_connections_over_send_limit",
+                 "connections whose queue is over --send-queue-bytes-max (input paused)",
+                 shards.map { $0.connectionsOverLimit.load(ordering: .relaxed) })
         out += LatencyHistogram.prometheus(
             name: "publish_delivery_seconds",
             help: "from a publish being sequenced until a shard queued it on its subscribers' sockets (sent in the same loop turn), per shard that had subscribers",

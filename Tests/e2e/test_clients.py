@@ -29,6 +29,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_node_client(path: Path, script: str, port: int) -> subprocess.Popen:
+    """Runs `script` (with %(module)s and %(port)d filled in) under Node;
+    skips when there is no node. Node ≥ 22 has WebSocket built in, 20 and
+    21 need the flag."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the JS client needs a WebSocket runtime)")
+    builtin = subprocess.run([node, "-e", "process.stdout.write(typeof WebSocket)"], capture_output=True,
+                             text=True, timeout=30).stdout == "function"
+    path.write_text(script % {"module": (ROOT / "Clients/js/herald.js").as_uri(), "port": port})
+    return subprocess.Popen([node, *([] if builtin else ["--experimental-websocket"]), "--no-warnings", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_python_client_receives_resubscribes_and_reports_gaps(start_herald):
     port = free_port()
     herald = start_herald("--listen", f"127.0.0.1:{port}")
@@ -193,13 +207,7 @@ setTimeout(() => { client.close(); process.exit(0); }, 8000);
 
 
 def test_javascript_client_under_node(herald, tmp_path):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (the JS client needs a WebSocket runtime)")
-    script = tmp_path / "client.mjs"
-    script.write_text(NODE_SCRIPT % {"module": (ROOT / "Clients/js/herald.js").as_uri(), "port": herald.port})
-    process = subprocess.Popen([node, "--experimental-websocket", "--no-warnings", str(script)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_node_client(tmp_path / "client.mjs", NODE_SCRIPT, herald.port)
     try:
         H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/js").json()["subscribers"] == 1, 10,
                      desc="node client subscribed")
@@ -235,13 +243,7 @@ setTimeout(() => { client.close(); process.exit(0); }, 8000);
 
 
 def test_javascript_client_recovers_after_a_reconnect(herald, tmp_path):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (the JS client needs a WebSocket runtime)")
-    script = tmp_path / "recover.mjs"
-    script.write_text(NODE_RECOVERY_SCRIPT % {"module": (ROOT / "Clients/js/herald.js").as_uri(), "port": herald.port})
-    process = subprocess.Popen([node, "--experimental-websocket", "--no-warnings", str(script)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_node_client(tmp_path / "recover.mjs", NODE_RECOVERY_SCRIPT, herald.port)
     lines: list[str] = []
     try:
         H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/jsr").json()["subscribers"] == 1, 10,
@@ -293,14 +295,8 @@ setTimeout(() => process.exit(3), 40000);
 
 
 def test_javascript_client_takes_tokens_from_get_token_and_refreshes_before_exp(start_herald, tmp_path):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (the JS client needs a WebSocket runtime)")
     herald = start_herald("--jwt-secret", "s3cret", "--ping-interval", "0.5", "--pong-timeout", "5")
-    script = tmp_path / "refresh.mjs"
-    script.write_text(NODE_REFRESH_SCRIPT % {"module": (ROOT / "Clients/js/herald.js").as_uri(), "port": herald.port})
-    process = subprocess.Popen([node, "--experimental-websocket", "--no-warnings", str(script)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_node_client(tmp_path / "refresh.mjs", NODE_REFRESH_SCRIPT, herald.port)
     try:
         H.wait_until(lambda: (H.prom_value(H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode()),
                                            "herald_token_refreshes_total") or 0) >= 4, 30,

@@ -295,6 +295,30 @@ def test_an_unsubscribe_cancels_a_waiting_recovery(start_herald):
         assert H.admin_get(herald.admin_port, "/v1/topics/u").json()["subscribers"] == 0
 
 
+
+def test_waiting_recoveries_are_bounded_per_connection(start_herald):
+    # A client that keeps its queue over the limit cannot make the server
+    # hold more waiting recoveries than it may hold topics: past
+    # --topics-per-connection-max the subscribe is refused at once.
+    herald = start_herald("--send-queue-bytes-max", "4096", "--history-size", "64",
+                          "--topics-per-connection-max", "2")
+    epochs = {topic: publish(herald, topic)["epoch"] for topic in ("w1", "w2", "w3")}
+    with H.RawWS.open(herald.port, "/ws") as ws:
+        pings = b"".join(H.build_frame(0x1, b'{"type":"ping"}', mask=True) for _ in range(80))
+        subscribes = b"".join(
+            H.build_frame(0x1, json_bytes({"type": "subscribe", "topic": topic,
+                                           "since": {"seq": 0, "epoch": epochs[topic]}}), mask=True)
+            for topic in ("w1", "w2", "w3"))
+        ws.send_raw(pings + subscribes)
+        replies = [ws.recv_json() for _ in range(80 + 1 + 2 * 2)]
+    assert replies[:80] == [{"type": "pong"}] * 80
+    assert replies[80]["type"] == "error" and replies[80]["code"] == "too_many_topics" and replies[80]["topic"] == "w3"
+    subscribed = [r for r in replies[81:] if r["type"] == "subscribed"]
+    assert [(r["topic"], r["recovered"]) for r in subscribed] == [("w1", True), ("w2", True)]
+    assert [r["seq"] for r in replies[81:] if r["type"] == "message"] == [1, 1]
+    samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+    assert H.prom_value(samples, "herald_recoveries_deferred_total") == 2
+
 def json_bytes(value: object) -> bytes:
     import json
     return json.dumps(value).encode()

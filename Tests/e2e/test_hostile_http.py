@@ -232,3 +232,30 @@ def test_frame_behind_a_split_upgrade_request_is_kept_whole(echo_herald, path):
             import json
             reply = json.loads(data)
             assert (reply["type"], reply["topic"], reply["seq"]) == ("subscribed", "t" * 60, 0)
+
+
+def test_an_admin_client_that_pipelines_without_reading_holds_little(herald):
+    # Answers are gathered up to 64 KiB before a send; while that send cannot
+    # complete (the client never reads) nothing more is parsed or received,
+    # so TCP flow control holds the client back. The server's memory stays
+    # put and other admin clients are served meanwhile.
+    from test_hostile_clients import rss_bytes
+    before = rss_bytes(herald.proc.pid)
+    request = b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+    stuck = H.connect(herald.admin_port)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.setblocking(False)
+    sent = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and sent < 64 * 1024 * 1024:
+        try:
+            sent += stuck.send(request * 1024)
+        except BlockingIOError:
+            time.sleep(0.05)
+    try:
+        assert sent < 64 * 1024 * 1024, f"the server kept reading a client that never reads its answers ({sent} B)"
+        assert H.admin_get(herald.admin_port, "/healthz").status == 200, "another admin client is still served"
+        grown = rss_bytes(herald.proc.pid) - before
+        assert grown < 16 * 1024 * 1024, f"server grew {grown} bytes for {sent} bytes of unanswered requests"
+    finally:
+        stuck.close()

@@ -69,7 +69,9 @@ public final class Publisher: Sendable {
                     retried.add(1, ordering: .relaxed)
                     Clock.sleep(seconds: 0.1 * Double(attempt))
                 }
-                if socket < 0 { socket = connectSocket() }
+                if socket < 0 {
+                    socket = HTTPSocket.connect(url, timeoutSeconds: Self.replyTimeoutSeconds, receiveTimeout: true)
+                }
                 guard socket >= 0 else { continue }
                 ok = post(index: index, socket: socket)
                 if !ok {
@@ -82,10 +84,6 @@ public final class Publisher: Sendable {
         if socket >= 0 { close(socket) }
     }
 
-    func connectSocket() -> Int32 {
-        HTTPSocket.connect(url, timeoutSeconds: Self.replyTimeoutSeconds, receiveTimeout: true)
-    }
-
     /// Sends one POST and reads the whole reply; true on a 2xx.
     func post(index: Int, socket: Int32) -> Bool {
         let topic = topics[index % topics.count]
@@ -96,11 +94,9 @@ public final class Publisher: Sendable {
         for header in headers { head += header + "\r\n" }
         head += "\r\n"
         let request = Array(head.utf8) + body
-        guard sendAll(request, socket: socket) else { return false }
+        guard HTTPSocket.sendAll(request, socket: socket) else { return false }
         return readReply(socket: socket)
     }
-
-    func sendAll(_ bytes: [UInt8], socket: Int32) -> Bool { HTTPSocket.sendAll(bytes, socket: socket) }
 
     /// Reads a reply head and a Content-Length body (the admin API always sends one).
     func readReply(socket: Int32) -> Bool {

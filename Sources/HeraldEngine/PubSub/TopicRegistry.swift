@@ -336,7 +336,8 @@ final class TopicRegistry: Sendable {
         -> (epoch: String, seq: UInt64, entries: [TopicHistory.Entry])? {
         let time = now()
         return state.withLock { state in
-            guard var record = state.records[topic] else { return nil }
+            // Taken out while its history expires (no copy of the ring).
+            guard var record = state.records.removeValue(forKey: topic) else { return nil }
             expire(&record, state: &state, now: time)
             state.records[topic] = record
             var entries: [TopicHistory.Entry] = []
