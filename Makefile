@@ -3,9 +3,9 @@
 
 SWIFT        ?= swift
 PYTHON       ?= python3
-APT_PACKAGES := liburing-dev libssl-dev libzstd-dev zlib1g-dev pkg-config
+APT_PACKAGES := liburing-dev libssl-dev libzstd-dev zlib1g-dev libhiredis-dev pkg-config
 # Only for `make test`: the browser test drives Debian's Chromium headless.
-TEST_APT_PACKAGES := chromium
+TEST_APT_PACKAGES := chromium redis-server
 AUTOBAHN     ?= ../shared/tools/autobahn
 RELEASE_BIN  := .build/release
 HERALD_ARGS  ?=
@@ -26,7 +26,8 @@ test: deps test-deps pydeps build unit fuzz-smoke e2e autobahn
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
 
-## What `make test` needs beyond the build: chromium for Tests/e2e/test_browser.py.
+## What `make test` needs beyond the build: chromium for Tests/e2e/test_browser.py,
+## redis-server for the multi-node tests (they start their own; never a system service).
 test-deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
 

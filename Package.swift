@@ -8,6 +8,7 @@
 //   HeraldIO                 — the one module that talks to the kernel: rings, sockets, errno,
 //                              threads, signals, clocks, stderr, send batches (msghdr/iovec)
 //   HeraldCompression        — permessage-deflate over zlib (the only module that imports CZlib)
+//   HeraldRedis              — Redis connections over hiredis (the only module that imports CHiredis)
 //   HeraldCore               — pure: slab, timing wheel, configuration, counters
 //   HeraldProtocol           — pure: RFC 6455 frames, HTTP head parsing, handshake, UTF-8, JSON
 //   LoadGenKit, herald-loadgen (LoadGen/) — the load generator: HeraldIO + HeraldProtocol, not the engine
@@ -32,11 +33,14 @@ let package = Package(
             providers: [.apt(["liburing-dev"])]
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "HeraldProtocol"),
         .target(name: "HeraldCompression", dependencies: ["CZlib"]),
         .target(name: "HeraldCore"),
         .target(name: "HeraldIO", dependencies: ["CURing"]),
-        .target(name: "HeraldEngine", dependencies: ["HeraldIO", "HeraldCore", "HeraldProtocol", "HeraldCompression"]),
+        .target(name: "HeraldRedis", dependencies: ["CHiredis"]),
+        .target(name: "HeraldEngine",
+                dependencies: ["HeraldIO", "HeraldCore", "HeraldProtocol", "HeraldCompression", "HeraldRedis"]),
         .executableTarget(name: "herald", dependencies: ["HeraldEngine", "HeraldCore", "HeraldIO"]),
         .target(
             name: "LoadGenKit",
@@ -49,6 +53,6 @@ let package = Package(
         .testTarget(name: "HeraldCoreTests", dependencies: ["HeraldCore"]),
         .testTarget(name: "HeraldIOTests", dependencies: ["HeraldIO", "CURing"]),
         .testTarget(name: "HeraldCompressionTests", dependencies: ["HeraldCompression"]),
-        .testTarget(name: "HeraldEngineTests", dependencies: ["HeraldEngine", "HeraldCore", "HeraldProtocol"]),
+        .testTarget(name: "HeraldEngineTests", dependencies: ["HeraldEngine", "HeraldCore", "HeraldProtocol", "HeraldRedis", "HeraldIO"]),
     ]
 )

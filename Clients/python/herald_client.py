@@ -332,7 +332,19 @@ class HeraldClient:
                 # Refused for good: not re-sent after every reconnect.
                 self.topics.pop(topic, None)
                 self.epochs.pop(topic, None)
+            elif topic is not None and event.get("code") == "unavailable" and topic in self.topics:
+                # A cluster node could not reach Redis for a new topic:
+                # asked again after a jittered delay, on this connection.
+                asyncio.get_running_loop().create_task(self._resubscribe_later(topic, self._socket))
             self.events.put_nowait(ServerError(event.get("code", ""), event.get("message", ""), topic))
+
+    async def _resubscribe_later(self, topic: str, socket) -> None:
+        await asyncio.sleep(self.min_delay * (1 + random.random()))
+        if topic in self.topics and self._socket is socket and socket is not None:
+            try:
+                await socket.send(json.dumps(self._subscribe_message(topic)))
+            except ConnectionClosed:
+                pass  # the next connection subscribes it anyway
 
     def _track(self, topic: str, seq: int) -> None:
         last = self.topics.get(topic)

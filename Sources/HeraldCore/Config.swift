@@ -134,6 +134,24 @@ public struct Config: Sendable, Equatable {
     /// Minimum level of log lines written to stderr.
     public var logLevel = LogLevel.info
 
+    /// Redis instances shared by a cluster of herald nodes (`--redis`,
+    /// repeatable); empty runs a single node, exactly as without the flag.
+    /// Topics are spread over them by `JumpHash` of their names.
+    public var redis: [RedisEndpoint] = []
+    /// This node's name in logs, metrics and epochs; nil picks host name
+    /// and process id at start.
+    public var nodeID: String?
+    /// Seconds one Redis call (connect, command, reply) may take before
+    /// the node treats that Redis as unreachable: a publish then gets 503
+    /// and the broker reconnects. 1 s is ~1,000 round trips on a LAN, so
+    /// only a Redis that is down, stuck or partitioned reaches it.
+    public var redisTimeoutSeconds = 1.0
+    /// Seconds a topic's seq and epoch live in Redis after its last
+    /// publish; past them its next publish starts a new epoch. A day: the
+    /// key is ~100 B, and a subscriber that waits out a quiet night still
+    /// recovers without a reset.
+    public var redisTopicTTLSeconds = 86_400.0
+
     public init() {}
 }
 

@@ -86,8 +86,16 @@ public enum ConfigLoader {
                 return .failure(Failure(description: "bad value '\(value)' in \(option.environmentName)"))
             }
         }
-        // 4. Flags.
+        // 4. Flags. A repeatable flag's values are applied once, together.
+        var joined: [(ConfigOption, String)] = []
         for (option, value) in flagValues {
+            if option.repeatable, let at = joined.firstIndex(where: { $0.0.name == option.name }) {
+                joined[at].1 += "," + value
+            } else {
+                joined.append((option, value))
+            }
+        }
+        for (option, value) in joined {
             guard option.apply(&config, value) else {
                 return .failure(Failure(description: "bad value '\(value)' for --\(option.name)"))
             }

@@ -6,7 +6,19 @@ public struct ConfigOption: Sendable {
     /// Placeholder shown in `--help`; nil for boolean switches.
     public let valueName: String?
     public let help: String
+    /// A flag that may be given several times: its values are joined with
+    /// commas and applied once (as the environment and file give a list).
+    public var repeatable = false
     let apply: @Sendable (inout Config, String) -> Bool
+
+    init(name: String, valueName: String?, help: String, repeatable: Bool = false,
+         apply: @escaping @Sendable (inout Config, String) -> Bool) {
+        self.name = name
+        self.valueName = valueName
+        self.help = help
+        self.repeatable = repeatable
+        self.apply = apply
+    }
 
     /// `HERALD_` + the name upper-cased with `-` → `_`.
     public var environmentName: String {
@@ -111,6 +123,31 @@ public struct ConfigOption: Sendable {
                 range: 512...65_536),
         integer("fd-reserve", "descriptors kept out of the registered file tables (default 512)", \.fdReserve,
                 range: 32...100_000),
+        .init(name: "redis", valueName: "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]",
+              help: "join a cluster through this Redis (repeatable, or a comma-separated list: topics are spread over them)",
+              repeatable: true) { config, text in
+            var endpoints: [RedisEndpoint] = []
+            for item in text.split(separator: ",") {
+                guard let endpoint = RedisEndpoint.parse(String(item.trimmingWhitespace())) else { return false }
+                endpoints.append(endpoint)
+            }
+            guard !endpoints.isEmpty, endpoints.count <= 64 else { return false }
+            config.redis = endpoints
+            return true
+        },
+        .init(name: "node-id", valueName: "NAME",
+              help: "this node's name in a cluster: 1-64 of A-Z a-z 0-9 . _ - (default: host name and pid)") { config, text in
+            guard (1...64).contains(text.utf8.count),
+                  text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }) else {
+                return false
+            }
+            config.nodeID = text
+            return true
+        },
+        seconds("redis-timeout", "seconds one Redis call may take before Redis counts as unreachable (default 1)",
+                \.redisTimeoutSeconds),
+        seconds("redis-topic-ttl", "seconds a topic's seq and epoch outlive its last publish in Redis (default 86400)",
+                \.redisTopicTTLSeconds),
         .init(name: "log-level", valueName: "debug|info|warning|error",
               help: "minimum level logged to stderr (default info)") { config, text in
             guard let value = LogLevel.named(text) else { return false }

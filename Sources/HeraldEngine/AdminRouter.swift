@@ -13,6 +13,10 @@ struct AdminRouter {
     /// `--publish-bytes-max`: one message of a batch is bounded like a
     /// single publish (the batch's body by `--batch-bytes-max`).
     let publishBytesMax: Int
+    /// Multi-node: this admin thread's Redis publisher (each thread has its
+    /// own connections); nil on a single node.
+    var cluster: ClusterPublisher?
+    var clusterStatus: ClusterStatus?
 
     init(token: String?, stats: StatsReport, publisher: Publisher, control: ShardControl? = nil,
          idempotency: IdempotencyCache = IdempotencyCache(windowMilliseconds: 300_000, keysMax: 100_000),
@@ -39,6 +43,12 @@ struct AdminRouter {
         switch path {
         case "/healthz":
             guard method == "GET" || method == "HEAD" else { return Self.methodNotAllowed("GET") }
+            if let clusterStatus, !clusterStatus.allUp {
+                // Subscribers stay connected, but publishes fail: say so.
+                let down = clusterStatus.downEndpoints.map(\.description).joined(separator: ", ")
+                return Response(status: .serviceUnavailable, contentType: "text/plain; charset=utf-8",
+                                body: Array("redis unreachable: \(down)".utf8), headers: [("Retry-After", "1")])
+            }
             return Response(status: .ok, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
         case "/v1/stats":
             guard method == "GET" else { return Self.methodNotAllowed("GET") }
@@ -138,6 +148,7 @@ struct AdminRouter {
         guard let limit = Self.limit(query) else {
             return Self.error(.badRequest, "limit must be an integer from 1 to \(Self.pageMax)")
         }
+        if let cluster { return clusterHistory(cluster, name, since: since, limit: limit) }
         guard let page = publisher.registry.history(topic: name, since: since, limit: limit) else {
             return Self.error(.notFound, "no such topic (never used, or freed when idle)")
         }
@@ -157,6 +168,37 @@ struct AdminRouter {
         return Response(status: .ok, contentType: "application/json", body: body)
     }
 
+    /// The history endpoint in a cluster: the topic's Redis stream, so
+    /// every node answers the same.
+    private func clusterHistory(_ cluster: ClusterPublisher, _ name: String, since: UInt64, limit: Int) -> Response {
+        switch cluster.history(name, since: since, limit: limit) {
+        case .failure(let unavailable):
+            return Self.error(.serviceUnavailable, unavailable.reason, headers: [("Retry-After", "1")])
+        case .success(nil):
+            return Self.error(.notFound, "no such topic (never used, or expired in redis)")
+        case .success(let page?):
+            var body = Array(#"{"topic":"#.utf8)
+            JSONString.append(name.utf8, to: &body)
+            body += Array(#","epoch":"#.utf8)
+            JSONString.append(page.position.epoch.utf8, to: &body)
+            body += Array(#","seq":\#(page.position.seq),"messages":["#.utf8)
+            for (position, entry) in page.entries.enumerated() where entry.seq <= page.position.seq {
+                if position > 0 { body.append(UInt8(ascii: ",")) }
+                body += Array(#"{"seq":\#(entry.seq),"data":"#.utf8)
+                switch entry.payload {
+                case .json(let data): body += data
+                case .text(let text): JSONString.append(text, to: &body)
+                case .binary(let data):
+                    JSONString.append(Base64.encode(data).utf8, to: &body)
+                    body += Array(#","binary":true"#.utf8)
+                }
+                body.append(UInt8(ascii: "}"))
+            }
+            body += Array("]}".utf8)
+            return Response(status: .ok, contentType: "application/json", body: body)
+        }
+    }
+
     static func limit(_ query: [(name: String, value: String)]) -> Int? {
         guard let text = query.last(where: { $0.name == "limit" })?.value else { return pageDefault }
         guard let value = Int(text), (1...pageMax).contains(value) else { return nil }
@@ -167,7 +209,17 @@ struct AdminRouter {
         guard let name = QueryString.percentDecode(Substring(encoded)), TopicName.isValid(name) else {
             return Self.error(.badRequest, "bad topic name")
         }
-        let info = publisher.registry.info(topic: name)
+        var info = publisher.registry.info(topic: name)
+        if let cluster {
+            // seq and epoch are the cluster's (Redis); subscribers this node's.
+            switch cluster.position(name) {
+            case .failure(let unavailable):
+                return Self.error(.serviceUnavailable, unavailable.reason, headers: [("Retry-After", "1")])
+            case .success(let position):
+                info = TopicRegistry.TopicInfo(subscribers: info.subscribers, seq: position?.seq ?? 0,
+                                               epoch: position?.epoch)
+            }
+        }
         var body = Array(#"{"topic":"#.utf8)
         JSONString.append(name.utf8, to: &body)
         body += Array(#","subscribers":\#(info.subscribers),"seq":\#(info.seq),"epoch":"#.utf8)
@@ -208,10 +260,11 @@ struct AdminRouter {
             payload = .text(request.body)
         }
         var body: [UInt8] = []
-        switch publisher.attempt(topic: topic, payload: payload) {
+        switch attempt([(topic, payload)])[0] {
         case .published(let seq, let epoch): Self.appendResult(topic: topic, seq: seq, epoch: epoch, to: &body)
         case .topicLimit: return topicLimit()
         case .backlogged: return backlogged()
+        case .unavailable(let reason): return Self.error(.serviceUnavailable, reason, headers: [("Retry-After", "1")])
         }
         return Response(status: .ok, contentType: "application/json", body: body)
     }
@@ -240,6 +293,13 @@ struct AdminRouter {
         body.append(UInt8(ascii: "}"))
     }
 
+    /// Publishes in order: in this process on a single node, through
+    /// Redis in a cluster (one pipelined round trip per instance).
+    private func attempt(_ jobs: [(topic: String, payload: Publisher.Payload)]) -> [TopicRegistry.PublishOutcome] {
+        if let cluster { return cluster.publish(jobs) }
+        return jobs.map { publisher.attempt(topic: $0.topic, payload: $0.payload) }
+    }
+
     /// Runs `body` once per `Idempotency-Key` within the window: a repeat
     /// gets the first (successful) result, marked `Idempotent-Replayed`.
     private func idempotent(_ request: AdminRequest, _ body: (AdminRequest) -> Response) -> Response {
@@ -248,6 +308,11 @@ struct AdminRouter {
             return Self.error(.badRequest, "Idempotency-Key must be 1-255 visible ASCII characters")
         }
         let fingerprint = IdempotencyCache.fingerprint(request)
+        if let cluster {
+            // Across nodes: the key lives in Redis (a retry may reach any node).
+            return cluster.idempotent(key: key, fingerprint: fingerprint,
+                                      windowMilliseconds: idempotency.windowMilliseconds) { body(request) }
+        }
         let now = Clock.monotonicMilliseconds()
         return idempotency.serialized {
             switch idempotency.lookup(key, fingerprint: fingerprint, nowMilliseconds: now) {
@@ -290,11 +355,14 @@ struct AdminRouter {
         let topics = object.topics
         let data = object.data
         var body = Array(#"{"results":["#.utf8)
+        // On a single node each publish runs as the loop reaches it (a
+        // refusal stops the rest); in a cluster they go to Redis together.
+        let outcomes: [TopicRegistry.PublishOutcome]? = cluster.map { $0.publish(topics.map { ($0, .json(data)) }) }
         for (position, name) in topics.enumerated() {
             // A topic past --topics-max stops the batch; earlier ones stay
             // published (each publish is independent), so say which.
             if position > 0 { body.append(UInt8(ascii: ",")) }
-            switch publisher.attempt(topic: name, payload: .json(data)) {
+            switch outcomes?[position] ?? publisher.attempt(topic: name, payload: .json(data)) {
             case .published(let seq, let epoch):
                 Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &body)
             case .topicLimit:
@@ -303,6 +371,12 @@ struct AdminRouter {
             case .backlogged:
                 return Self.error(.serviceUnavailable,
                                   "delivery backlog full at \"\(name)\" (\(position) of \(topics.count) published)",
+                                  headers: [("Retry-After", "1")])
+            case .unavailable(let reason):
+                // Others may have been published (each is independent).
+                let published = outcomes?.filter { $0.seq != nil }.count ?? position
+                return Self.error(.serviceUnavailable,
+                                  "\(reason) (at \"\(name)\"; \(published) of \(topics.count) published)",
                                   headers: [("Retry-After", "1")])
             }
         }
@@ -335,6 +409,17 @@ struct AdminRouter {
         }
         var out = Array(#"{"results":["#.utf8)
         var backlogged = false
+        // In a cluster every message goes to Redis in one pipeline per
+        // instance; the results are then written in line order.
+        var clusterOutcomes: [TopicRegistry.PublishOutcome] = []
+        if let cluster {
+            var jobs: [(topic: String, payload: Publisher.Payload)] = []
+            for case .success(let object) in parsed {
+                for name in object.topics { jobs.append((name, .json(object.data))) }
+            }
+            clusterOutcomes = cluster.publish(jobs)
+        }
+        var nextOutcome = 0
         for (position, result) in parsed.enumerated() {
             if position > 0 { out.append(UInt8(ascii: ",")) }
             let object: PublishRequest
@@ -347,7 +432,14 @@ struct AdminRouter {
             if !object.single { out += Array(#"{"results":["#.utf8) }
             for (index, name) in object.topics.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                switch publisher.attempt(topic: name, payload: .json(object.data)) {
+                let outcome: TopicRegistry.PublishOutcome
+                if cluster != nil {
+                    outcome = clusterOutcomes[nextOutcome]
+                    nextOutcome += 1
+                } else {
+                    outcome = publisher.attempt(topic: name, payload: .json(object.data))
+                }
+                switch outcome {
                 case .published(let seq, let epoch):
                     Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &out)
                 case .topicLimit:
@@ -357,6 +449,9 @@ struct AdminRouter {
                     backlogged = true
                     Self.appendError("delivery backlog full (--delivery-backlog-bytes-max); retry later", topic: name,
                                      to: &out)
+                case .unavailable(let reason):
+                    backlogged = true
+                    Self.appendError(reason, topic: name, to: &out)
                 }
             }
             if !object.single { out += Array("]}".utf8) }

@@ -7,6 +7,8 @@ public final class Engine {
     private let config: Config
     private var shards: [Shard] = []
     private var admins: [AdminServer] = []
+    /// Multi-node: the Redis broker thread (nil on a single node).
+    private var broker: ClusterBroker?
     private var listeners: [Int32] = []
     public private(set) var plan: RingPlan
     /// The process-wide `--connections-max` count shared by every shard.
@@ -59,12 +61,24 @@ public final class Engine {
         adminPort = adminPortToBind
         var wakeDescriptors: [Int32] = []
         for _ in 0..<plan.shards { wakeDescriptors.append(try Socket.eventDescriptor()) }
+        let clustered = !config.redis.isEmpty
+        let follows = clustered ? FollowRequests(wakeDescriptor: try Socket.eventDescriptor()) : nil
         let registry = TopicRegistry(wakeDescriptors: wakeDescriptors, topicsMax: config.topicsMax,
                                      deliveryBacklogBytesMax: config.deliveryBacklogBytesMax,
                                      topicIdleMilliseconds: UInt64(config.topicIdleSeconds * 1000),
                                      historySize: config.historySize,
                                      historyTTLMilliseconds: UInt64(config.historyTTLSeconds * 1000),
-                                     historyBytesMax: config.historyBytesMax)
+                                     historyBytesMax: config.historyBytesMax, follows: follows)
+        let nodeID = config.nodeID ?? "\(ProcessEnvironment.hostName())-\(ProcessEnvironment.processID())"
+        let clusterSettings = ClusterSettings(config)
+        let clusterStatus = clustered ? ClusterStatus(endpoints: config.redis, nodeID: nodeID) : nil
+        if let follows, let clusterStatus {
+            // Before the shards: a subscriber's first topic finds it running.
+            let broker = ClusterBroker(settings: clusterSettings, registry: registry, requests: follows,
+                                       status: clusterStatus)
+            broker.start()
+            self.broker = broker
+        }
         let control = ShardControl(wakeDescriptors: wakeDescriptors)
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
@@ -85,8 +99,9 @@ public final class Engine {
         // the registry's lock) and the idempotency cache (its own lock).
         let serverCounters = (0..<config.adminThreads).map { _ in ShardCounters(rings: 1) }
         let cacheCounters = ShardCounters(rings: 1)
-        let report = StatsReport(shards: shards.map(\.counters), admin: serverCounters + [cacheCounters],
+        var report = StatsReport(shards: shards.map(\.counters), admin: serverCounters + [cacheCounters],
                                  registry: registry, startedMilliseconds: Clock.monotonicMilliseconds())
+        report.cluster = clusterStatus
         let router = AdminRouter(token: config.adminToken, stats: report, publisher: Publisher(registry: registry),
                                  control: control,
                                  idempotency: IdempotencyCache(
@@ -94,7 +109,13 @@ public final class Engine {
                                     keysMax: config.idempotencyKeysMax, counters: cacheCounters),
                                  publishBytesMax: config.publishBytesMax)
         for (counters, listener) in zip(serverCounters, adminListeners) {
-            let server = try AdminServer(listener: listener, router: router, config: config, counters: counters)
+            var threadRouter = router
+            if let clusterStatus {
+                // Each admin thread publishes on its own Redis connections.
+                threadRouter.cluster = ClusterPublisher(settings: clusterSettings, status: clusterStatus)
+                threadRouter.clusterStatus = clusterStatus
+            }
+            let server = try AdminServer(listener: listener, router: threadRouter, config: config, counters: counters)
             do {
                 try server.start()
             } catch {
@@ -115,6 +136,8 @@ public final class Engine {
             "slots-per-ring": "\(plan.connectionsPerRing)",
             "fd-limit": "\(fdLimit)",
             "echo": config.enableEcho ? "on" : "off",
+            "redis": clustered ? config.redis.map(\.description).joined(separator: ",") : "off",
+            "node": nodeID,
         ])
     }
 
@@ -130,6 +153,7 @@ public final class Engine {
         for shard in shards { shard.join() }
         for server in admins { server.stop() }
         for server in admins { server.join() }
+        broker?.stop()
         for fd in listeners { Socket.close(fd) }
         Log.info("stopped")
     }

@@ -294,6 +294,16 @@ export class HeraldClient {
           // Refused for good: not re-sent after every reconnect.
           this.topics.delete(message.topic);
           this.epochs.delete(message.topic);
+        } else if (message.topic && message.code === "unavailable" && this.topics.has(message.topic)) {
+          // A cluster node could not reach Redis for a new topic: asked
+          // again after a jittered delay, on this connection.
+          const topic = message.topic;
+          const socket = this.socket;
+          setTimeout(() => {
+            if (this.topics.has(topic) && this.socket === socket && socket.readyState === 1) {
+              this.send(this.subscribeMessage(topic));
+            }
+          }, this.minDelayMs * (1 + Math.random()));
         }
         this.onError(message);
         break;
@@ -577,6 +587,16 @@ export function decodeBinaryEnvelope(buffer) {
             // Refused for good: not re-sent after every reconnect.
             this.topics.delete(message.topic);
             this.epochs.delete(message.topic);
+          } else if (message.topic && message.code === "unavailable" && this.topics.has(message.topic)) {
+            // A cluster node could not reach Redis for a new topic: asked
+            // again after a jittered delay, on this connection.
+            const topic = message.topic;
+            const socket = this.socket;
+            setTimeout(() => {
+              if (this.topics.has(topic) && this.socket === socket && socket.readyState === 1) {
+                this.send(this.subscribeMessage(topic));
+              }
+            }, this.minDelayMs * (1 + Math.random()));
           }
           this.onError(message);
           break;

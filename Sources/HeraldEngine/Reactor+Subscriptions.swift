@@ -56,6 +56,10 @@ extension Reactor {
                 counters.add(recovered == true ? .recoveriesSucceeded : .recoveriesRefused)
             }
             sendText(index, ServerMessage.subscribed(topic: topic, seq: seq, epoch: epoch, recovered: recovered))
+        case .held(let node):
+            // Multi-node: the broker is reading the topic's position; the
+            // reply (and any recovery) goes out when it is known.
+            router.hold(node, since: since, reply: reply)
         case .topicLimit:
             counters.add(.clientErrorsSent)
             sendText(index, ServerMessage.error(code: "topic_limit",
@@ -73,7 +77,7 @@ extension Reactor {
     /// re-encoding), in order, up to the seam; every later message arrives
     /// live (the seam is where the shard's deliveries for this subscriber
     /// start, so there is no gap and no duplicate between the two).
-    private func recover(_ index: UInt32, topic: String, since: Recovery.Position, seam: UInt64, epoch: String) {
+    func recover(_ index: UInt32, topic: String, since: Recovery.Position, seam: UInt64, epoch: String) {
         let kept = router.registry.recover(topic: topic, since: since, seam: seam, epoch: epoch)
         var decision = kept.decision
         let entries = kept.frames
@@ -223,7 +227,7 @@ extension Reactor {
         }
     }
 
-    private func sendGap(_ index: UInt32, _ gap: (topic: String, epoch: String, from: UInt64, to: UInt64)) {
+    func sendGap(_ index: UInt32, _ gap: (topic: String, epoch: String, from: UInt64, to: UInt64)) {
         counters.add(.gapsSent)
         sendText(index, ServerMessage.gap(topic: gap.topic, epoch: gap.epoch, from: gap.from, to: gap.to))
     }

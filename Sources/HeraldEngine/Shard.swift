@@ -162,6 +162,39 @@ extension Shard {
         if Memory.releaseFreePages() { counters.add(.memoryReleases) }
     }
 
+    /// Multi-node news about a followed topic, for its local subscribers.
+    private func carryOut(_ control: DeliveryQueue.Control, _ delivery: DeliveryQueue.Delivery) {
+        switch control {
+        case .resolved(let epoch):
+            guard let resolved = router.resolve(globalID: delivery.topicID, seq: delivery.seq, epoch: epoch) else { return }
+            for waiter in resolved.waiters {
+                reactors[Int(waiter.subscription.ring)].answerHeld(waiter.subscription.slot,
+                                                                   generation: waiter.subscription.generation,
+                                                                   topic: resolved.name, held: waiter.held,
+                                                                   seam: delivery.seq, epoch: epoch)
+            }
+        case .unavailable:
+            guard let failed = router.failHeld(globalID: delivery.topicID) else { return }
+            for waiter in failed.waiters {
+                reactors[Int(waiter.subscription.ring)].refuseHeld(waiter.subscription.slot,
+                                                                   generation: waiter.subscription.generation,
+                                                                   topic: failed.name, reply: waiter.held.reply)
+            }
+        case .gap(let from):
+            guard let skipped = router.skip(globalID: delivery.topicID, from: from, to: delivery.seq) else { return }
+            for subscription in skipped.subscribers {
+                reactors[Int(subscription.ring)].announceGap(subscription.slot, generation: subscription.generation,
+                                                             (skipped.name, skipped.epoch, from, delivery.seq))
+            }
+        case .reset(let epoch):
+            guard let reset = router.reset(globalID: delivery.topicID, seq: delivery.seq, epoch: epoch) else { return }
+            for subscription in reset.subscribers {
+                reactors[Int(subscription.ring)].announceReset(subscription.slot, generation: subscription.generation,
+                                                               topic: reset.name, seq: delivery.seq, epoch: epoch)
+            }
+        }
+    }
+
     /// Fans every publish queued for this shard out to its local
     /// subscribers: one reference per subscriber, no copy. Returns true
     /// when there was anything to deliver.
@@ -170,6 +203,11 @@ extension Shard {
         guard !queue.isEmpty else { return false }
         let now = Clock.monotonicMicroseconds()
         queue.drain { delivery in
+            if let control = delivery.control {
+                carryOut(control, delivery)
+                delivery.frame.release()
+                return
+            }
             if delivery.publishedAtMicroseconds != 0 {
                 counters.publishDelivery.record(microseconds: now &- min(now, delivery.publishedAtMicroseconds))
             }

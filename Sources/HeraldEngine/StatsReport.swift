@@ -9,6 +9,8 @@ struct StatsReport {
     let admin: [ShardCounters]
     let registry: TopicRegistry
     let startedMilliseconds: UInt64
+    /// Multi-node figures; nil on a single node.
+    var cluster: ClusterStatus? = nil
 
     func total(_ counter: Counter) -> UInt64 {
         shards.reduce(admin.reduce(0) { $0 &+ $1.value(counter) }) { $0 &+ $1.value(counter) }
@@ -36,6 +38,14 @@ struct StatsReport {
         out += ",\"uptime_seconds\":\((Clock.monotonicMilliseconds() - startedMilliseconds) / 1000)"
         out += ",\"handshakes_failed\":" + labelled("handshakes_failed_total") { total($0) }
         out += ",\"closes\":" + labelled("closes_total") { total($0) }
+        if let cluster {
+            out += ",\"cluster\":{\"node\":\"\(cluster.nodeID)\",\"redis\":["
+            out += cluster.endpoints.indices.map {
+                "{\"url\":\"\(cluster.endpoints[$0])\",\"up\":\(cluster.isUp($0))}"
+            }.joined(separator: ",") + "]"
+            for (name, value) in clusterFigures(cluster) { out += ",\"\(name)\":\(value)" }
+            out += "}"
+        }
         out += ",\"shards\":["
         for (index, shard) in shards.enumerated() {
             if index > 0 { out += "," }
@@ -51,6 +61,39 @@ struct StatsReport {
         out += "]}"
         return Array(out.utf8)
     }
+
+    /// Multi-node figures by metric name (`/v1/stats` "cluster" and `/metrics`).
+    private func clusterFigures(_ cluster: ClusterStatus) -> [(String, UInt64)] {
+        [("cluster_topics_followed", UInt64(cluster.followed.load(ordering: .relaxed))),
+         ("redis_reconnects_total", cluster.reconnects.load(ordering: .relaxed)),
+         ("cluster_messages_received_total", cluster.messagesReceived.load(ordering: .relaxed)),
+         ("cluster_duplicates_total", cluster.duplicates.load(ordering: .relaxed)),
+         ("cluster_syncs_total", cluster.syncs.load(ordering: .relaxed)),
+         ("cluster_backfilled_total", cluster.backfilled.load(ordering: .relaxed)),
+         ("cluster_gap_messages_total", cluster.gapMessages.load(ordering: .relaxed)),
+         ("cluster_resets_total", cluster.resets.load(ordering: .relaxed)),
+         ("cluster_follows_failed_total", cluster.followsFailed.load(ordering: .relaxed)),
+         ("cluster_publishes_total", cluster.publishes.load(ordering: .relaxed)),
+         ("cluster_publish_failures_total", cluster.publishFailures.load(ordering: .relaxed)),
+         ("cluster_idempotent_replays_total", cluster.idempotentReplays.load(ordering: .relaxed)),
+         ("cluster_protocol_errors_total", cluster.protocolErrors.load(ordering: .relaxed))]
+    }
+
+    static let clusterHelp: [String: (String, String)] = [
+        "cluster_topics_followed": ("gauge", "topics this node follows through Redis (one channel subscription each)"),
+        "redis_reconnects_total": ("counter", "reconnections to a Redis instance that had followed topics (each resynced)"),
+        "cluster_messages_received_total": ("counter", "messages received from Redis channels"),
+        "cluster_duplicates_total": ("counter", "channel messages dropped because a sync had delivered them"),
+        "cluster_syncs_total": ("counter", "position reads: new follows, seq jumps, epoch changes, reconnects"),
+        "cluster_backfilled_total": ("counter", "messages missed on a channel and delivered from the Redis stream"),
+        "cluster_gap_messages_total": ("counter", "messages lost to this node (gone from the stream), announced as gaps"),
+        "cluster_resets_total": ("counter", "topics whose sequence restarted in Redis (subscribers told recovered:false)"),
+        "cluster_follows_failed_total": ("counter", "first subscribes refused with `unavailable` because Redis was unreachable"),
+        "cluster_publishes_total": ("counter", "publishes sequenced through Redis by this node"),
+        "cluster_publish_failures_total": ("counter", "publishes answered 503 because Redis was unreachable or refused"),
+        "cluster_idempotent_replays_total": ("counter", "publishes answered from an Idempotency-Key stored in Redis"),
+        "cluster_protocol_errors_total": ("counter", "malformed messages or replies from Redis (logged, skipped)"),
+    ]
 
     /// `{"label value": n, ...}` for one labelled metric family.
     private func labelled(_ name: String, _ value: (Counter) -> UInt64) -> String {
@@ -120,6 +163,17 @@ struct StatsReport {
                 out += "herald_\(metric.name){\(label)=\"\(value)\"} \(total(counter))\n"
             } else {
                 out += "herald_\(metric.name) \(total(counter))\n"
+            }
+        }
+        if let cluster {
+            out += "# HELP herald_redis_up whether this node's connections to a Redis instance are up\n"
+            out += "# TYPE herald_redis_up gauge\n"
+            for (index, endpoint) in cluster.endpoints.enumerated() {
+                out += "herald_redis_up{redis=\"\(endpoint)\"} \(cluster.isUp(index) ? 1 : 0)\n"
+            }
+            for (name, value) in clusterFigures(cluster) {
+                let (type, help) = Self.clusterHelp[name] ?? ("counter", name)
+                single(name, type, help, value)
             }
         }
         out += "# HELP herald_uptime_seconds seconds since start\n# TYPE herald_uptime_seconds gauge\n"

@@ -32,4 +32,14 @@ public enum ProcessEnvironment {
 
     /// Ends the process with `status` (stdio flushed).
     public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
+
+    /// The host's name (a cluster node's default id), "herald" if unknown.
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "herald" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "herald" : name
+    }
+
+    public static func processID() -> Int32 { getpid() }
 }

@@ -64,6 +64,14 @@ public enum SystemClock {
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec)
     }
+
+    /// Wall-clock milliseconds since 1970 (ages of messages another
+    /// machine stamped: Redis's TIME in multi-node).
+    public static func wallMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
 }
 
 /// The process's standard error, where log lines go.

@@ -24,6 +24,9 @@ public struct HTTPStatus: Hashable, Sendable {
     public static let payloadTooLarge = HTTPStatus(code: 413, reason: "Payload Too Large")
     /// RFC 9110 §15.5.18: an `Expect` other than 100-continue.
     public static let expectationFailed = HTTPStatus(code: 417, reason: "Expectation Failed")
+    /// RFC 9110 §15.5.10: the request conflicts with the resource's state
+    /// (the same Idempotency-Key still in progress on another node).
+    public static let conflict = HTTPStatus(code: 409, reason: "Conflict")
     /// RFC 9110 §15.5.21: a request understood but not processable (an
     /// Idempotency-Key reused for a different request).
     public static let unprocessableContent = HTTPStatus(code: 422, reason: "Unprocessable Content")

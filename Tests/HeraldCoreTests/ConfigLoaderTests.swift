@@ -73,6 +73,10 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "subscribe-burst": ("11", { $0.subscribeBurst == 11 }),
     "history-ttl": ("30", { $0.historyTTLSeconds == 30 }),
     "history-bytes-max": ("1000", { $0.historyBytesMax == 1000 }),
+    "redis": ("redis://:pw@r1:7000/1", { $0.redis == [RedisEndpoint(host: "r1", port: 7000, password: "pw", database: 1)] }),
+    "node-id": ("eu-1", { $0.nodeID == "eu-1" }),
+    "redis-timeout": ("0.5", { $0.redisTimeoutSeconds == 0.5 }),
+    "redis-topic-ttl": ("600", { $0.redisTopicTTLSeconds == 600 }),
 ]
 
 @Suite struct ConfigLoaderTests {
@@ -363,5 +367,24 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
         for text in ["[::1]:8081", "10.1.2.3:80", "[2001:db8::7]:1"] {
             #expect(HostPort.parse(text)?.description == text)
         }
+    }
+}
+
+@Suite struct RedisFlagTests {
+    @Test func redisIsRepeatableAndTakesAList() {
+        let twice = loadedConfig(["--redis", "redis://a", "--redis=redis://b:7000"])
+        #expect(twice?.redis.map(\.description) == ["redis://a:6379/0", "redis://b:7000/0"])
+        let listed = loadedConfig([], environment: ["HERALD_REDIS": "redis://a, redis://b"])
+        #expect(listed?.redis.count == 2)
+        // Flags win over the environment as a whole, not item by item.
+        let both = loadedConfig(["--redis", "redis://c"], environment: ["HERALD_REDIS": "redis://a,redis://b"])
+        #expect(both?.redis.map(\.host) == ["c"])
+        #expect(loadedConfig([])?.redis.isEmpty == true)
+    }
+
+    @Test func clusterFlagsAreChecked() {
+        #expect(failureMessage(["--redis", "redis://a", "--redis", "nope"])?.contains("--redis") == true)
+        #expect(failureMessage(["--node-id", "a b"])?.contains("--node-id") == true)
+        #expect(loadedConfig(["--node-id", "eu-1.a_b", "--redis-timeout", "0.25"])?.redisTimeoutSeconds == 0.25)
     }
 }

@@ -20,6 +20,24 @@ final class DeliveryQueue: @unchecked Sendable {
         /// When it was sequenced (CLOCK_MONOTONIC µs), for the
         /// publish→delivery histogram; 0 = not stamped (tests).
         var publishedAtMicroseconds: UInt64 = 0
+        /// Multi-node: not a message but news about the topic, ordered
+        /// with its messages (`frame` is then the registry's empty
+        /// `controlFrame`); nil for every message.
+        var control: Control? = nil
+    }
+
+    /// What the broker tells shards about a followed topic (at `seq`).
+    enum Control {
+        /// The topic's position is known: held subscribes get their reply
+        /// (their seam is `seq`).
+        case resolved(epoch: String)
+        /// Redis could not be reached: held subscribes get an error.
+        case unavailable
+        /// Messages `from...seq` are lost to this node: every subscriber
+        /// gets a `gap`.
+        case gap(from: UInt64)
+        /// A new epoch: every subscriber's position is void.
+        case reset(epoch: String)
     }
 
     private struct Node {

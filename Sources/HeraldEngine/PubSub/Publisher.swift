@@ -18,7 +18,7 @@ final class Publisher: @unchecked Sendable {
         self.registry = registry
     }
 
-    enum Payload {
+    enum Payload: Equatable {
         /// Valid JSON text, embedded as is: `"data":<json>`.
         case json([UInt8])
         /// Text that becomes a JSON string: `"data":"<escaped>"`.
@@ -37,15 +37,22 @@ final class Publisher: @unchecked Sendable {
 
     func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
         registry.attempt(topic: topic) { seq in
-            let envelope = Publisher.envelope(topic: topic, seq: seq, payload: payload)
-            let plain = Publisher.wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false)
-            guard registry.deflateConnections.load(ordering: .relaxed) > 0,
-                  envelope.bytes.count >= Publisher.compressBytesMin,
-                  let deflated = envelope.bytes.withUnsafeBytes({ deflater.compress($0) }) else { return (plain, nil) }
-            // The same message for permessage-deflate connections: RSV1 on
-            // the (only) frame marks it compressed (RFC 7692 §6).
-            return (plain, Publisher.wrap(deflated, opcode: envelope.opcode, rsv1: true))
+            Publisher.frames(topic: topic, seq: seq, payload: payload,
+                             deflater: registry.deflateConnections.load(ordering: .relaxed) > 0 ? deflater : nil)
         }
+    }
+
+    /// A message's frames: plain, and compressed with `deflater` when one
+    /// is given (permessage-deflate connections exist) and it pays.
+    static func frames(topic: String, seq: UInt64, payload: Payload,
+                       deflater: MessageDeflater?) -> (plain: OutboundFrame, compressed: OutboundFrame?) {
+        let envelope = envelope(topic: topic, seq: seq, payload: payload)
+        let plain = wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false)
+        guard let deflater, envelope.bytes.count >= compressBytesMin,
+              let deflated = envelope.bytes.withUnsafeBytes({ deflater.compress($0) }) else { return (plain, nil) }
+        // The same message for permessage-deflate connections: RSV1 on
+        // the (only) frame marks it compressed (RFC 7692 §6).
+        return (plain, wrap(deflated, opcode: envelope.opcode, rsv1: true))
     }
 
     /// The whole frame of a publish, as every plain subscriber gets it.

@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldProtocol
 
 /// One shard's subscriptions: for every topic with local subscribers, a
 /// doubly linked list of subscription nodes; for every connection, a singly
@@ -32,7 +33,20 @@ final class ShardRouter {
         /// The last seq this shard delivered (or the topic's seq when the
         /// shard's first subscriber joined); older deliveries are stale.
         var lastSeq: UInt64 = 0
+        /// Multi-node: the broker has not yet read the topic's position;
+        /// its subscribers' replies wait in `held` (seq and epoch unknown).
+        var pending = false
     }
+
+    /// A subscribe whose reply waits for the topic's position (multi-node),
+    /// by subscription node. Bounded like subscriptions (one per node);
+    /// empty except while a new topic's follow is being resolved.
+    struct Held {
+        var since: Recovery.Position?
+        var reply: Bool
+    }
+
+    private var held: [UInt32: Held] = [:]
 
     let shardIndex: Int
     let registry: TopicRegistry
@@ -53,6 +67,9 @@ final class ShardRouter {
         /// delivered live, this one and earlier are not) and the epoch.
         case subscribed(seq: UInt64, epoch: String, node: UInt32)
         case alreadySubscribed(seq: UInt64, epoch: String)
+        /// Multi-node: subscribed (or already, to a topic still resolving);
+        /// the reply waits in `held` for the topic's position.
+        case held(node: UInt32)
         case tooManyTopics
         /// The process holds `--topics-max` topics and this one is new.
         case topicLimit
@@ -66,6 +83,10 @@ final class ShardRouter {
         while node != Self.none {
             let topic = topics[Int(subscriptions[Int(node)].topic)]
             if topic.name == name {
+                if topic.pending {
+                    // The later request's `since` and reply replace the first's.
+                    return .held(node: node)
+                }
                 return .alreadySubscribed(seq: topic.lastSeq, epoch: topic.epoch)
             }
             count += 1
@@ -86,6 +107,7 @@ final class ShardRouter {
         // Every change is reported so GET /v1/topics/T counts exactly (the
         // first local subscriber was counted by `join` in `localTopic`).
         if topics[Int(topic)].count > 1 { registry.added(shard: shardIndex, topic: name) }
+        if topics[Int(topic)].pending { return .held(node: index) }
         return .subscribed(seq: topics[Int(topic)].lastSeq, epoch: topics[Int(topic)].epoch, node: index)
     }
 
@@ -130,6 +152,7 @@ final class ShardRouter {
             subscriptions[Int(subscription.next)].previous = subscription.previous
         }
         topics[Int(topic)].count -= 1
+        if !held.isEmpty { held[node] = nil }
         registry.left(shard: shardIndex, topic: topics[Int(topic)].name)
         if topics[Int(topic)].count == 0 { releaseTopic(topic) }
         subscriptions[Int(node)] = Subscription()
@@ -169,6 +192,80 @@ final class ShardRouter {
 
     func nextOfConnection(_ node: UInt32) -> UInt32 { subscriptions[Int(node)].nextOfConnection }
 
+    // MARK: Multi-node news about a topic (DeliveryQueue.Control)
+
+    /// Holds the reply of a subscribe to a topic still resolving.
+    func hold(_ node: UInt32, since: Recovery.Position?, reply: Bool) {
+        held[node] = Held(since: since, reply: reply)
+    }
+
+    /// One subscriber and what it waited for.
+    struct Waiter {
+        let node: UInt32
+        let subscription: Subscription
+        let held: Held
+    }
+
+    /// The topic's position is known: it goes live at `seq`; the held
+    /// subscribes come back to be answered (their seam is `seq`). Nil when
+    /// this shard no longer holds the topic or it is not resolving.
+    func resolve(globalID: UInt32, seq: UInt64, epoch: String) -> (name: String, waiters: [Waiter])? {
+        guard let topic = topicsByGlobalID[globalID], topics[Int(topic)].pending else { return nil }
+        topics[Int(topic)].pending = false
+        topics[Int(topic)].lastSeq = seq
+        topics[Int(topic)].epoch = epoch
+        return (topics[Int(topic)].name, takeHeld(topic))
+    }
+
+    /// The topic could not be followed: the held subscribes come back to
+    /// be refused (the caller unsubscribes them).
+    func failHeld(globalID: UInt32) -> (name: String, waiters: [Waiter])? {
+        guard let topic = topicsByGlobalID[globalID], topics[Int(topic)].pending else { return nil }
+        return (topics[Int(topic)].name, takeHeld(topic))
+    }
+
+    private func takeHeld(_ topic: UInt32) -> [Waiter] {
+        var waiters: [Waiter] = []
+        var node = topics[Int(topic)].head
+        while node != Self.none {
+            let subscription = subscriptions[Int(node)]
+            if let request = held.removeValue(forKey: node) {
+                waiters.append(Waiter(node: node, subscription: subscription, held: request))
+            }
+            node = subscription.next
+        }
+        return waiters
+    }
+
+    /// Messages `from...to` are lost to this node: the topic moves on to
+    /// `to`; every subscriber is visited to be told. Nil when stale.
+    func skip(globalID: UInt32, from: UInt64, to: UInt64) -> (name: String, epoch: String, subscribers: [Subscription])? {
+        guard let topic = topicsByGlobalID[globalID], !topics[Int(topic)].pending,
+              to > topics[Int(topic)].lastSeq else { return nil }
+        topics[Int(topic)].lastSeq = to
+        return (topics[Int(topic)].name, topics[Int(topic)].epoch, subscribers(topic))
+    }
+
+    /// The topic restarted under `epoch`: live from `seq`; every subscriber
+    /// is visited to be told. Nil when stale (already on that epoch).
+    func reset(globalID: UInt32, seq: UInt64, epoch: String) -> (name: String, subscribers: [Subscription])? {
+        guard let topic = topicsByGlobalID[globalID], !topics[Int(topic)].pending,
+              topics[Int(topic)].epoch != epoch else { return nil }
+        topics[Int(topic)].lastSeq = seq
+        topics[Int(topic)].epoch = epoch
+        return (topics[Int(topic)].name, subscribers(topic))
+    }
+
+    private func subscribers(_ topic: UInt32) -> [Subscription] {
+        var result: [Subscription] = []
+        var node = topics[Int(topic)].head
+        while node != Self.none {
+            result.append(subscriptions[Int(node)])
+            node = subscriptions[Int(node)].next
+        }
+        return result
+    }
+
     var subscriptionCount: Int { subscriptions.count - freeSubscriptions.count }
 
     /// The shard's topic `name`; a new one joins the registry, which counts
@@ -177,7 +274,8 @@ final class ShardRouter {
         if let existing = topicsByName[name] { return existing }
         guard let joined = registry.join(shard: shardIndex, topic: name) else { return nil }
         let globalID = joined.id
-        let topic = Topic(name: name, globalID: globalID, epoch: joined.epoch, lastSeq: joined.seq)
+        let topic = Topic(name: name, globalID: globalID, epoch: joined.epoch, lastSeq: joined.seq,
+                          pending: joined.pending)
         let index: UInt32
         if let reused = freeTopics.popLast() {
             index = reused

@@ -27,6 +27,8 @@ final class TopicRegistry: Sendable {
         /// A shard that would receive it is over `--delivery-backlog-bytes-max`:
         /// nothing was sequenced; the publisher should retry later (503).
         case backlogged
+        /// Multi-node: the topic's Redis could not be reached (503).
+        case unavailable(String)
 
         var seq: UInt64? {
             if case .published(let seq, _) = self { return seq }
@@ -47,9 +49,20 @@ final class TopicRegistry: Sendable {
         /// The topic's seq now: deliveries sequenced after it reach the shard.
         let seq: UInt64
         let epoch: String
+        /// Multi-node: the node does not follow the topic yet; `seq` and
+        /// `epoch` are unknown until the broker resolves it (the shard
+        /// holds its subscribe replies until then).
+        var pending = false
     }
 
-    private struct Record {
+    /// Multi-node: whether the broker follows a topic's Redis channel.
+    enum Follow {
+        case none, pending, live
+    }
+
+    // Internal (not private) for TopicRegistry+Cluster.swift; touched only
+    // under `state`'s lock.
+    struct Record {
         let id: UInt32
         var seq: UInt64 = 0
         var subscribers: [Int]
@@ -60,9 +73,12 @@ final class TopicRegistry: Sendable {
         var queuedForCollection = false
         /// The last messages (nil while none are kept).
         var history: TopicHistory?
+        /// Multi-node: followed through Redis, and the epoch Redis named.
+        var follow = Follow.none
+        var clusterEpoch: String?
     }
 
-    private struct State {
+    struct State {
         var records: [String: Record] = [:]
         var nextID: UInt32 = 0
         var publishedTotal: UInt64 = 0
@@ -136,7 +152,7 @@ final class TopicRegistry: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     /// How long publishes wait for the registry's lock, and hold it (the
     /// frame is built and, with permessage-deflate subscribers, compressed
     /// inside). Written under the lock, so one writer at a time.
@@ -146,7 +162,13 @@ final class TopicRegistry: Sendable {
     /// compressed (once) only while there are any.
     let deflateConnections = Atomic<Int>(0)
     let queues: [DeliveryQueue]
-    private let wakeDescriptors: [Int32]
+    let wakeDescriptors: [Int32]
+    /// Multi-node: where first subscribers and idle topics are reported
+    /// to the broker; nil on a single node.
+    let follows: FollowRequests?
+    /// The frame control items carry (never sent): one object, retained
+    /// per item like a message's frame.
+    let controlFrame = OutboundFrame(count: 0, shared: true) { _ in }
 
     /// Topics the registry holds at once (`--topics-max`).
     let topicsMax: Int
@@ -171,8 +193,9 @@ final class TopicRegistry: Sendable {
          deliveryBacklogBytesMax: Int = Config().deliveryBacklogBytesMax,
          topicIdleMilliseconds: UInt64 = UInt64(Config().topicIdleSeconds * 1000),
          historySize: Int = 0, historyTTLMilliseconds: UInt64 = UInt64(Config().historyTTLSeconds * 1000),
-         historyBytesMax: Int = Config().historyBytesMax,
+         historyBytesMax: Int = Config().historyBytesMax, follows: FollowRequests? = nil,
          now: @escaping @Sendable () -> UInt64 = { SystemClock.monotonicMilliseconds() }) {
+        self.follows = follows
         self.historySize = historySize
         self.historyTTLMilliseconds = historyTTLMilliseconds
         self.historyBytesMax = historyBytesMax
@@ -237,7 +260,7 @@ final class TopicRegistry: Sendable {
             state.markIdle(topic, &record, now: time)
             state.records[topic] = record
             if historySize > 0 { state.compactHistoryOrder() }
-            return .published(seq: record.seq, epoch: epoch(record.id))
+            return .published(seq: record.seq, epoch: epoch(record))
         }
         for shard in wake { Socket.signalEvent(wakeDescriptors[shard]) }
         return outcome
@@ -258,8 +281,8 @@ final class TopicRegistry: Sendable {
     /// Keeps a message's frames in its topic's history, within the ring's
     /// capacity, the TTL and the global byte bound (oldest of any topic
     /// evicted first, counted).
-    private func keep(_ frames: (plain: OutboundFrame, compressed: OutboundFrame?), seq: UInt64, topic: String,
-                      in record: inout Record, state: inout State, now time: UInt64) {
+    func keep(_ frames: (plain: OutboundFrame, compressed: OutboundFrame?), seq: UInt64, topic: String,
+              in record: inout Record, state: inout State, now time: UInt64) {
         let bytes = frames.plain.count + (frames.compressed?.count ?? 0) + TopicHistory.entryOverheadBytes
         let entry = TopicHistory.Entry(seq: seq, plain: Unmanaged.passRetained(frames.plain),
                                        compressed: frames.compressed.map { Unmanaged.passRetained($0) },
@@ -296,7 +319,7 @@ final class TopicRegistry: Sendable {
     }
 
     /// Drops the entries of `record` older than `--history-ttl`.
-    private func expire(_ record: inout Record, state: inout State, now time: UInt64) {
+    func expire(_ record: inout Record, state: inout State, now time: UInt64) {
         while let oldest = record.history?.oldest, time &- oldest.publishedAtMilliseconds >= historyTTLMilliseconds {
             state.dropOldest(&record)
         }
@@ -348,7 +371,7 @@ final class TopicRegistry: Sendable {
                 entries = history.entries(from: from, through: through) ?? []
                 for entry in entries { _ = entry.plain.retain() }
             }
-            return (epoch(record.id), record.seq, entries)
+            return (epoch(record), record.seq, entries)
         }
     }
 
@@ -357,7 +380,7 @@ final class TopicRegistry: Sendable {
     func list(prefix: String, limit: Int) -> [(name: String, subscribers: Int, seq: UInt64, epoch: String)] {
         state.withLock { state in
             state.records.filter { $0.key.hasPrefix(prefix) }
-                .map { (name: $0.key, subscribers: $0.value.subscriberTotal, seq: $0.value.seq, epoch: epoch($0.value.id)) }
+                .map { (name: $0.key, subscribers: $0.value.subscriberTotal, seq: $0.value.seq, epoch: epoch($0.value)) }
                 .sorted { $0.name < $1.name }
                 .prefix(limit)
                 .map { $0 }
@@ -372,13 +395,17 @@ final class TopicRegistry: Sendable {
     /// The epoch string of record `id`: process token and record id.
     func epoch(_ id: UInt32) -> String { processToken + "." + String(id, radix: 36) }
 
+    /// A record's epoch: Redis's on a followed topic, else the process's own.
+    func epoch(_ record: Record) -> String { record.clusterEpoch ?? epoch(record.id) }
+
     /// A shard takes `topic`'s first local subscriber: creates the record if
     /// needed and counts the subscriber in one step (a record can only be
     /// collected while no shard counts a subscriber, so nothing collects it
     /// between the two). Nil when the topic is new and `--topics-max` is reached.
     func join(shard: Int, topic: String) -> Joined? {
         let time = now()
-        return state.withLock { state -> Joined? in
+        var request = false
+        let joined = state.withLock { state -> Joined? in
             guard var record = state.takeRecord(topic, shards: queues.count, topicsMax: topicsMax, now: time) else {
                 return nil
             }
@@ -386,9 +413,21 @@ final class TopicRegistry: Sendable {
             record.subscriberTotal += 1
             record.lastActivityMilliseconds = time
             state.subscriptions += 1
+            var pending = false
+            if follows != nil && record.follow != .live {
+                // Multi-node: the broker subscribes to the topic's channel
+                // and reads its position; the shard holds the reply until then.
+                pending = true
+                if record.follow == .none {
+                    record.follow = .pending
+                    request = true
+                }
+            }
             state.records[topic] = record
-            return Joined(id: record.id, seq: record.seq, epoch: epoch(record.id))
+            return Joined(id: record.id, seq: record.seq, epoch: epoch(record), pending: pending)
         }
+        if request { follows?.follow(topic) }
+        return joined
     }
 
     /// Another local subscriber of a topic this shard already counts.
@@ -417,7 +456,11 @@ final class TopicRegistry: Sendable {
             record.lastActivityMilliseconds = time
             state.subscriptions -= 1
             state.markIdle(topic, &record, now: time)
+            let unfollow = record.subscriberTotal == 0 && record.follow != .none
             state.records[topic] = record
+            // Multi-node: the broker drops the Redis subscription lazily
+            // (a reload subscribes again within seconds).
+            if unfollow { follows?.idle(topic) }
         }
     }
 
@@ -471,7 +514,7 @@ final class TopicRegistry: Sendable {
     func info(topic: String) -> TopicInfo {
         state.withLock { state in
             guard let record = state.records[topic] else { return TopicInfo(subscribers: 0, seq: 0, epoch: nil) }
-            return TopicInfo(subscribers: record.subscriberTotal, seq: record.seq, epoch: epoch(record.id))
+            return TopicInfo(subscribers: record.subscriberTotal, seq: record.seq, epoch: epoch(record))
         }
     }
 
