@@ -241,32 +241,88 @@ struct AdminRouter {
     }
 
     private func publishRaw(topic: String, _ request: AdminRequest) -> Response {
-        guard TopicName.isValid(topic) else { return Self.error(.badRequest, "bad topic name") }
-        guard !request.body.isEmpty else { return Self.error(.badRequest, "missing body") }
+        switch rawPayload(topic: topic, request) {
+        case .failure(let refusal): return refusal.response
+        case .success(let payload): return rawResult(topic: topic, attempt([(topic, payload)])[0])
+        }
+    }
+
+    /// A refusal carried through a `Result`.
+    struct Refusal: Error {
+        let response: Response
+    }
+
+    /// The payload of a raw publish (its Content-Type picks the envelope),
+    /// or the error answer.
+    private func rawPayload(topic: String, _ request: AdminRequest) -> Result<Publisher.Payload, Refusal> {
+        guard TopicName.isValid(topic) else { return .failure(Refusal(response: Self.error(.badRequest, "bad topic name"))) }
+        guard !request.body.isEmpty else { return .failure(Refusal(response: Self.error(.badRequest, "missing body"))) }
         let mediaType = Self.mediaType(request.head.header("Content-Type") ?? "text/plain")
-        let payload: Publisher.Payload
         switch mediaType {
         case "application/json":
             let valid = request.body.withUnsafeBytes { JSONValidator.isValid($0) }
-            guard valid else { return Self.error(.badRequest, "body is not valid JSON") }
-            payload = .json(request.body)
+            guard valid else { return .failure(Refusal(response: Self.error(.badRequest, "body is not valid JSON"))) }
+            return .success(.json(request.body))
         case "application/octet-stream":
-            payload = .binary(request.body)
+            return .success(.binary(request.body))
         default:
             let valid = request.body.withUnsafeBytes { UTF8Validator.isValid($0) }
             guard valid else {
-                return Self.error(.badRequest, "body is not UTF-8 text; publish bytes as application/octet-stream")
+                return .failure(Refusal(response: Self.error(
+                    .badRequest, "body is not UTF-8 text; publish bytes as application/octet-stream")))
             }
-            payload = .text(request.body)
+            return .success(.text(request.body))
         }
+    }
+
+    /// The answer to one raw publish.
+    private func rawResult(topic: String, _ outcome: TopicRegistry.PublishOutcome) -> Response {
         var body: [UInt8] = []
-        switch attempt([(topic, payload)])[0] {
+        switch outcome {
         case .published(let seq, let epoch): Self.appendResult(topic: topic, seq: seq, epoch: epoch, to: &body)
         case .topicLimit: return topicLimit()
         case .backlogged: return backlogged()
         case .unavailable(let reason): return Self.error(.serviceUnavailable, reason, headers: [("Retry-After", "1")])
         }
         return Response(status: .ok, contentType: "application/json", body: body)
+    }
+
+    /// Answers a pipelined burst of requests, in order. In a cluster, runs
+    /// of plain raw publishes (`POST /v1/publish?topic=T`, no
+    /// `Idempotency-Key`) go to Redis together — one pipelined round trip
+    /// per instance instead of one per request — so a publisher that
+    /// pipelines is not held to one Redis round trip per message. Requests
+    /// run in order: a run is sent before any other request is answered.
+    func respond(all requests: [AdminRequest]) -> [Response] {
+        guard let cluster, requests.count > 1 else { return requests.map { respond($0) } }
+        var responses: [Response] = []
+        responses.reserveCapacity(requests.count)
+        var run: [(topic: String, payload: Publisher.Payload)] = []
+        func flush() {
+            guard !run.isEmpty else { return }
+            for (job, outcome) in zip(run, cluster.publish(run)) { responses.append(rawResult(topic: job.topic, outcome)) }
+            run = []
+        }
+        for request in requests {
+            if let job = plainRawPublish(request) {
+                run.append(job)
+            } else {
+                flush()
+                responses.append(respond(request))
+            }
+        }
+        flush()
+        return responses
+    }
+
+    /// The topic and payload of a request that is a plain, valid raw
+    /// publish; nil for anything else (answered by `respond`).
+    private func plainRawPublish(_ request: AdminRequest) -> (topic: String, payload: Publisher.Payload)? {
+        guard request.head.method == "POST", request.head.path == "/v1/publish", refusal(for: request.head) == nil,
+              request.head.header("Idempotency-Key") == nil, let query = QueryString.parse(request.head.query),
+              let topic = query.first(where: { $0.name == "topic" })?.value,
+              case .success(let payload) = rawPayload(topic: topic, request) else { return nil }
+        return (topic, payload)
     }
 
     /// The media type of a Content-Type value, lower-cased, parameters and

@@ -228,14 +228,33 @@ final class AdminServer: @unchecked Sendable {
     /// client that pipelines without reading stops being read here, as
     /// before: nothing more is parsed until this much is sent.
     static let outputBatchBytes = 64 * 1024
+    /// Requests answered together at most (a publish's answer is ~150 B:
+    /// 256 of them stay within the output batch), and what each is assumed
+    /// to add to it until answered.
+    static let burstRequestsMax = 256
+    static let answerBytesEstimate = 160
 
     /// Answers every complete request in the buffer, in order, then sends
     /// the answers at once.
     private func process(_ connection: AdminConnection) {
+        // Complete requests not yet answered (answered together: see
+        // `AdminRouter.respond(all:)`), with whether each closes.
+        var burst: [(request: AdminRequest, close: Bool)] = []
+        var burstBytes = 0
+        func answerBurst() {
+            guard !burst.isEmpty else { return }
+            let responses = router.respond(all: burst.map(\.request))
+            for ((request, close), response) in zip(burst, responses) {
+                if response.status != .unauthorized { connection.proven = true }
+                respond(connection, response, close: close, omitBody: request.head.method == "HEAD")
+            }
+            burst = []
+            burstBytes = 0
+        }
         // Parsing stops while a send is in flight: `output` must not move
         // while the kernel reads it. The send completion calls back here.
         reading: while !connection.closeAfterSend && !connection.sending
-            && connection.output.count < Self.outputBatchBytes {
+            && connection.output.count + burstBytes < Self.outputBatchBytes {
             let (consumed, event) = connection.reader.read(connection.pending, headBytesMax: config.requestHeadBytesMax,
                                                            bodyBytesMax: config.publishBytesMax,
                                                            batchBodyBytesMax: max(config.batchBytesMax,
@@ -247,6 +266,7 @@ final class AdminServer: @unchecked Sendable {
                 if !connection.receiving { receive(connection) }
                 break reading
             case .expectsContinue(let head):
+                answerBurst()
                 // RFC 9110 §10.1.1: answer 100 before the body is sent — unless
                 // the request will be refused anyway; then the final status
                 // now, and the unread body is never read (the connection closes).
@@ -256,17 +276,21 @@ final class AdminServer: @unchecked Sendable {
                     connection.output += HTTPResponse.interim(.continue)
                 }
             case .failure(let status, let message):
+                answerBurst()
                 counters.add(.adminRequestsRefused)
                 respond(connection, AdminRouter.error(status, message), close: true, omitBody: false)
             case .request(let request):
                 connection.requestStartedMilliseconds = connection.inputCount > 0 ? Clock.monotonicMilliseconds() : nil
-                let response = router.respond(request)
-                if response.status != .unauthorized { connection.proven = true }
                 let close = request.closeAfter || request.head.headerContainsToken("Connection", "close")
                     || request.head.versionMinor == 0
-                respond(connection, response, close: close, omitBody: request.head.method == "HEAD")
+                burst.append((request, close))
+                // A small answer each: the burst stops where its answers
+                // would pass the output batch (as answering each did).
+                burstBytes += Self.answerBytesEstimate
+                if close || burst.count >= Self.burstRequestsMax { answerBurst() }
             }
         }
+        answerBurst()
         if !connection.sending { send(connection) }
     }
 

@@ -383,3 +383,30 @@ def test_the_python_client_retries_a_subscribe_refused_while_redis_is_down(start
                 assert isinstance(event, ServerError) and event.code == "unavailable", event
 
     H.run_async(scenario(), timeout=45)
+
+
+def test_a_pipelined_burst_goes_to_redis_together_and_is_answered_in_order(start_herald, redis_server):
+    redis = redis_server()
+    a = node(start_herald, redis)
+    b = node(start_herald, redis)
+    with H.RawWS.open(b.port, "/ws") as ws:
+        subscribe(ws, "p")
+        def post(body: bytes, *extra) -> bytes:
+            headers = [("Host", "a"), ("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra]
+            return H.build_request("POST", "/v1/publish?topic=p", headers, body)
+
+        requests = [post(b"%d" % i) for i in range(1, 6)]
+        requests.append(H.build_request("GET", "/v1/topics/p", [("Host", "a")]))
+        requests.append(post(b"{not json"))
+        requests.append(post(b"6", ("Idempotency-Key", "k1")))
+        requests += [post(b"%d" % i) for i in range(7, 9)]
+        sock = H.connect(a.admin_port)
+        sock.sendall(b"".join(requests))
+        reader = H.SockReader(sock)
+        answers = [H.read_http_response(reader) for _ in requests]
+        sock.close()
+        assert [r.status for r in answers] == [200] * 6 + [400] + [200] * 3
+        seqs = [json.loads(r.body)["seq"] for i, r in enumerate(answers) if i != 6]
+        assert seqs == [1, 2, 3, 4, 5, 5, 6, 7, 8]  # the GET sees the five before it, no more
+        got = [ws.recv_json(timeout=10) for _ in range(8)]
+        assert [(m["seq"], m["data"]) for m in got] == [(i, i) for i in range(1, 9)]
