@@ -219,3 +219,19 @@ import Testing
         #expect(failed.waiters.map(\.subscription.slot) == [2])
     }
 }
+
+@Suite struct FollowRequestsTests {
+    @Test func anIdleTopicIsListedOnceHoweverOftenItsLastSubscriberLeaves() {
+        let requests = FollowRequests(wakeDescriptor: -1)
+        for _ in 0..<1_000 {
+            requests.idle("toggled")
+            requests.idle("other")
+        }
+        requests.follow("new")
+        let taken = requests.take()
+        #expect(taken.idle.map(\.topic) == ["toggled", "other"] && taken.follow == ["new"])
+        requests.idle("toggled")
+        #expect(requests.take().idle.map(\.topic) == ["toggled"])
+        #expect(requests.take().idle.isEmpty)
+    }
+}

@@ -410,3 +410,65 @@ def test_a_pipelined_burst_goes_to_redis_together_and_is_answered_in_order(start
         assert seqs == [1, 2, 3, 4, 5, 5, 6, 7, 8]  # the GET sees the five before it, no more
         got = [ws.recv_json(timeout=10) for _ in range(8)]
         assert [(m["seq"], m["data"]) for m in got] == [(i, i) for i in range(1, 9)]
+
+
+def test_publishing_goes_on_while_redis_is_killed_and_restarted(start_herald, redis_server):
+    """Nothing lost silently, mid-stream: a publisher keeps going (retrying
+    503s) while Redis dies and comes back empty. Every subscriber sees the
+    old epoch's messages without a hole, then one reset, then every
+    acknowledged message of the new epoch after the reset's seq."""
+    redis = redis_server()
+    a = node(start_herald, redis)
+    b = node(start_herald, redis)
+    sockets = [H.RawWS.open(a.port, "/ws"), H.RawWS.open(b.port, "/ws")]
+    for ws in sockets:
+        subscribe(ws, "stream")
+    acknowledged: list[tuple[str, int]] = []
+    refused = 0
+    stop = threading.Event()
+
+    def publisher() -> None:
+        nonlocal refused
+        i = 0
+        while not stop.is_set():
+            i += 1
+            r = publish(a if i % 2 else b, "stream", i)
+            if r.status == 200:
+                acknowledged.append((r.json()["epoch"], r.json()["seq"]))
+            else:
+                assert r.status == 503, r
+                refused += 1
+                time.sleep(0.02)
+
+    thread = threading.Thread(target=publisher)
+    thread.start()
+    try:
+        H.wait_until(lambda: len(acknowledged) >= 50, 20, desc="publishing before the kill")
+        redis.kill()
+        H.wait_until(lambda: refused >= 5, 20, desc="publishes refused while redis is down")
+        redis.start()
+        H.wait_until(lambda: len({epoch for epoch, _ in acknowledged}) == 2 and acknowledged[-1][1] >= 50, 30,
+                     desc="publishing in the new epoch")
+    finally:
+        stop.set()
+        thread.join(10)
+    old_epoch, new_epoch = acknowledged[0][0], acknowledged[-1][0]
+    new_seqs = [seq for epoch, seq in acknowledged if epoch == new_epoch]
+    assert new_seqs == list(range(1, len(new_seqs) + 1))
+    for ws in sockets:
+        old, reset, new = [], None, []
+        while not new or new[-1] < new_seqs[-1]:
+            m = ws.recv_json(timeout=10)
+            if m["type"] == "subscribed":
+                assert reset is None and m["recovered"] is False and m["epoch"] == new_epoch, m
+                reset = m
+            elif reset is None:
+                assert m["type"] == "message", m
+                old.append(m["seq"])
+            else:
+                assert m["type"] == "message", m
+                new.append(m["seq"])
+        assert old == list(range(1, len(old) + 1)) and len(old) >= 50
+        assert reset is not None and new == list(range(reset["seq"] + 1, new_seqs[-1] + 1))
+        ws.close()
+    assert old_epoch != new_epoch

@@ -58,7 +58,11 @@ final class ClusterBroker: @unchecked Sendable {
     let status: ClusterStatus
     private var links: [Link]
     private var followed: [String: Followed] = [:]
+    /// Topics whose last local subscriber left, oldest first, each once
+    /// (`idleListed`): bounded by the followed topics.
     private var idleTopics: [(topic: String, atMilliseconds: UInt64)] = []
+    private var idleHead = 0
+    private var idleListed: Set<String> = []
     private let deflater = MessageDeflater()
     private let stopRequested = Atomic<Bool>(false)
     private var thread: SystemThread?
@@ -233,7 +237,7 @@ final class ClusterBroker: @unchecked Sendable {
 
     private func takeRequests(now: UInt64) {
         let taken = requests.take()
-        idleTopics += taken.idle
+        for entry in taken.idle where idleListed.insert(entry.topic).inserted { idleTopics.append(entry) }
         var subscribe: [[String]] = links.map { _ in [] }
         for topic in taken.follow {
             let instance = settings.instance(of: topic)
@@ -268,17 +272,22 @@ final class ClusterBroker: @unchecked Sendable {
     /// Drops the channels of topics idle past `unfollowAfterMilliseconds`
     /// (if they still have no subscriber).
     private func unfollowIdle(now: UInt64) {
-        guard let first = idleTopics.first, now - first.atMilliseconds >= Self.unfollowAfterMilliseconds else { return }
+        guard idleHead < idleTopics.count,
+              now - idleTopics[idleHead].atMilliseconds >= Self.unfollowAfterMilliseconds else { return }
         var unsubscribe: [[String]] = links.map { _ in [] }
-        var kept = 0
-        for entry in idleTopics {
+        while idleHead < idleTopics.count {
+            let entry = idleTopics[idleHead]
             guard now - entry.atMilliseconds >= Self.unfollowAfterMilliseconds else { break }
-            kept += 1
+            idleHead += 1
+            idleListed.remove(entry.topic)
             guard let state = followed[entry.topic], registry.unfollowIfIdle(topic: entry.topic) else { continue }
             followed[entry.topic] = nil
             unsubscribe[state.instance].append(entry.topic)
         }
-        idleTopics.removeFirst(kept)
+        if idleHead > 1024 && idleHead * 2 > idleTopics.count {
+            idleTopics.removeFirst(idleHead)
+            idleHead = 0
+        }
         status.followed.store(followed.count, ordering: .relaxed)
         for instance in links.indices { send("UNSUBSCRIBE", unsubscribe[instance], on: instance) }
     }
@@ -395,6 +404,12 @@ final class ClusterBroker: @unchecked Sendable {
     private func apply(_ topic: String, _ reply: RedisReply, instance: Int) {
         guard var entry = followed[topic], entry.phase == .syncing else { return }
         status.syncs.add(1, ordering: .relaxed)
+        if entry.known != nil && !registry.isFollowed(topic) {
+            // The registry let the topic go while Redis was away (its held
+            // subscribes failed): nothing here follows it any more.
+            unfollow(topic, instance: instance)
+            return
+        }
         guard let result = FollowPlan.parseSync(reply) else {
             status.protocolErrors.add(1, ordering: .relaxed)
             Log.warning("cluster sync failed", ["topic": topic, "reply": reply.errorMessage ?? "malformed"])
@@ -418,9 +433,7 @@ final class ClusterBroker: @unchecked Sendable {
                 guard registry.resolveFollowed(topic: topic, position: position, kept: messages) else {
                     // Nobody waits any more (every subscriber left and the
                     // record went): stop following.
-                    followed[topic] = nil
-                    send("UNSUBSCRIBE", [topic], on: instance)
-                    status.followed.store(followed.count, ordering: .relaxed)
+                    unfollow(topic, instance: instance)
                     return
                 }
                 followed[topic]?.known = position
@@ -437,6 +450,12 @@ final class ClusterBroker: @unchecked Sendable {
                 followed[topic]?.known = position
             }
         }
+    }
+
+    private func unfollow(_ topic: String, instance: Int) {
+        followed[topic] = nil
+        send("UNSUBSCRIBE", [topic], on: instance)
+        status.followed.store(followed.count, ordering: .relaxed)
     }
 
     private func deliver(_ topic: String, _ message: ClusterMessage) {

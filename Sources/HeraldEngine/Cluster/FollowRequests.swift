@@ -6,13 +6,15 @@ import Synchronization
 /// last subscriber left. The broker takes both lists each loop turn.
 ///
 /// Bounded: a topic is asked for at most once per follow (the registry
-/// marks it pending), and reported idle at most once per last subscriber
-/// leaving, so each list holds at most one entry per topic the registry
-/// holds (`--topics-max`) between two broker turns.
+/// marks it pending), and an idle topic is listed once however often its
+/// last subscriber leaves (a client toggling a subscription adds nothing),
+/// so each list holds at most one entry per topic the registry holds
+/// (`--topics-max`).
 final class FollowRequests: Sendable {
     private struct Lists {
         var follow: [String] = []
         var idle: [(topic: String, atMilliseconds: UInt64)] = []
+        var idleListed: Set<String> = []
     }
 
     private let lists = Mutex(Lists())
@@ -30,7 +32,9 @@ final class FollowRequests: Sendable {
 
     func idle(_ topic: String) {
         let now = SystemClock.monotonicMilliseconds()
-        lists.withLock { $0.idle.append((topic, now)) }
+        lists.withLock { lists in
+            if lists.idleListed.insert(topic).inserted { lists.idle.append((topic, now)) }
+        }
     }
 
     /// Everything asked since the last call.
