@@ -10,7 +10,7 @@ AUTOBAHN     ?= ../shared/tools/autobahn
 RELEASE_BIN  := .build/release
 HERALD_ARGS  ?=
 
-.PHONY: run test deps test-deps apt-install pydeps build build-debug unit e2e autobahn fuzz fuzz-smoke bench-1m clean
+.PHONY: run test deps test-deps apt-install pydeps build build-debug unit swift-client e2e autobahn fuzz fuzz-smoke bench-1m clean
 
 ## Build release and start herald with the default configuration.
 run: deps build
@@ -20,7 +20,7 @@ run: deps build
 	$(RELEASE_BIN)/herald $(HERALD_ARGS)
 
 ## The whole suite: unit tests, end-to-end tests against the real binary, Autobahn.
-test: deps test-deps pydeps build unit fuzz-smoke e2e autobahn
+test: deps test-deps pydeps build unit swift-client fuzz-smoke e2e autobahn
 
 ## System packages: installs only what is missing (apt-get; sudo when not root).
 deps:
@@ -53,8 +53,14 @@ build:
 unit:
 	$(SWIFT) test
 
+## The Swift client package (Clients/Swift, its own dependencies): its unit
+## tests, and the probe program Tests/e2e/test_swift_client.py drives.
+swift-client:
+	$(SWIFT) build --package-path Clients/Swift --product herald-swift-probe
+	$(SWIFT) test --package-path Clients/Swift
+
 e2e:
-	HERALD_REQUIRE_BROWSER=1 HERALD_BIN=$(RELEASE_BIN)/herald HERALD_LOADGEN_BIN=$(RELEASE_BIN)/herald-loadgen \
+	HERALD_REQUIRE_BROWSER=1 HERALD_REQUIRE_SWIFT_CLIENT=1 HERALD_BIN=$(RELEASE_BIN)/herald HERALD_LOADGEN_BIN=$(RELEASE_BIN)/herald-loadgen \
 	  $(PYTHON) -m pytest -q Tests/e2e
 
 ## libFuzzer harnesses for every network parser (Tests/Fuzz): FUZZ_SECONDS each.

@@ -20,6 +20,7 @@ targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 sed '/^import HeraldProtocol$/d' "$root/Sources/HeraldEngine/AdminRequest.swift" > "$out/AdminRequest.swift"
 sources=("$root"/Sources/HeraldProtocol/*.swift
          "$root"/Sources/HeraldCore/Liveness.swift "$root"/Sources/HeraldCore/Config.swift
+         "$root"/Sources/HeraldCore/RedisEndpoint.swift
          "$out/AdminRequest.swift"
          "$root"/Tests/Fuzz/Harnesses.swift)
 binary=$out/herald-fuzz
