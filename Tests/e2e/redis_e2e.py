@@ -18,7 +18,8 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, password: str | None = None):
+        self.password = password
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             raise AssertionError("redis-server not found: `make test` installs Debian's redis-server")
@@ -33,7 +34,8 @@ class RedisServer:
     def start(self) -> "RedisServer":
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--protected-mode", "no"],
+             "--dir", self.dir, "--protected-mode", "no",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -58,6 +60,8 @@ class RedisServer:
     def command(self, *args: str | bytes, timeout: float = 5.0):
         """One command over RESP2 on a fresh connection; the reply decoded
         (bulk strings as str, arrays as lists, errors raised)."""
+        if self.password:
+            return self.commands([("AUTH", self.password), args], timeout=timeout)[1]
         return self.commands([args], timeout=timeout)[0]
 
     def commands(self, commands, timeout: float = 5.0) -> list:

@@ -472,3 +472,26 @@ def test_publishing_goes_on_while_redis_is_killed_and_restarted(start_herald, re
         assert reset is not None and new == list(range(reset["seq"] + 1, new_seqs[-1] + 1))
         ws.close()
     assert old_epoch != new_epoch
+
+
+def test_a_password_and_a_database_in_the_url(start_herald):
+    redis = RedisServer(password="s3cret/pw").start()
+    try:
+        a = node(start_herald, args=("--redis", f"redis://:s3cret%2Fpw@127.0.0.1:{redis.port}/3"))
+        b = node(start_herald, args=("--redis", f"redis://:s3cret%2Fpw@127.0.0.1:{redis.port}/3"))
+        with H.RawWS.open(b.port, "/ws") as ws:
+            subscribe(ws, "secure")
+            assert published(a, "secure", 1)["seq"] == 1
+            assert ws.recv_json(timeout=10)["seq"] == 1
+        assert redis.commands([("AUTH", "s3cret/pw"), ("SELECT", "3"), ("EXISTS", "herald:t:secure")])[2] == 1
+        assert redis.commands([("AUTH", "s3cret/pw"), ("EXISTS", "herald:t:secure")])[1] == 0  # not in db 0
+        # A wrong password: the node starts, says Redis is unreachable, refuses publishes.
+        wrong = node(start_herald, args=("--redis", f"redis://:nope@127.0.0.1:{redis.port}"))
+        assert H.admin_get(wrong.admin_port, "/healthz").status == 503
+        assert publish(wrong, "secure", 2).status == 503
+        assert "redis unreachable" in wrong.stderr_text()
+        # Passwords never reach the logs or the stats.
+        assert "nope" not in wrong.stderr_text() and "s3cret" not in a.stderr_text()
+        assert "s3cret" not in json.dumps(H.get_stats(a.admin_port))
+    finally:
+        redis.kill()
