@@ -9,6 +9,7 @@
 //                              threads, signals, clocks, stderr, send batches (msghdr/iovec)
 //   HeraldCompression        — permessage-deflate over zlib (the only module that imports CZlib)
 //   HeraldRedis              — Redis connections over hiredis (the only module that imports CHiredis)
+//   HeraldTLS                — TLS sessions over memory BIOs with OpenSSL (the only module that imports COpenSSL)
 //   HeraldCore               — pure: slab, timing wheel, configuration, counters
 //   HeraldProtocol           — pure: RFC 6455 frames, HTTP head parsing, handshake, UTF-8, JSON
 //   LoadGenKit, herald-loadgen (LoadGen/) — the load generator: HeraldIO + HeraldProtocol, not the engine
@@ -34,13 +35,16 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
         .target(name: "HeraldProtocol"),
         .target(name: "HeraldCompression", dependencies: ["CZlib"]),
         .target(name: "HeraldCore"),
         .target(name: "HeraldIO", dependencies: ["CURing"]),
         .target(name: "HeraldRedis", dependencies: ["CHiredis"]),
+        .target(name: "HeraldTLS", dependencies: ["COpenSSL"]),
         .target(name: "HeraldEngine",
-                dependencies: ["HeraldIO", "HeraldCore", "HeraldProtocol", "HeraldCompression", "HeraldRedis"]),
+                dependencies: ["HeraldIO", "HeraldCore", "HeraldProtocol", "HeraldCompression", "HeraldRedis",
+                               "HeraldTLS"]),
         .executableTarget(name: "herald", dependencies: ["HeraldEngine", "HeraldCore", "HeraldIO"]),
         .target(
             name: "LoadGenKit",

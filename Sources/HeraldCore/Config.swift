@@ -151,6 +151,10 @@ public struct Config: Sendable, Equatable {
     /// key is ~100 B, and a subscriber that waits out a quiet night still
     /// recovers without a reset.
     public var redisTopicTTLSeconds = 86_400.0
+    /// TLS on the public listener (`wss://`): a PEM certificate chain (leaf
+    /// first) and its private key; both or neither.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
 
     public init() {}
 }

@@ -148,6 +148,17 @@ public struct ConfigOption: Sendable {
                 \.redisTimeoutSeconds),
         seconds("redis-topic-ttl", "seconds a topic's seq and epoch outlive its last publish in Redis (default 86400)",
                 \.redisTopicTTLSeconds),
+        .init(name: "tls-cert", valueName: "FILE",
+              help: "PEM certificate chain for TLS on the public listener (wss://); needs --tls-key") { config, text in
+            guard !text.isEmpty else { return false }
+            config.tlsCertificateFile = text
+            return true
+        },
+        .init(name: "tls-key", valueName: "FILE", help: "PEM private key of --tls-cert") { config, text in
+            guard !text.isEmpty else { return false }
+            config.tlsKeyFile = text
+            return true
+        },
         .init(name: "log-level", valueName: "debug|info|warning|error",
               help: "minimum level logged to stderr (default info)") { config, text in
             guard let value = LogLevel.named(text) else { return false }

@@ -140,4 +140,7 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     /// endpoint answer only the latest of several pings), queued when the
     /// connection can send again, with the payload in the ring's `pendingPongs`.
     static let pongPending = ConnectionFlags(rawValue: 1 << 21)
+    /// TLS: the queue's head node holds ciphertext already (sent as is);
+    /// every node after it is plaintext, encrypted when it reaches the head.
+    static let cipherHead = ConnectionFlags(rawValue: 1 << 22)
 }

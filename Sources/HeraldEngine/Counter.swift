@@ -16,6 +16,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case handshakeFailedPeerClosed
     case handshakeFailedCapacity
     case handshakeFailedUnauthorized
+    case handshakeFailedTLS
     case tokensExpired
     case refreshes
     case disconnectsByAdmin
@@ -73,6 +74,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case adminConnectionsEvicted
     case adminConnectionsRefused
     case adminRequestsRefused
+    case tlsErrors
+    case tlsHandshakes
 
     /// (metric name without `herald_`, label name, label value, help)
     public var metric: (name: String, label: String?, value: String?, help: String) {
@@ -146,6 +149,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .adminConnectionsEvicted: ("admin_connections_evicted_total", nil, nil, "idle admin connections that never sent an authorized request, closed to make room")
         case .adminConnectionsRefused: ("admin_connections_refused_total", nil, nil, "admin connections closed at accept: every place held by an authorized client")
         case .adminRequestsRefused: ("admin_requests_refused_total", nil, nil, "admin requests refused for their framing (400, 413, 417, 431, 501) and closed")
+        case .handshakeFailedTLS: Counter.handshake("tls")
+        case .tlsErrors: ("tls_errors_total", nil, nil, "TLS connections ended by a record-layer failure after the handshake (bad record, alert), or by the peer's close_notify")
+        case .tlsHandshakes: ("tls_handshakes_total", nil, nil, "TLS handshakes completed on the public listener")
         }
     }
 

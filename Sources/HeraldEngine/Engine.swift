@@ -1,5 +1,6 @@
 import HeraldCore
 import HeraldIO
+import HeraldTLS
 
 /// Starts and stops the whole gateway: listeners, shard threads, the admin
 /// thread; waits for SIGTERM/SIGINT.
@@ -80,10 +81,21 @@ public final class Engine {
             self.broker = broker
         }
         let control = ShardControl(wakeDescriptors: wakeDescriptors)
+        var tls: TLSContext?
+        if (config.tlsCertificateFile == nil) != (config.tlsKeyFile == nil) {
+            throw StartError(description: "--tls-cert and --tls-key go together")
+        }
+        if let certificate = config.tlsCertificateFile, let key = config.tlsKeyFile {
+            do {
+                tls = try TLSContext(certificateChainFile: certificate, privateKeyFile: key)
+            } catch {
+                throw StartError(description: "cannot load TLS: \(error)")
+            }
+        }
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
                                 wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget,
-                                control: control))
+                                control: control, tls: tls))
         }
         let failures = StartBarrier(count: plan.shards)
         for shard in shards {
@@ -136,6 +148,7 @@ public final class Engine {
             "slots-per-ring": "\(plan.connectionsPerRing)",
             "fd-limit": "\(fdLimit)",
             "echo": config.enableEcho ? "on" : "off",
+            "tls": tls == nil ? "off" : "on",
             "redis": clustered ? config.redis.map(\.description).joined(separator: ",") : "off",
             "node": nodeID,
         ])

@@ -49,6 +49,16 @@ extension Reactor {
     }
 
     private func consume(_ index: UInt32, _ bytes: UnsafeMutableRawBufferPointer) {
+        if tls != nil {
+            tlsReceive(index, UnsafeRawBufferPointer(bytes))
+            return
+        }
+        consumePlaintext(index, bytes)
+    }
+
+    /// Bytes of the HTTP upgrade or of WebSocket frames (decrypted first on
+    /// a TLS listener).
+    func consumePlaintext(_ index: UInt32, _ bytes: UnsafeMutableRawBufferPointer) {
         let slot = slab.pointer(index)
         switch slot.pointee.state {
         case .handshaking: handshakeBytes(index, bytes)

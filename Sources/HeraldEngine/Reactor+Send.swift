@@ -82,7 +82,7 @@ extension Reactor {
             guard slot.pointee.state != .tearingDown, slot.pointee.state != .free,
                   !slot.pointee.flags.contains(.sendInFlight), !slot.pointee.flags.contains(.writableWait) else { continue }
             if slot.pointee.flags.contains(.pongPending) { queuePong(index) }
-            guard slot.pointee.sendHead != SendNodePool.none else { continue }
+            guard slot.pointee.sendHead != SendNodePool.none || tlsHasOutput(index) else { continue }
             guard let batch = batches.take() else {
                 counters.add(.sendBatchesExhausted)
                 slot.pointee.flags.insert(.flushQueued)
@@ -121,10 +121,13 @@ extension Reactor {
 
     private func submitSend(_ index: UInt32, batch: UInt32) {
         let slot = slab.pointer(index)
+        // TLS: the head becomes one ciphertext node, sent alone.
+        let vectorsMax = tls == nil ? SendBatchPool.iovecsMax : 1
+        if tls != nil { prepareCiphertext(index) }
         var node = slot.pointee.sendHead
         var count = 0
         var skip = Int(slot.pointee.sendOffset)
-        while node != SendNodePool.none && count < SendBatchPool.iovecsMax {
+        while node != SendNodePool.none && count < vectorsMax {
             let bytes = nodes.frame(node)
             // Safe: skip < bytes.count (sendOffset only covers part of the head).
             batches.set(batch, count, UnsafeRawBufferPointer(rebasing: bytes[skip...]))
@@ -169,6 +172,11 @@ extension Reactor {
         var sent = Int(completion.result)
         counters.add(.bytesSent, UInt64(sent))
         let short = sent < requested
+        let headBefore = slot.pointee.sendHead
+        defer {
+            // The ciphertext head went out whole: the next head is plaintext.
+            if slot.pointee.sendHead != headBefore { slot.pointee.flags.remove(.cipherHead) }
+        }
         var queued = Int(slot.pointee.queuedBytes)
         while sent > 0 && slot.pointee.sendHead != SendNodePool.none {
             let head = slot.pointee.sendHead
@@ -299,6 +307,7 @@ extension Reactor {
         slot.pointee.sendHead = SendNodePool.none
         slot.pointee.sendTail = SendNodePool.none
         slot.pointee.sendOffset = 0
+        slot.pointee.flags.remove(.cipherHead)
         queuedBytesTotal -= Int(slot.pointee.queuedBytes)
         slot.pointee.queuedBytes = 0
         if slot.pointee.flags.contains(.overLimit) {

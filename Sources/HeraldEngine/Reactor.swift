@@ -69,6 +69,8 @@ final class Reactor {
     lazy var inflater = MessageInflater()
     /// Set when this reactor polls the shard's wake eventfd (the primary ring).
     let wakeDescriptor: Int32?
+    /// TLS sessions by slot and the ring's plaintext scratch; nil without TLS.
+    let tls: ReactorTLS?
 
     init(shardIndex: Int, ringIndex: Int, capacity: Int, listener: Int32, wakeDescriptor: Int32,
          isPrimary: Bool, settings: ReactorSettings, counters: ShardCounters, router: ShardRouter,
@@ -101,6 +103,7 @@ final class Reactor {
         completions = .allocate(capacity: ReactorSettings.reapBatch)
         pingFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .ping, payload: [UInt8]()), shared: true)
         emptyPongFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: [UInt8]()), shared: true)
+        tls = settings.tls.map { ReactorTLS(context: $0, capacity: capacity) }
         if isPrimary {
             self.wakeDescriptor = wakeDescriptor
             ring.preparePollMultishot(descriptor: wakeDescriptor,

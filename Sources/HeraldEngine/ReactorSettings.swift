@@ -1,5 +1,6 @@
 import HeraldCore
 import HeraldProtocol
+import HeraldTLS
 
 /// The per-ring view of `Config`, converted once into the units the loop
 /// uses (milliseconds, wheel ticks, bytes).
@@ -56,6 +57,8 @@ struct ReactorSettings {
     let routing: PublicRoutingPolicy
     /// The liveness rules in wheel ticks (`Liveness.decide`).
     let liveness: Liveness.Timing
+    /// TLS on the public listener (`--tls-cert`, `--tls-key`); nil: plain.
+    var tls: TLSContext?
 
     init(_ config: Config) {
         handshakeTimeoutMilliseconds = UInt64(config.handshakeTimeoutSeconds * 1000)

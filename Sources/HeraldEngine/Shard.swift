@@ -1,5 +1,6 @@
 import HeraldCore
 import HeraldIO
+import HeraldTLS
 import Synchronization
 
 /// One event-loop thread and the rings (reactors) it owns.
@@ -33,10 +34,13 @@ final class Shard: @unchecked Sendable {
 
     /// Commands from the admin thread (disconnect by `sub`).
     private let control: ShardControl
+    /// TLS on the public listener (shared by every shard), nil: plain.
+    private let tls: TLSContext?
 
     init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
-         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl) {
+         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl, tls: TLSContext? = nil) {
         self.control = control
+        self.tls = tls
         self.index = index
         self.budget = budget
         self.registry = registry
@@ -51,7 +55,8 @@ final class Shard: @unchecked Sendable {
     /// Rings are created on the shard thread itself: SINGLE_ISSUER binds a
     /// ring to the first task that submits to it.
     private func setUp() throws {
-        let settings = ReactorSettings(config)
+        var settings = ReactorSettings(config)
+        settings.tls = tls
         let now = Clock.monotonicMilliseconds()
         let router = ShardRouter(shardIndex: index, registry: registry)
         self.router = router

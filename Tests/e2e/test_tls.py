@@ -1,0 +1,188 @@
+"""TLS on the public listener (issue 10, first step): `wss://` with
+OpenSSL over memory BIOs on the io_uring loop. Certificates are made per
+run with the `openssl` command (ECDSA P-256 and RSA-2048, self-signed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+import websockets
+
+import herald_e2e as H
+
+
+def make_certificate(directory, kind: str = "ec") -> tuple[str, str]:
+    cert, key = directory / f"{kind}-cert.pem", directory / f"{kind}-key.pem"
+    algorithm = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ec" else ["-newkey", "rsa:2048"]
+    subprocess.run(["openssl", "req", "-x509", *algorithm, "-keyout", str(key), "-out", str(cert), "-days", "2",
+                    "-nodes", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    return make_certificate(tmp_path)
+
+
+@pytest.fixture
+def tls_herald(start_herald, certificate):
+    cert, key = certificate
+    return start_herald("--tls-cert", cert, "--tls-key", key, "--handshake-timeout", "2")
+
+
+def client_context(cert: str, **versions) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=cert)
+    for name, value in versions.items():
+        setattr(context, name, value)
+    return context
+
+
+def publish(h: H.HeraldProcess, topic: str, data) -> dict:
+    r = H.admin_request(h.admin_port, "POST", f"/v1/publish?topic={topic}", body=json.dumps(data).encode(),
+                        content_type="application/json")
+    assert r.status == 200, r.body
+    return r.json()
+
+
+def metric(h: H.HeraldProcess, name: str, **labels) -> float:
+    samples = H.parse_prometheus(H.admin_get(h.admin_port, "/metrics").body.decode())
+    return H.prom_value(samples, name, **labels) or 0
+
+
+def test_wss_carries_the_protocol_both_ways(tls_herald, certificate):
+    async def scenario():
+        context = client_context(certificate[0])
+        async with websockets.connect(f"wss://127.0.0.1:{tls_herald.port}/ws", ssl=context,
+                                      max_size=None, compression="deflate") as ws:
+            await ws.send(json.dumps({"type": "subscribe", "topic": "t"}))
+            assert json.loads(await ws.recv())["type"] == "subscribed"
+            await asyncio.to_thread(publish, tls_herald, "t", {"x": 1})
+            assert json.loads(await ws.recv())["data"] == {"x": 1}
+            big = "y" * 300_000  # many records, compressed once, encrypted per connection
+            await asyncio.to_thread(publish, tls_herald, "t", big)
+            assert json.loads(await ws.recv())["data"] == big
+            await ws.send("z" * 60_000)  # inbound across several records and receives
+            assert json.loads(await ws.recv())["code"] == "bad_json"
+            await ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(await ws.recv()) == {"type": "pong"}
+            assert ws.transport.get_extra_info("ssl_object").version() == "TLSv1.3"
+
+    H.run_async(scenario())
+    assert metric(tls_herald, "herald_tls_handshakes_total") >= 1
+
+
+def test_every_subscriber_gets_each_publish_encrypted_for_it(tls_herald, certificate):
+    async def scenario():
+        context = client_context(certificate[0])
+        sockets = [await websockets.connect(f"wss://127.0.0.1:{tls_herald.port}/ws?topics=fan", ssl=context)
+                   for _ in range(40)]
+        H.wait_until(lambda: H.admin_get(tls_herald.admin_port, "/v1/topics/fan").json()["subscribers"] == 40, 10,
+                     desc="40 subscribers")
+        for i in range(1, 21):
+            await asyncio.to_thread(publish, tls_herald, "fan", i)
+        for ws in sockets:
+            got = [json.loads(await asyncio.wait_for(ws.recv(), 10))["seq"] for _ in range(20)]
+            assert got == list(range(1, 21))
+            await ws.close()
+
+    H.run_async(scenario(), timeout=60)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tls12_works_and_older_versions_are_refused(tls_herald, certificate):
+    cert = certificate[0]
+    context = client_context(cert, maximum_version=ssl.TLSVersion.TLSv1_2)
+    with socket.create_connection(("127.0.0.1", tls_herald.port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert tls.version() == "TLSv1.2"
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+    before = metric(tls_herald, "herald_handshakes_failed_total", reason="tls")
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname = False
+    old.verify_mode = ssl.CERT_NONE
+    old.minimum_version = ssl.TLSVersion.TLSv1
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        old.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    with socket.create_connection(("127.0.0.1", tls_herald.port), timeout=5) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            with old.wrap_socket(raw) as tls:
+                tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                tls.recv(10)
+    H.wait_until(lambda: metric(tls_herald, "herald_handshakes_failed_total", reason="tls") > before, 10,
+                 desc="the refused handshake counted")
+
+
+def test_alpn_answers_http11(tls_herald, certificate):
+    context = client_context(certificate[0])
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", tls_herald.port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert tls.selected_alpn_protocol() == "http/1.1"
+    only_h2 = client_context(certificate[0])
+    only_h2.set_alpn_protocols(["h2"])
+    with socket.create_connection(("127.0.0.1", tls_herald.port), timeout=5) as raw:
+        with only_h2.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert tls.selected_alpn_protocol() is None  # no ALPN answer, still a handshake
+
+
+@pytest.mark.parametrize("garbage", [b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01\x00\x05hello", b"\x00" * 600])
+def test_garbage_instead_of_a_client_hello_is_closed_and_counted(tls_herald, garbage):
+    before = metric(tls_herald, "herald_handshakes_failed_total", reason="tls")
+    with socket.create_connection(("127.0.0.1", tls_herald.port), timeout=5) as raw:
+        raw.sendall(garbage)
+        raw.settimeout(5)
+        try:
+            while raw.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+    H.wait_until(lambda: metric(tls_herald, "herald_handshakes_failed_total", reason="tls") > before, 10,
+                 desc="the failed handshake counted")
+    # The server is fine.
+    assert H.admin_get(tls_herald.admin_port, "/healthz").status == 200
+
+
+def test_a_stalled_handshake_is_closed_by_the_handshake_timeout(tls_herald):
+    before = metric(tls_herald, "herald_handshakes_failed_total", reason="timeout")
+    with socket.create_connection(("127.0.0.1", tls_herald.port), timeout=10) as raw:
+        raw.sendall(b"\x16\x03\x01\x02\x00\x01\x00")  # the start of a ClientHello, then nothing
+        started = time.monotonic()
+        assert raw.recv(10) == b""
+        assert time.monotonic() - started < 8
+    assert metric(tls_herald, "herald_handshakes_failed_total", reason="timeout") > before
+
+
+def test_an_rsa_certificate_works_too(start_herald, tmp_path):
+    cert, key = make_certificate(tmp_path, "rsa")
+    herald = start_herald("--tls-cert", cert, "--tls-key", key)
+
+    async def scenario():
+        async with websockets.connect(f"wss://127.0.0.1:{herald.port}/ws?topics=r", ssl=client_context(cert)) as ws:
+            await ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(await ws.recv()) == {"type": "pong"}
+
+    H.run_async(scenario())
+
+
+def test_bad_tls_configurations_are_refused_at_start(herald_bin, tmp_path, certificate):
+    cert, key = certificate
+    lone = H.run_herald_once(herald_bin, ["--tls-cert", cert, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+    assert lone.returncode != 0 and b"--tls-key" in lone.stderr
+    other_cert, other_key = make_certificate(tmp_path, "rsa")
+    mismatched = H.run_herald_once(herald_bin, ["--tls-cert", cert, "--tls-key", other_key,
+                                                "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+    assert mismatched.returncode != 0 and b"TLS" in mismatched.stderr
+    missing = H.run_herald_once(herald_bin, ["--tls-cert", str(tmp_path / "none.pem"), "--tls-key", key,
+                                             "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+    assert missing.returncode != 0 and b"none.pem" in missing.stderr
