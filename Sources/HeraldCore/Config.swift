@@ -153,6 +153,9 @@ public struct Config: Sendable, Equatable {
     public var redisTopicTTLSeconds = 86_400.0
     /// TLS on the public listener (`wss://`): a PEM certificate chain (leaf
     /// first) and its private key; both or neither.
+    /// `--allowed-origins`: browser origins allowed to open a WebSocket
+    /// (`OriginPolicy` patterns, comma separated); nil allows every one.
+    public var allowedOrigins: String?
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
 

@@ -148,6 +148,12 @@ public struct ConfigOption: Sendable {
                 \.redisTimeoutSeconds),
         seconds("redis-topic-ttl", "seconds a topic's seq and epoch outlive its last publish in Redis (default 86400)",
                 \.redisTopicTTLSeconds),
+        .init(name: "allowed-origins", valueName: "LIST",
+              help: "browser origins allowed to open a WebSocket, e.g. 'https://app.example.com,https://*.example.com'; others get 403") { config, text in
+            guard !text.isEmpty else { return false }
+            config.allowedOrigins = text
+            return true
+        },
         .init(name: "tls-cert", valueName: "FILE",
               help: "PEM certificate chain for TLS on the public listener (wss://); needs --tls-key") { config, text in
             guard !text.isEmpty else { return false }

@@ -17,6 +17,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case handshakeFailedCapacity
     case handshakeFailedUnauthorized
     case handshakeFailedTLS
+    case handshakeFailedOrigin
     case tokensExpired
     case refreshes
     case disconnectsByAdmin
@@ -150,6 +151,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .adminConnectionsRefused: ("admin_connections_refused_total", nil, nil, "admin connections closed at accept: every place held by an authorized client")
         case .adminRequestsRefused: ("admin_requests_refused_total", nil, nil, "admin requests refused for their framing (400, 413, 417, 431, 501) and closed")
         case .handshakeFailedTLS: Counter.handshake("tls")
+        case .handshakeFailedOrigin: Counter.handshake("origin")
         case .tlsErrors: ("tls_errors_total", nil, nil, "TLS connections ended by a record-layer failure after the handshake (bad record, alert), or by the peer's close_notify")
         case .tlsHandshakes: ("tls_handshakes_total", nil, nil, "TLS handshakes completed on the public listener")
         }
@@ -171,6 +173,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .notFound: .handshakeFailedNotFound
         case .capacity: .handshakeFailedCapacity
         case .unauthorized: .handshakeFailedUnauthorized
+        case .origin: .handshakeFailedOrigin
         }
     }
 

@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldProtocol
 import HeraldIO
 import HeraldTLS
 
@@ -10,6 +11,8 @@ public final class Engine {
     private var admins: [AdminServer] = []
     /// Multi-node: the Redis broker thread (nil on a single node).
     private var broker: ClusterBroker?
+    /// TLS certificates (reloaded on SIGHUP); nil without TLS.
+    private var tls: TLSCertificates?
     private var listeners: [Int32] = []
     public private(set) var plan: RingPlan
     /// The process-wide `--connections-max` count shared by every shard.
@@ -81,17 +84,21 @@ public final class Engine {
             self.broker = broker
         }
         let control = ShardControl(wakeDescriptors: wakeDescriptors)
-        var tls: TLSContext?
+        if let origins = config.allowedOrigins, OriginPolicy(origins) == nil {
+            throw StartError(description: "bad --allowed-origins '\(origins)': comma-separated origins like https://app.example.com or https://*.example.com")
+        }
+        var tls: TLSCertificates?
         if (config.tlsCertificateFile == nil) != (config.tlsKeyFile == nil) {
             throw StartError(description: "--tls-cert and --tls-key go together")
         }
         if let certificate = config.tlsCertificateFile, let key = config.tlsKeyFile {
             do {
-                tls = try TLSContext(certificateChainFile: certificate, privateKeyFile: key)
+                tls = try TLSCertificates(certificateFile: certificate, keyFile: key)
             } catch {
                 throw StartError(description: "cannot load TLS: \(error)")
             }
         }
+        self.tls = tls
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
                                 wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget,
@@ -114,6 +121,7 @@ public final class Engine {
         var report = StatsReport(shards: shards.map(\.counters), admin: serverCounters + [cacheCounters],
                                  registry: registry, startedMilliseconds: Clock.monotonicMilliseconds())
         report.cluster = clusterStatus
+        report.tls = tls
         let router = AdminRouter(token: config.adminToken, stats: report, publisher: Publisher(registry: registry),
                                  control: control,
                                  idempotency: IdempotencyCache(
@@ -158,7 +166,13 @@ public final class Engine {
     /// close connections with 1001, exit within the shutdown timeout.
     /// A second signal exits at once.
     public func runUntilSignalled() {
-        let received = Signals.waitForTermination()
+        var received = Signals.waitForSignal()
+        while received == .hangup {
+            // SIGHUP: new TLS handshakes use the certificate files as they
+            // are now; nothing else changes and no connection drops.
+            if let tls { tls.reload() } else { Log.info("SIGHUP ignored: no --tls-cert to reload") }
+            received = Signals.waitForSignal()
+        }
         Log.info("shutting down", ["signal": received.name,
                                    "timeout-seconds": "\(config.shutdownTimeoutSeconds)"])
         Engine.exitOnSecondSignal()

@@ -6,7 +6,8 @@ import HeraldTLS
 /// connection's first bytes, freed with the slot) and one plaintext
 /// scratch buffer the ring's decryptions share.
 final class ReactorTLS {
-    let context: TLSContext
+    /// Where new sessions get their context (replaced on SIGHUP).
+    let certificates: TLSCertificates
     var sessions: [TLSSession?]
     /// One TLS record's plaintext at most (RFC 8446 §5.1: 2^14 bytes).
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 16)
@@ -15,8 +16,8 @@ final class ReactorTLS {
     /// 64 KiB still fills a socket buffer's worth.
     static let plaintextPerSendMax = 64 * 1024
 
-    init(context: TLSContext, capacity: Int) {
-        self.context = context
+    init(certificates: TLSCertificates, capacity: Int) {
+        self.certificates = certificates
         sessions = Array(repeating: nil, count: capacity)
     }
 
@@ -37,7 +38,7 @@ extension Reactor {
         if let existing = tls.sessions[Int(index)] {
             session = existing
         } else {
-            guard let made = TLSSession(context: tls.context) else {
+            guard let made = TLSSession(context: tls.certificates.context) else {
                 counters.add(.handshakeFailedTLS)
                 tearDown(index)
                 return

@@ -103,7 +103,7 @@ final class Reactor {
         completions = .allocate(capacity: ReactorSettings.reapBatch)
         pingFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .ping, payload: [UInt8]()), shared: true)
         emptyPongFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: [UInt8]()), shared: true)
-        tls = settings.tls.map { ReactorTLS(context: $0, capacity: capacity) }
+        tls = settings.tls.map { ReactorTLS(certificates: $0, capacity: capacity) }
         if isPrimary {
             self.wakeDescriptor = wakeDescriptor
             ring.preparePollMultishot(descriptor: wakeDescriptor,

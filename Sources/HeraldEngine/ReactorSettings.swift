@@ -58,7 +58,7 @@ struct ReactorSettings {
     /// The liveness rules in wheel ticks (`Liveness.decide`).
     let liveness: Liveness.Timing
     /// TLS on the public listener (`--tls-cert`, `--tls-key`); nil: plain.
-    var tls: TLSContext?
+    var tls: TLSCertificates?
 
     init(_ config: Config) {
         handshakeTimeoutMilliseconds = UInt64(config.handshakeTimeoutSeconds * 1000)
@@ -86,7 +86,8 @@ struct ReactorSettings {
                                    pongTimeoutTicks: ticks(pongTimeoutMilliseconds),
                                    sendTimeoutTicks: ticks(sendTimeoutMilliseconds), policy: slowConsumerPolicy)
         routing = PublicRoutingPolicy(enableEcho: enableEcho, topicsPerConnectionMax: topicsPerConnectionMax,
-                                      jwtSecret: jwtSecret, servePages: !config.disableDemo)
+                                      jwtSecret: jwtSecret, servePages: !config.disableDemo,
+                                      allowedOrigins: config.allowedOrigins.flatMap(OriginPolicy.init))
     }
 }
 

@@ -35,10 +35,10 @@ final class Shard: @unchecked Sendable {
     /// Commands from the admin thread (disconnect by `sub`).
     private let control: ShardControl
     /// TLS on the public listener (shared by every shard), nil: plain.
-    private let tls: TLSContext?
+    private let tls: TLSCertificates?
 
     init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
-         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl, tls: TLSContext? = nil) {
+         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl, tls: TLSCertificates? = nil) {
         self.control = control
         self.tls = tls
         self.index = index

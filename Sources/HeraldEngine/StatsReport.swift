@@ -11,6 +11,8 @@ struct StatsReport {
     let startedMilliseconds: UInt64
     /// Multi-node figures; nil on a single node.
     var cluster: ClusterStatus? = nil
+    /// TLS certificate reloads; nil without TLS.
+    var tls: TLSCertificates? = nil
 
     func total(_ counter: Counter) -> UInt64 {
         shards.reduce(admin.reduce(0) { $0 &+ $1.value(counter) }) { $0 &+ $1.value(counter) }
@@ -175,6 +177,12 @@ struct StatsReport {
                 let (type, help) = Self.clusterHelp[name] ?? ("counter", name)
                 single(name, type, help, value)
             }
+        }
+        if let tls {
+            out += "# HELP herald_tls_reloads_total SIGHUP reloads of --tls-cert/--tls-key, by result\n"
+            out += "# TYPE herald_tls_reloads_total counter\n"
+            out += "herald_tls_reloads_total{result=\"ok\"} \(tls.reloads.load(ordering: .relaxed))\n"
+            out += "herald_tls_reloads_total{result=\"failed\"} \(tls.reloadFailures.load(ordering: .relaxed))\n"
         }
         out += "# HELP herald_uptime_seconds seconds since start\n# TYPE herald_uptime_seconds gauge\n"
         out += "herald_uptime_seconds \((Clock.monotonicMilliseconds() - startedMilliseconds) / 1000)\n"

@@ -6,8 +6,16 @@ import Glibc
 public enum Signals {
     public enum Termination: Sendable {
         case terminate, interrupt
+        /// SIGHUP: reload the TLS certificate (only from `waitForSignal`).
+        case hangup
 
-        public var name: String { self == .terminate ? "SIGTERM" : "SIGINT" }
+        public var name: String {
+            switch self {
+            case .terminate: "SIGTERM"
+            case .interrupt: "SIGINT"
+            case .hangup: "SIGHUP"
+            }
+        }
     }
 
     /// Blocks SIGTERM/SIGINT (taken by `waitForTermination`) and SIGPIPE
@@ -16,7 +24,21 @@ public enum Signals {
     public static func blockTermination() {
         var signals = terminationSet()
         sigaddset(&signals, SIGPIPE)
+        sigaddset(&signals, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    /// Waits for SIGTERM, SIGINT or SIGHUP.
+    public static func waitForSignal() -> Termination {
+        var signals = terminationSet()
+        sigaddset(&signals, SIGHUP)
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        switch received {
+        case SIGHUP: return .hangup
+        case SIGTERM: return .terminate
+        default: return .interrupt
+        }
     }
 
     /// Waits for SIGTERM or SIGINT.

@@ -37,6 +37,8 @@ public enum PublicRefusal: Sendable, Equatable {
     case notFound
     case capacity
     case unauthorized
+    /// `Origin` outside `--allowed-origins` (403).
+    case origin
 }
 
 /// What the public listener does with one complete request head: a pure
@@ -87,8 +89,12 @@ public struct PublicRoutingPolicy: Sendable {
     public var jwtSecret: [UInt8]?
     /// Serve the demo page and the client (`PublicPage`).
     public var servePages: Bool
+    /// `--allowed-origins`; nil: every origin.
+    public var allowedOrigins: OriginPolicy?
 
-    public init(enableEcho: Bool, topicsPerConnectionMax: Int, jwtSecret: [UInt8]?, servePages: Bool = false) {
+    public init(enableEcho: Bool, topicsPerConnectionMax: Int, jwtSecret: [UInt8]?, servePages: Bool = false,
+                allowedOrigins: OriginPolicy? = nil) {
+        self.allowedOrigins = allowedOrigins
         self.enableEcho = enableEcho
         self.topicsPerConnectionMax = topicsPerConnectionMax
         self.jwtSecret = jwtSecret
@@ -143,6 +149,11 @@ public enum PublicRequestRouting {
         case .upgrade(let value, let offer):
             accept = value
             deflate = offer
+        }
+        if let origins = policy.allowedOrigins, !origins.allows(head.header("Origin")) {
+            // RFC 6455 §4.2.2: a server that does not accept the origin
+            // answers 403 Forbidden.
+            return .refuse(.forbidden, .origin)
         }
         guard route == .webSocket else {
             return .upgrade(PublicUpgrade(route: route, accept: accept, deflate: deflate, topics: [], token: nil))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import ssl
 import subprocess
@@ -186,3 +187,67 @@ def test_bad_tls_configurations_are_refused_at_start(herald_bin, tmp_path, certi
     missing = H.run_herald_once(herald_bin, ["--tls-cert", str(tmp_path / "none.pem"), "--tls-key", key,
                                              "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
     assert missing.returncode != 0 and b"none.pem" in missing.stderr
+
+
+def test_sighup_reloads_the_certificate_without_dropping_connections(start_herald, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first_cert, first_key = make_certificate(tmp_path / "a")
+    second_cert, second_key = make_certificate(tmp_path / "b")
+    live_cert, live_key = tmp_path / "live-cert.pem", tmp_path / "live-key.pem"
+    live_cert.write_bytes(open(first_cert, "rb").read())
+    live_key.write_bytes(open(first_key, "rb").read())
+    herald = start_herald("--tls-cert", str(live_cert), "--tls-key", str(live_key))
+
+    def handshake(ca: str) -> None:
+        with socket.create_connection(("127.0.0.1", herald.port), timeout=5) as raw:
+            with client_context(ca).wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+
+    async def scenario():
+        async with websockets.connect(f"wss://127.0.0.1:{herald.port}/ws", ssl=client_context(first_cert)) as ws:
+            live_cert.write_bytes(open(second_cert, "rb").read())
+            live_key.write_bytes(open(second_key, "rb").read())
+            herald.send_signal(signal.SIGHUP)
+            await asyncio.to_thread(H.wait_until, lambda: metric(herald, "herald_tls_reloads_total", result="ok") == 1,
+                                    10, desc="the reload")
+            await asyncio.to_thread(handshake, second_cert)  # new handshakes: the new certificate
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await asyncio.to_thread(handshake, first_cert)
+            await ws.send(json.dumps({"type": "ping"}))  # the old connection goes on
+            assert json.loads(await ws.recv()) == {"type": "pong"}
+            # A broken file is refused; the certificate in use stays.
+            live_cert.write_text("not a certificate")
+            herald.send_signal(signal.SIGHUP)
+            await asyncio.to_thread(H.wait_until,
+                                    lambda: metric(herald, "herald_tls_reloads_total", result="failed") == 1,
+                                    10, desc="the failed reload")
+            await asyncio.to_thread(handshake, second_cert)
+
+    H.run_async(scenario())
+    assert "tls reload failed" in herald.stderr_text()
+
+
+def test_allowed_origins_forbid_other_browser_origins(start_herald):
+    herald = start_herald("--allowed-origins", "https://app.example.com,https://*.example.org")
+
+    def status(origin: str | None) -> int:
+        extra = [("Origin", origin)] if origin else []
+        raw = H.upgrade_request("/ws", f"127.0.0.1:{herald.port}", H.make_key(), extra=extra)
+        with H.connect(herald.port) as sock:
+            sock.sendall(raw)
+            return H.read_http_response(H.SockReader(sock), head_only=True).status
+
+    assert status("https://app.example.com") == 101
+    assert status("https://eu.example.org") == 101
+    assert status(None) == 101  # not a browser
+    assert status("https://evil.test") == 403
+    assert status("null") == 403
+    assert metric(herald, "herald_handshakes_failed_total", reason="origin") == 2
+
+
+def test_a_malformed_origin_list_is_refused_at_start(herald_bin):
+    out = H.run_herald_once(herald_bin, ["--allowed-origins", "ftp://x", "--listen", "127.0.0.1:0",
+                                         "--admin-listen", "127.0.0.1:0"])
+    assert out.returncode != 0 and b"--allowed-origins" in out.stderr
