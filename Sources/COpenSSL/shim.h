@@ -20,6 +20,14 @@ static inline void herald_ssl_ctx_harden(SSL_CTX *ctx) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 
+// What a memory BIO's buffer holds allocated (it keeps its largest size
+// after the bytes are read out).
+static inline size_t herald_bio_mem_capacity(BIO *bio) {
+    BUF_MEM *memory = NULL;
+    BIO_get_mem_ptr(bio, &memory);
+    return memory == NULL ? 0 : memory->max;
+}
+
 // A memory BIO that is empty answers "retry", not EOF: more records come.
 static inline void herald_bio_mem_retry_when_empty(BIO *bio) { BIO_set_mem_eof_return(bio, -1); }
 

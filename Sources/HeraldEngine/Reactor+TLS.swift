@@ -55,7 +55,7 @@ extension Reactor {
         if !wasComplete && session.isHandshakeComplete { counters.add(.tlsHandshakes) }
         switch outcome {
         case .progress:
-            if session.pendingOutput > 0 { scheduleFlush(index) }
+            if session.pendingOutput > 0 { scheduleFlush(index) } else { session.trim() }
         case .closed:
             // close_notify: the peer sends nothing more.
             counters.add(.tlsErrors)
@@ -124,5 +124,6 @@ extension Reactor {
         slot.pointee.flags.insert(.cipherHead)
         slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: ciphertext.queueCost)
         queuedBytesTotal += ciphertext.queueCost
+        session.trim()
     }
 }

@@ -9,9 +9,12 @@ import COpenSSL
 public final class TLSSession {
     private let ssl: OpaquePointer
     /// Ciphertext from the peer (we write, OpenSSL reads).
-    private let input: OpaquePointer
+    private var input: OpaquePointer
     /// Ciphertext for the peer (OpenSSL writes, we read).
-    private let output: OpaquePointer
+    private var output: OpaquePointer
+    /// A drained memory BIO keeps its largest buffer: one past this is
+    /// replaced by a new, empty BIO (`trim`).
+    static let idleBufferBytesMax = 512
 
     public init?(context: TLSContext) {
         guard let ssl = SSL_new(context.context) else { return nil }
@@ -90,6 +93,27 @@ public final class TLSSession {
 
     /// Ciphertext waiting to be sent.
     public var pendingOutput: Int { Int(BIO_ctrl_pending(output)) }
+
+    /// Gives back what an idle connection does not need: a memory BIO that
+    /// is empty but still holds a large buffer (a burst of records left it)
+    /// is replaced by a new one, so an idle TLS connection keeps its `SSL`
+    /// and two small BIOs, not the high-water mark of its traffic
+    /// (`SSL_MODE_RELEASE_BUFFERS` does the same for OpenSSL's own record
+    /// buffers). Call when the connection's input and output are drained.
+    public func trim() {
+        if BIO_ctrl_pending(input) == 0, herald_bio_mem_capacity(input) > Self.idleBufferBytesMax,
+           let fresh = BIO_new(BIO_s_mem()) {
+            herald_bio_mem_retry_when_empty(fresh)
+            SSL_set0_rbio(ssl, fresh)  // frees the old one
+            input = fresh
+        }
+        if BIO_ctrl_pending(output) == 0, herald_bio_mem_capacity(output) > Self.idleBufferBytesMax,
+           let fresh = BIO_new(BIO_s_mem()) {
+            herald_bio_mem_retry_when_empty(fresh)
+            SSL_set0_wbio(ssl, fresh)
+            output = fresh
+        }
+    }
 
     /// Moves up to `buffer.count` bytes of pending ciphertext into `buffer`.
     public func takeOutput(into buffer: UnsafeMutableRawBufferPointer) -> Int {
