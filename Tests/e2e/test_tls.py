@@ -251,3 +251,21 @@ def test_a_malformed_origin_list_is_refused_at_start(herald_bin):
     out = H.run_herald_once(herald_bin, ["--allowed-origins", "ftp://x", "--listen", "127.0.0.1:0",
                                          "--admin-listen", "127.0.0.1:0"])
     assert out.returncode != 0 and b"--allowed-origins" in out.stderr
+
+
+def test_a_returning_client_resumes_its_session(tls_herald, certificate):
+    """TLS 1.3 stateless session tickets (RFC 8446 §4.6.1): sent after the
+    handshake, they let a reconnecting client skip the certificate."""
+    context = client_context(certificate[0])
+
+    def connect(session=None):
+        with socket.create_connection(("127.0.0.1", tls_herald.port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+                tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert tls.recv(4096).startswith(b"HTTP/1.1 200")  # the tickets came before it
+                return tls.session, tls.session_reused
+
+    session, reused = connect()
+    assert not reused and session is not None
+    _, reused = connect(session)
+    assert reused
