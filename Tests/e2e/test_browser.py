@@ -137,13 +137,13 @@ class PageServer:
 class Browser:
     """Headless Chromium with the DevTools protocol on a loopback port."""
 
-    def __init__(self, binary: str, url: str):
+    def __init__(self, binary: str, url: str, extra_args: tuple[str, ...] = ()):
         self.profile = tempfile.mkdtemp(prefix="herald-chromium-")
         self.process = subprocess.Popen(
             [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
              "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-             f"--user-data-dir={self.profile}", url],
+             f"--user-data-dir={self.profile}", *extra_args, url],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         port_file = Path(self.profile) / "DevToolsActivePort"
         H.wait_until(lambda: port_file.exists() and port_file.read_text().strip(), 60,
@@ -291,3 +291,28 @@ def test_the_js_client_in_chromium_stops_on_a_refused_token(start_herald, chromi
     finally:
         browser.close()
         pages.close()
+
+
+def test_the_demo_page_over_https_uses_wss(start_herald, chromium, tmp_path):
+    # An https page may only open wss:// (mixed content): the page, the
+    # client script and the WebSocket all come over herald's TLS listener.
+    from test_tls import make_certificate
+    cert, key = make_certificate(tmp_path)
+    herald = start_herald("--tls-cert", cert, "--tls-key", key)
+    url = f"https://127.0.0.1:{herald.port}/?topic=secure-demo"
+    # The certificate is self-signed for this run: the browser is told to
+    # accept it (what a real deployment's CA-signed certificate makes moot).
+    browser = Browser(chromium, url, extra_args=("--ignore-certificate-errors",))
+    try:
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/secure-demo").json()["subscribers"] == 1, 30,
+                     desc="the https demo page subscribed over wss")
+        assert browser.evaluate("location.protocol") == "https:"
+        r = H.admin_request(herald.admin_port, "POST", "/v1/publish?topic=secure-demo",
+                            body=b'{"n":1}', content_type="application/json")
+        assert r.status == 200
+        H.wait_until(lambda: browser.evaluate("document.getElementById('count').textContent") == "1", 15,
+                     desc="the message on the page")
+        samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+        assert (H.prom_value(samples, "herald_tls_handshakes_total") or 0) >= 2  # the page and its WebSocket
+    finally:
+        browser.close()
