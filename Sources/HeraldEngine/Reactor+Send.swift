@@ -210,6 +210,8 @@ extension Reactor {
         if slot.pointee.sendHead == SendNodePool.none {
             slot.pointee.sendTail = SendNodePool.none
             if slot.pointee.life.flags.contains(.endAfterSend) {
+                // TLS: the close_notify goes out after the last frame, then FIN.
+                if queueCloseNotify(index) { return }
                 queueDrained(index)
                 return
             } else if slot.pointee.state == .open && slot.pointee.subscriptions != ShardRouter.none {

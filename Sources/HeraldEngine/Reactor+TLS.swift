@@ -74,6 +74,20 @@ extension Reactor {
         }
     }
 
+    /// The connection is ending and its queue is out: queues the session's
+    /// close_notify and schedules its send; false when there is nothing to
+    /// send (no TLS, no finished handshake, or already sent) and the
+    /// connection may end now.
+    func queueCloseNotify(_ index: UInt32) -> Bool {
+        guard let session = tls?.sessions[Int(index)], session.isHandshakeComplete, !session.closeQueued else {
+            return false
+        }
+        session.close()
+        guard session.pendingOutput > 0 else { return false }
+        scheduleFlush(index)
+        return true
+    }
+
     /// Whether the connection's session holds ciphertext to send.
     func tlsHasOutput(_ index: UInt32) -> Bool {
         guard let session = tls?.sessions[Int(index)] else { return false }

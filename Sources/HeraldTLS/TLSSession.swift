@@ -91,6 +91,18 @@ public final class TLSSession {
         return SSL_write(ssl, plaintext.baseAddress, Int32(plaintext.count)) == Int32(plaintext.count)
     }
 
+    /// Whether `close` queued our close_notify.
+    public private(set) var closeQueued = false
+
+    /// Queues the close_notify alert (RFC 8446 §6.1: each party sends one
+    /// before closing its write side, so the peer can tell the end from a
+    /// truncation attack) into `pendingOutput`. Once.
+    public func close() {
+        guard !closeQueued else { return }
+        closeQueued = true
+        _ = SSL_shutdown(ssl)  // 0: ours is queued, the peer's not yet read
+    }
+
     /// Ciphertext waiting to be sent.
     public var pendingOutput: Int { Int(BIO_ctrl_pending(output)) }
 

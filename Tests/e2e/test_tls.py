@@ -269,3 +269,19 @@ def test_a_returning_client_resumes_its_session(tls_herald, certificate):
     assert not reused and session is not None
     _, reused = connect(session)
     assert reused
+
+
+def test_the_server_ends_with_close_notify(tls_herald, certificate):
+    """RFC 8446 §6.1: close_notify before the FIN, so a client can tell the
+    end of the answer from a truncation (Python raises on a bare EOF when
+    ragged EOFs are not suppressed)."""
+    context = client_context(certificate[0])
+    for request in (b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n",  # 404, then close
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", tls_herald.port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as tls:
+                tls.sendall(request)
+                answer = b""
+                while chunk := tls.recv(4096):  # b"" only after close_notify
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.1 ")
