@@ -123,7 +123,17 @@ extension Reactor {
         let slot = slab.pointer(index)
         // TLS: the head becomes one ciphertext node, sent alone.
         let vectorsMax = tls == nil ? SendBatchPool.iovecsMax : 1
-        if tls != nil { prepareCiphertext(index) }
+        if tls != nil {
+            guard prepareCiphertext(index) else {
+                batches.give(batch)
+                tearDown(index)
+                return
+            }
+            guard slot.pointee.sendHead != SendNodePool.none else {
+                batches.give(batch)
+                return
+            }
+        }
         var node = slot.pointee.sendHead
         var count = 0
         var skip = Int(slot.pointee.sendOffset)

@@ -99,11 +99,14 @@ extension Reactor {
     /// and released, and everything the session has to send — their
     /// records, handshake messages, tickets, alerts — becomes one owned
     /// node at the head. The queue's byte count follows (plaintext out,
-    /// ciphertext in).
-    func prepareCiphertext(_ index: UInt32) {
-        guard let tls, let session = tls.sessions[Int(index)] else { return }
+    /// ciphertext in). False when the queue cannot be encrypted (no session
+    /// yet, or OpenSSL refused): the caller ends the connection — plaintext
+    /// never goes out on a TLS listener.
+    func prepareCiphertext(_ index: UInt32) -> Bool {
+        guard let tls else { return true }
+        guard let session = tls.sessions[Int(index)] else { return false }
         let slot = slab.pointer(index)
-        guard !slot.pointee.flags.contains(.cipherHead) else { return }
+        guard !slot.pointee.flags.contains(.cipherHead) else { return true }
         var encrypted = 0
         while slot.pointee.sendHead != SendNodePool.none && encrypted < ReactorTLS.plaintextPerSendMax {
             let head = slot.pointee.sendHead
@@ -111,7 +114,7 @@ extension Reactor {
             // Safe: plaintext nodes are never sent partly (sendOffset is 0).
             guard session.write(UnsafeRawBufferPointer(bytes)) else {
                 counters.add(.tlsErrors)
-                return
+                return false
             }
             encrypted += bytes.count
             let cost = bytes.count + nodes.overhead(head)
@@ -121,7 +124,7 @@ extension Reactor {
         }
         if slot.pointee.sendHead == SendNodePool.none { slot.pointee.sendTail = SendNodePool.none }
         let pending = session.pendingOutput
-        guard pending > 0 else { return }
+        guard pending > 0 else { return true }
         let ciphertext = OutboundFrame(count: pending) { buffer in
             var taken = 0
             while taken < buffer.count {
@@ -139,5 +142,6 @@ extension Reactor {
         slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: ciphertext.queueCost)
         queuedBytesTotal += ciphertext.queueCost
         session.trim()
+        return true
     }
 }
