@@ -55,6 +55,14 @@ static inline void herald_prep_accept_direct_at(struct io_uring_sqe *sqe, int fd
     sqe->file_index = slot + 1;
 }
 
+// The same, writing the peer's address (a single-shot accept owns its
+// buffer until it completes).
+static inline void herald_prep_accept_direct_at_address(struct io_uring_sqe *sqe, int fd, unsigned slot,
+                                                        struct sockaddr *address, socklen_t *length) {
+    io_uring_prep_accept(sqe, fd, address, length, 0);
+    sqe->file_index = slot + 1;
+}
+
 // prctl is variadic and pthread_setname_np needs _GNU_SOURCE (which must not
 // be defined for Swift, NOTES.md): a fixed-signature wrapper.
 static inline void herald_set_thread_name(const char *name) {

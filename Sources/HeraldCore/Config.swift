@@ -153,6 +153,11 @@ public struct Config: Sendable, Equatable {
     public var redisTopicTTLSeconds = 86_400.0
     /// TLS on the public listener (`wss://`): a PEM certificate chain (leaf
     /// first) and its private key; both or neither.
+    /// New connections one source address (an IPv6 /64) may open per
+    /// second, with a burst of as many; past it a connection is closed at
+    /// accept, before any handshake work. 0: no limit (the default: many
+    /// clients may share one address behind a NAT or a proxy).
+    public var connectRatePerSource = 0
     /// `--allowed-origins`: browser origins allowed to open a WebSocket
     /// (`OriginPolicy` patterns, comma separated); nil allows every one.
     public var allowedOrigins: String?

@@ -148,6 +148,8 @@ public struct ConfigOption: Sendable {
                 \.redisTimeoutSeconds),
         seconds("redis-topic-ttl", "seconds a topic's seq and epoch outlive its last publish in Redis (default 86400)",
                 \.redisTopicTTLSeconds),
+        integer("connect-rate-per-source", "new connections per second from one address (IPv6: one /64), with a burst of as many; 0 = no limit (default 0)",
+                \.connectRatePerSource, range: 0...1_000_000),
         .init(name: "allowed-origins", valueName: "LIST",
               help: "browser origins allowed to open a WebSocket, e.g. 'https://app.example.com,https://*.example.com'; others get 403") { config, text in
             guard !text.isEmpty else { return false }

@@ -18,6 +18,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case handshakeFailedUnauthorized
     case handshakeFailedTLS
     case handshakeFailedOrigin
+    case handshakeFailedRateLimited
     case tokensExpired
     case refreshes
     case disconnectsByAdmin
@@ -152,6 +153,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .adminRequestsRefused: ("admin_requests_refused_total", nil, nil, "admin requests refused for their framing (400, 413, 417, 431, 501) and closed")
         case .handshakeFailedTLS: Counter.handshake("tls")
         case .handshakeFailedOrigin: Counter.handshake("origin")
+        case .handshakeFailedRateLimited: Counter.handshake("rate_limited")
         case .tlsErrors: ("tls_errors_total", nil, nil, "TLS connections ended by a record-layer failure after the handshake (bad record, alert), or by the peer's close_notify")
         case .tlsHandshakes: ("tls_handshakes_total", nil, nil, "TLS handshakes completed on the public listener")
         }

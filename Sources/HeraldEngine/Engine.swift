@@ -99,10 +99,11 @@ public final class Engine {
             }
         }
         self.tls = tls
+        let connectLimit = config.connectRatePerSource > 0 ? ConnectRateLimit(perSecond: config.connectRatePerSource) : nil
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
                                 wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget,
-                                control: control, tls: tls))
+                                control: control, tls: tls, connectLimit: connectLimit))
         }
         let failures = StartBarrier(count: plan.shards)
         for shard in shards {

@@ -18,8 +18,15 @@ extension Reactor {
             let slot = slab.pointer(handle.index)
             slot.pointee.life.reserved()
             slot.pointee.pendingOperations = 1
-            ring.prepareAcceptDirect(listener: listener, fileIndex: handle.index,
-                                     userData: userData(.accept, handle.index))
+            if settings.connectLimit != nil, let buffer = acceptAddressFree.popLast() {
+                // Bounded: one buffer per armed accept (acceptsInFlightMax).
+                acceptAddressOfSlot[handle.index] = buffer
+                ring.prepareAcceptDirect(listener: listener, fileIndex: handle.index, address: acceptAddresses[buffer],
+                                         userData: userData(.accept, handle.index))
+            } else {
+                ring.prepareAcceptDirect(listener: listener, fileIndex: handle.index,
+                                         userData: userData(.accept, handle.index))
+            }
             acceptsInFlight += 1
         }
     }
@@ -29,6 +36,11 @@ extension Reactor {
         let index = completion.userData.index
         acceptsInFlight -= 1
         slot.pointee.pendingOperations -= 1
+        var source: UInt64?
+        if let buffer = acceptAddressOfSlot.removeValue(forKey: index) {
+            source = acceptAddresses[buffer].sourceKey
+            acceptAddressFree.append(buffer)
+        }
         if let error = completion.error {
             // ECANCELED is shutdown and ECONNABORTED a client that gave up
             // in the backlog: both cost this one attempt only. Anything else
@@ -52,6 +64,14 @@ extension Reactor {
             return
         }
         counters.add(.tcpAccepted)
+        if let source, let limit = settings.connectLimit, !limit.admit(source: source, nowMilliseconds: nowMilliseconds) {
+            // Over --connect-rate-per-source: closed before any byte is
+            // read, so a storm from one address costs no handshakes.
+            counters.add(.handshakeFailedRateLimited)
+            slot.pointee.life.accepted()
+            tearDown(index)
+            return
+        }
         slot.pointee.flags.insert(budget.acquire() ? .counted : .overCapacity)
         slot.pointee.life.accepted()
         slot.pointee.lastHeardTick = nowTick

@@ -71,6 +71,11 @@ final class Reactor {
     let wakeDescriptor: Int32?
     /// TLS sessions by slot and the ring's plaintext scratch; nil without TLS.
     let tls: ReactorTLS?
+    /// With `--connect-rate-per-source`: one address buffer per armed
+    /// accept (free ones, and the one each accepting slot holds).
+    var acceptAddresses: [PeerAddress] = []
+    var acceptAddressFree: [Int] = []
+    var acceptAddressOfSlot: [UInt32: Int] = [:]
 
     init(shardIndex: Int, ringIndex: Int, capacity: Int, listener: Int32, wakeDescriptor: Int32,
          isPrimary: Bool, settings: ReactorSettings, counters: ShardCounters, router: ShardRouter,
@@ -104,6 +109,10 @@ final class Reactor {
         pingFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .ping, payload: [UInt8]()), shared: true)
         emptyPongFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: [UInt8]()), shared: true)
         tls = settings.tls.map { ReactorTLS(certificates: $0, capacity: capacity) }
+        if settings.connectLimit != nil {
+            acceptAddresses = (0..<ReactorSettings.acceptsInFlightMax).map { _ in PeerAddress.allocate() }
+            acceptAddressFree = Array(acceptAddresses.indices)
+        }
         if isPrimary {
             self.wakeDescriptor = wakeDescriptor
             ring.preparePollMultishot(descriptor: wakeDescriptor,
@@ -119,6 +128,7 @@ final class Reactor {
     }
 
     deinit {
+        for address in acceptAddresses { address.deallocate() }
         completions.deallocate()
         for buffer in partialControls.values { buffer.deallocate() }
     }

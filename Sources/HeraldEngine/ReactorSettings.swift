@@ -59,6 +59,8 @@ struct ReactorSettings {
     let liveness: Liveness.Timing
     /// TLS on the public listener (`--tls-cert`, `--tls-key`); nil: plain.
     var tls: TLSCertificates?
+    /// `--connect-rate-per-source`, shared by every ring; nil: no limit.
+    var connectLimit: ConnectRateLimit?
 
     init(_ config: Config) {
         handshakeTimeoutMilliseconds = UInt64(config.handshakeTimeoutSeconds * 1000)

@@ -36,11 +36,15 @@ final class Shard: @unchecked Sendable {
     private let control: ShardControl
     /// TLS on the public listener (shared by every shard), nil: plain.
     private let tls: TLSCertificates?
+    /// `--connect-rate-per-source` (shared by every shard), nil: no limit.
+    private let connectLimit: ConnectRateLimit?
 
     init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
-         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl, tls: TLSCertificates? = nil) {
+         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl, tls: TLSCertificates? = nil,
+         connectLimit: ConnectRateLimit? = nil) {
         self.control = control
         self.tls = tls
+        self.connectLimit = connectLimit
         self.index = index
         self.budget = budget
         self.registry = registry
@@ -57,6 +61,7 @@ final class Shard: @unchecked Sendable {
     private func setUp() throws {
         var settings = ReactorSettings(config)
         settings.tls = tls
+        settings.connectLimit = connectLimit
         let now = Clock.monotonicMilliseconds()
         let router = ShardRouter(shardIndex: index, registry: registry)
         self.router = router

@@ -14,6 +14,18 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 
+    /// The same, with the peer's address written to `address` (which must
+    /// stay valid until the completion): direct descriptors have no
+    /// getpeername, so this is where a connection's source is learnt.
+    public func prepareAcceptDirect(listener: Int32, fileIndex: UInt32, address: PeerAddress, userData: UserData) {
+        let sqe = nextSQE()
+        address.length.pointee = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        herald_prep_accept_direct_at_address(sqe, listener, fileIndex,
+                                             UnsafeMutableRawPointer(address.storage).assumingMemoryBound(to: sockaddr.self),
+                                             address.length)
+        sqe.pointee.user_data = userData.rawValue
+    }
+
     /// Multishot receive into the provided-buffer group: one SQE serves the
     /// connection until it ends; an idle connection holds no buffer.
     @inlinable

@@ -77,6 +77,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "node-id": ("eu-1", { $0.nodeID == "eu-1" }),
     "redis-timeout": ("0.5", { $0.redisTimeoutSeconds == 0.5 }),
     "redis-topic-ttl": ("600", { $0.redisTopicTTLSeconds == 600 }),
+    "connect-rate-per-source": ("50", { $0.connectRatePerSource == 50 }),
     "allowed-origins": ("https://app.example.com,https://*.example.org",
                         { $0.allowedOrigins == "https://app.example.com,https://*.example.org" }),
     "tls-cert": ("/etc/herald/chain.pem", { $0.tlsCertificateFile == "/etc/herald/chain.pem" }),

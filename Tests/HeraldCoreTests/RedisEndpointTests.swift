@@ -51,3 +51,29 @@ import Testing
         }
     }
 }
+
+@Suite struct SourceRateLimiterTests {
+    @Test func aSourceGetsItsBurstThenItsRate() {
+        var limiter = SourceRateLimiter(perSecond: 10, burst: 5, slots: 64, seed: 7)
+        func admit(_ now: UInt64) -> Bool { limiter.admit(source: 0x7F00_0001, nowMilliseconds: now) }
+        let admitted = (0..<20).filter { _ in admit(1_000) }.count
+        #expect(admitted == 5)
+        // 10 a second: one more every 100 ms.
+        let early = admit(1_050)
+        let onTime = admit(1_100)
+        let again = admit(1_100)
+        #expect(!early && onTime && !again)
+        // A long quiet spell refills to the burst, not beyond.
+        let later = (0..<20).filter { _ in admit(100_000) }.count
+        #expect(later == 5)
+    }
+
+    @Test func otherSourcesAreNotHeldBackByOne() {
+        var limiter = SourceRateLimiter(perSecond: 1, burst: 2, slots: 4096, seed: 99)
+        for _ in 0..<10 { _ = limiter.admit(source: 1, nowMilliseconds: 5_000) }
+        let first = limiter.admit(source: 1, nowMilliseconds: 5_000)
+        #expect(!first)
+        let others = (2..<200).filter { limiter.admit(source: UInt64($0), nowMilliseconds: 5_000) }.count
+        #expect(others == 198)  // a newcomer on a shared bucket starts with a full burst
+    }
+}

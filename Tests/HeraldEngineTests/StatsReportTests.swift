@@ -58,7 +58,7 @@ func makeStatsReport(registry: TopicRegistry = makeRegistry(shards: 2)) -> Stats
         #expect(Self.number(closes["1006"]) == 0)
 
         let handshakes = try #require(object["handshakes_failed"] as? [String: Any])
-        #expect(Set(handshakes.keys) == ["bad_request", "version", "too_large", "not_found", "timeout", "peer_closed", "capacity", "unauthorized", "tls", "origin"])
+        #expect(Set(handshakes.keys) == ["bad_request", "version", "too_large", "not_found", "timeout", "peer_closed", "capacity", "unauthorized", "tls", "origin", "rate_limited"])
         #expect(Self.number(handshakes["timeout"]) == 6)
 
         let shards = try #require(object["shards"] as? [[String: Any]])

@@ -285,3 +285,32 @@ def test_the_server_ends_with_close_notify(tls_herald, certificate):
                 while chunk := tls.recv(4096):  # b"" only after close_notify
                     answer += chunk
                 assert answer.startswith(b"HTTP/1.1 ")
+
+
+def test_a_storm_from_one_address_is_cut_at_accept(start_herald, certificate):
+    """--connect-rate-per-source: past its burst, a source's connections are
+    closed before any byte is read (no TLS handshake is paid for them);
+    other work goes on, and the source gets its rate back with time."""
+    cert, key = certificate
+    herald = start_herald("--tls-cert", cert, "--tls-key", key, "--connect-rate-per-source", "2")
+    context = client_context(cert)
+
+    def attempt() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", herald.port), timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                    tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    return tls.recv(100).startswith(b"HTTP/1.1 200")
+        except (ssl.SSLError, ConnectionError, OSError):
+            return False
+
+    started = time.monotonic()
+    results = [attempt() for _ in range(20)]
+    elapsed = time.monotonic() - started
+    # The burst of 2, plus 2 a second for however long the attempts took
+    # (a bound that holds on a busy machine too), never all 20 at once.
+    assert 2 <= sum(results) <= 2 + 2 * elapsed + 1, (results, elapsed)
+    assert metric(herald, "herald_handshakes_failed_total", reason="rate_limited") >= 20 - sum(results)
+    assert metric(herald, "herald_tls_handshakes_total") == sum(results)  # no handshake for the refused
+    time.sleep(0.6)
+    assert attempt()  # the rate refills (one token every 0.5 s)
