@@ -20,6 +20,7 @@ import re
 import resource
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -407,11 +408,20 @@ def read_http_response(reader: SockReader, timeout: float = 5.0, head_only: bool
     return HttpResponse(status, reason, headers, body, head)
 
 
+# Public ports of heralds started with TLS (test_over_tls.py): `connect`
+# wraps connections to them in TLS, so the raw-socket helpers (RawWS,
+# http_exchange) run the same cases over wss:// unchanged.
+TLS_PORTS: dict[int, "ssl.SSLContext"] = {}
+
+
 def connect(port: int, host: str = "127.0.0.1", timeout: float = 5.0,
             source: str | None = None) -> socket.socket:
     sock = socket.create_connection((host, port), timeout=timeout,
                                     source_address=(source, 0) if source else None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    context = TLS_PORTS.get(port)
+    if context is not None:
+        sock = context.wrap_socket(sock, server_hostname="localhost")
     return sock
 
 
@@ -793,6 +803,9 @@ def lib_connect(port: int, path: str = "/echo", host: str = "127.0.0.1", **kw):
     opts: dict[str, Any] = dict(compression=None, proxy=None, ping_interval=None, open_timeout=5,
                                 close_timeout=3, max_size=None)
     opts.update(kw)
+    context = TLS_PORTS.get(port)
+    if context is not None:
+        return ws_connect(f"wss://{host}:{port}{path}", ssl=context, server_hostname="localhost", **opts)
     return ws_connect(f"ws://{host}:{port}{path}", **opts)
 
 
