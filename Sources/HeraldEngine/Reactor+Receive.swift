@@ -36,8 +36,11 @@ extension Reactor {
                 parkForRearm(index)
             case .canceled:
                 // Teardown, or input paused for backpressure (re-armed when
-                // the queue drains).
+                // the queue drains). A pause lifted before this cancel
+                // completed found the receive still armed and left it: it
+                // is re-armed here, or the connection would go deaf.
                 maybeFinish(index)
+                rearmIfNeeded(index)
             case _ where error.isProgrammerError:
                 ioBug(index, operation: "receive", error)
             default:

@@ -182,11 +182,6 @@ extension Reactor {
         var sent = Int(completion.result)
         counters.add(.bytesSent, UInt64(sent))
         let short = sent < requested
-        let headBefore = slot.pointee.sendHead
-        defer {
-            // The ciphertext head went out whole: the next head is plaintext.
-            if slot.pointee.sendHead != headBefore { slot.pointee.flags.remove(.cipherHead) }
-        }
         var queued = Int(slot.pointee.queuedBytes)
         while sent > 0 && slot.pointee.sendHead != SendNodePool.none {
             let head = slot.pointee.sendHead
@@ -196,6 +191,10 @@ extension Reactor {
                 queued -= remaining + nodes.overhead(head)
                 slot.pointee.sendOffset = 0
                 slot.pointee.sendHead = nodes.release(head)
+                // TLS: the ciphertext head went out whole; what follows is
+                // plaintext. Cleared here, not by comparing node indices:
+                // the pool hands the released index to the next frame queued.
+                slot.pointee.flags.remove(.cipherHead)
             } else {
                 // Safe: sent < remaining ≤ the head frame's size.
                 slot.pointee.sendOffset += UInt32(sent)
@@ -205,6 +204,10 @@ extension Reactor {
         }
         queuedBytesTotal -= Int(slot.pointee.queuedBytes) - max(0, queued)
         slot.pointee.queuedBytes = UInt32(max(0, queued))
+        // An emptied queue has no tail before anything below may queue on
+        // it (`drained` can resume a waiting recovery): a tail left pointing
+        // at the released node would swallow what is queued next.
+        if slot.pointee.sendHead == SendNodePool.none { slot.pointee.sendTail = SendNodePool.none }
         if short {
             counters.add(.sendPartial)
             // Progress: the socket took bytes, so the send-timeout clock
