@@ -54,6 +54,8 @@ def stuck_client(port: int, path: str, rcvbuf: int = 4096) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.settimeout(10)
     sock.connect(("127.0.0.1", port))
+    if port in H.TLS_PORTS:  # test_over_tls_hostile_clients.py
+        sock = H.TLS_PORTS[port].wrap_socket(sock, server_hostname="localhost")
     key = H.make_key()
     sock.sendall(H.upgrade_request(path, key=key))
     head = b""
