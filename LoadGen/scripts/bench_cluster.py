@@ -13,7 +13,6 @@ another node). fanout: C subscribers of one topic split over nodes a and b
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,12 +24,7 @@ sys.path.insert(0, str(ROOT / "Tests" / "e2e"))
 import herald_e2e as H  # noqa: E402
 from redis_e2e import RedisServer  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def main() -> None:
@@ -74,11 +68,11 @@ def main() -> None:
         pids["node b"] = b.proc.pid
     for index, server in enumerate(servers):
         pids[f"redis {index}"] = server.proc.pid
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    before = {name: H.process_cpu_seconds(pid) for name, pid in pids.items()}
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.monotonic() - started
-    after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    after = {name: H.process_cpu_seconds(pid) for name, pid in pids.items()}
     try:
         report = json.loads(out.read_text())
     except (OSError, ValueError):

@@ -9,9 +9,7 @@ phase divided by the deliveries.
 """
 import asyncio
 import json
-import os
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,11 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
 import herald_e2e as H  # noqa: E402
+from test_tls import make_certificate  # noqa: E402
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def subscriber(port: int, context, expected: int, done: list) -> None:
@@ -78,11 +73,11 @@ async def run(binary: str, tls, count: int, messages: int, rate: float, payload:
                 urllib.request.urlopen(request).read()
                 time.sleep(1 / rate)
 
-        before = cpu_seconds(h.proc.pid)
+        before = H.process_cpu_seconds(h.proc.pid)
         started = time.monotonic()
         await asyncio.gather(asyncio.to_thread(publisher), *tasks)
         elapsed = time.monotonic() - started
-        spent = cpu_seconds(h.proc.pid) - before
+        spent = H.process_cpu_seconds(h.proc.pid) - before
         deliveries = sum(done)
         kind = "TLS" if tls else "plain"
         print(f"{kind}: {count} subscribers x {messages} messages of ~{payload + 12} B: {deliveries} deliveries in "
@@ -95,11 +90,7 @@ def main() -> None:
     binary = sys.argv[1]
     count, messages, rate, payload = (int(sys.argv[i]) if len(sys.argv) > i else d
                                       for i, d in ((2, 500), (3, 200), (4, 50), (5, 200)))
-    directory = Path(tempfile.mkdtemp())
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-nodes", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    cert, key = (Path(path) for path in make_certificate(Path(tempfile.mkdtemp())))
     asyncio.run(run(binary, None, count, messages, rate, payload))
     asyncio.run(run(binary, (str(cert), str(key)), count, messages, rate, payload))
 

@@ -8,7 +8,6 @@ the time N TLS handshakes took.
 """
 import asyncio
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -16,13 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
 import herald_e2e as H  # noqa: E402
+from test_tls import make_certificate  # noqa: E402
 from test_hostile_clients import rss_bytes  # noqa: E402
 
-
-def cpu_seconds(pid: int) -> float:
-    import os
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def hold(port: int, count: int, context) -> list:
@@ -50,12 +45,12 @@ def measure(binary: str, count: int, tls: tuple[str, str] | None) -> None:
     try:
         time.sleep(0.5)
         before = rss_bytes(h.proc.pid)
-        cpu_before = cpu_seconds(h.proc.pid)
+        cpu_before = H.process_cpu_seconds(h.proc.pid)
         started = time.monotonic()
         loop = asyncio.new_event_loop()
         writers = loop.run_until_complete(hold(h.port, count, context))
         elapsed = time.monotonic() - started
-        cpu = cpu_seconds(h.proc.pid) - cpu_before
+        cpu = H.process_cpu_seconds(h.proc.pid) - cpu_before
         time.sleep(2)
         after = rss_bytes(h.proc.pid)
         kind = "TLS" if tls else "plain"
@@ -72,11 +67,7 @@ def measure(binary: str, count: int, tls: tuple[str, str] | None) -> None:
 def main() -> None:
     binary = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-    directory = Path(tempfile.mkdtemp())
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-nodes", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    cert, key = (Path(path) for path in make_certificate(Path(tempfile.mkdtemp())))
     measure(binary, count, None)
     measure(binary, count, (str(cert), str(key)))
 

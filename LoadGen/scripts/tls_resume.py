@@ -6,31 +6,22 @@ ticket of the first connection.
 
     LoadGen/scripts/tls_resume.py HERALD_BINARY [N]
 """
-import os
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
 import herald_e2e as H  # noqa: E402
+from test_tls import make_certificate  # noqa: E402
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
     binary = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    directory = Path(tempfile.mkdtemp())
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-nodes", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    cert, key = (Path(path) for path in make_certificate(Path(tempfile.mkdtemp())))
     h = H.HeraldProcess([binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--shards", "1",
                          "--tls-cert", str(cert), "--tls-key", str(key)], H.clean_env()).wait_ready()
     context = ssl.create_default_context(cafile=str(cert))
@@ -45,14 +36,14 @@ def main() -> None:
     try:
         session, _ = connect()
         assert connect(session)[1], "the server did not resume"
-        before = cpu_seconds(h.proc.pid)
+        before = H.process_cpu_seconds(h.proc.pid)
         for _ in range(count):
             connect()
-        full = (cpu_seconds(h.proc.pid) - before) / count
-        before = cpu_seconds(h.proc.pid)
+        full = (H.process_cpu_seconds(h.proc.pid) - before) / count
+        before = H.process_cpu_seconds(h.proc.pid)
         for _ in range(count):
             connect(session)
-        resumed = (cpu_seconds(h.proc.pid) - before) / count
+        resumed = (H.process_cpu_seconds(h.proc.pid) - before) / count
         print(f"server CPU per connection over {count}: full handshake {full * 1e6:.0f} us, "
               f"resumed {resumed * 1e6:.0f} us")
     finally:

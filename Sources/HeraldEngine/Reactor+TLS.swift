@@ -64,7 +64,8 @@ extension Reactor {
             let slot = slab.pointer(index)
             if slot.pointee.state == .handshaking {
                 counters.add(.handshakeFailedTLS)
-                Log.debug("tls handshake failed", ["reason": reason])
+                // A flood of bad handshakes must not build log fields for nothing.
+                if Log.isEnabled(.debug) { Log.debug("tls handshake failed", ["reason": reason]) }
             } else {
                 counters.add(.tlsErrors)
                 if slot.pointee.state == .open { slot.pointee.closeCode = CloseCode.abnormal.rawValue }

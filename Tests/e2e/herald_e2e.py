@@ -247,6 +247,13 @@ def run_herald_once(binary: Path, args: Iterable[str], env: dict[str, str] | Non
 # waiting
 # --------------------------------------------------------------------------
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (/proc/PID/stat utime + stime),
+    for the measurement scripts in LoadGen/scripts."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until(fn: Callable[[], Any], timeout: float, interval: float = 0.05, desc: str = "condition") -> Any:
     """Call fn until it returns a truthy value; return it. AssertionError on timeout."""
     deadline = time.monotonic() + timeout
