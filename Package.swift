@@ -57,6 +57,7 @@ let package = Package(
         .testTarget(name: "HeraldCoreTests", dependencies: ["HeraldCore"]),
         .testTarget(name: "HeraldIOTests", dependencies: ["HeraldIO", "CURing"]),
         .testTarget(name: "HeraldCompressionTests", dependencies: ["HeraldCompression"]),
+        .testTarget(name: "HeraldTLSTests", dependencies: ["HeraldTLS", "COpenSSL"]),
         .testTarget(name: "HeraldEngineTests", dependencies: ["HeraldEngine", "HeraldCore", "HeraldProtocol", "HeraldRedis", "HeraldIO"]),
     ]
 )

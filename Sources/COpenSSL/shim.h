@@ -5,6 +5,11 @@
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <openssl/pem.h>
 
 static inline long herald_ssl_ctx_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
 static inline long herald_ssl_mode_release_buffers(void) { return SSL_MODE_RELEASE_BUFFERS; }
@@ -44,4 +49,23 @@ static int herald_alpn_select(SSL *ssl, const unsigned char **out, unsigned char
 }
 
 static inline void herald_ssl_ctx_alpn_http11(SSL_CTX *ctx) { SSL_CTX_set_alpn_select_cb(ctx, herald_alpn_select, NULL); }
+
+// No server-side session cache: resumption is by stateless tickets (RFC
+// 8446 §4.6.1, RFC 5077), whose keys live in the SSL_CTX. The cache would
+// keep up to 20,480 SSL_SESSIONs (~1-2 KB each) of connections long gone.
+static inline void herald_ssl_ctx_no_session_cache(SSL_CTX *ctx) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+}
+
+// SSL_set_app_data/SSL_get_app_data are macros over ex_data index 0.
+static inline void herald_ssl_set_app_data(SSL *ssl, void *data) { SSL_set_app_data(ssl, data); }
+static inline void *herald_ssl_get_app_data(const SSL *ssl) { return SSL_get_app_data(ssl); }
+
+// For the tests' OpenSSL client (Tests/HeraldTLSTests): macros over SSL_CTX_ctrl.
+static inline void herald_test_ssl_ctx_max_version(SSL_CTX *ctx, int version) {
+    SSL_CTX_set_max_proto_version(ctx, version);
+}
+static inline void herald_test_ssl_ctx_client_cache(SSL_CTX *ctx) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+}
 #endif

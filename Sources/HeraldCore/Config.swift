@@ -163,6 +163,12 @@ public struct Config: Sendable, Equatable {
     public var allowedOrigins: String?
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
+    /// `--tls-record-layer herald`: after a TLS 1.3 handshake herald keeps
+    /// only the traffic keys (~300 B) and runs the record layer itself, the
+    /// `SSL` object (~15 KB) freed; `openssl` keeps OpenSSL's for the whole
+    /// connection (to compare, or to rule herald's record code out). TLS 1.2
+    /// connections always keep OpenSSL's.
+    public var tlsOwnRecordLayer = true
 
     public init() {}
 }

@@ -167,6 +167,15 @@ public struct ConfigOption: Sendable {
             config.tlsKeyFile = text
             return true
         },
+        .init(name: "tls-record-layer", valueName: "herald|openssl",
+              help: "who runs the TLS 1.3 record layer after the handshake: herald (keeps ~300 B of keys per connection, the default) or openssl (keeps its SSL object, ~15 KB)") { config, text in
+            switch text {
+            case "herald": config.tlsOwnRecordLayer = true
+            case "openssl": config.tlsOwnRecordLayer = false
+            default: return false
+            }
+            return true
+        },
         .init(name: "log-level", valueName: "debug|info|warning|error",
               help: "minimum level logged to stderr (default info)") { config, text in
             guard let value = LogLevel.named(text) else { return false }

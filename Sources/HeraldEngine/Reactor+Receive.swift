@@ -53,7 +53,7 @@ extension Reactor {
 
     private func consume(_ index: UInt32, _ bytes: UnsafeMutableRawBufferPointer) {
         if tls != nil {
-            tlsReceive(index, UnsafeRawBufferPointer(bytes))
+            tlsReceive(index, bytes)
             return
         }
         consumePlaintext(index, bytes)

@@ -2,23 +2,36 @@ import HeraldIO
 import HeraldProtocol
 import HeraldTLS
 
-/// A ring's TLS state: one session per connection slot (made at the
-/// connection's first bytes, freed with the slot) and one plaintext
-/// scratch buffer the ring's decryptions share.
+/// A connection's TLS: OpenSSL's session during the handshake (and for
+/// the whole of a TLS 1.2 connection, or with `--tls-record-layer openssl`),
+/// then herald's own record layer after a TLS 1.3 handshake.
+enum TLSConnection {
+    case openssl(TLSSession)
+    case herald(TLSRecordLayer)
+}
+
+/// A ring's TLS state: one connection's TLS per slot (made at the
+/// connection's first bytes, freed with the slot), one plaintext scratch
+/// buffer the ring's OpenSSL decryptions share, and the AEAD contexts its
+/// record layers share.
 final class ReactorTLS {
     /// Where new sessions get their context (replaced on SIGHUP).
     let certificates: TLSCertificates
-    var sessions: [TLSSession?]
+    var connections: [TLSConnection?]
     /// One TLS record's plaintext at most (RFC 8446 §5.1: 2^14 bytes).
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 16)
+    let crypto = RecordCrypto()
+    /// `--tls-record-layer herald`.
+    let handOver: Bool
     /// Plaintext encrypted into one ciphertext node at most: bounds the
     /// node (and the time one flush spends encrypting) while a send of
     /// 64 KiB still fills a socket buffer's worth.
     static let plaintextPerSendMax = 64 * 1024
 
-    init(certificates: TLSCertificates, capacity: Int) {
+    init(certificates: TLSCertificates, capacity: Int, handOver: Bool) {
         self.certificates = certificates
-        sessions = Array(repeating: nil, count: capacity)
+        self.handOver = handOver
+        connections = Array(repeating: nil, count: capacity)
     }
 
     deinit { scratch.deallocate() }
@@ -32,28 +45,47 @@ final class ReactorTLS {
 /// the 101 — are encrypted when they reach the head of its queue, into one
 /// ciphertext node that is sent alone. No blocking call, no thread.
 extension Reactor {
-    func tlsReceive(_ index: UInt32, _ ciphertext: UnsafeRawBufferPointer) {
+    func tlsReceive(_ index: UInt32, _ ciphertext: UnsafeMutableRawBufferPointer) {
         guard let tls else { return }
-        let session: TLSSession
-        if let existing = tls.sessions[Int(index)] {
-            session = existing
-        } else {
+        switch tls.connections[Int(index)] {
+        case .herald(let layer):
+            recordLayerReceive(index, layer, ciphertext)
+        case .openssl(let session):
+            sessionReceive(index, session, UnsafeRawBufferPointer(ciphertext))
+        case nil:
             guard let made = TLSSession(context: tls.certificates.context) else {
                 counters.add(.handshakeFailedTLS)
                 tearDown(index)
                 return
             }
-            tls.sessions[Int(index)] = made
-            session = made
+            tls.connections[Int(index)] = .openssl(made)
+            sessionReceive(index, made, UnsafeRawBufferPointer(ciphertext))
         }
+    }
+
+    /// Ciphertext for OpenSSL: the handshake, and after it a connection
+    /// OpenSSL keeps (TLS 1.2, `--tls-record-layer openssl`).
+    private func sessionReceive(_ index: UInt32, _ session: TLSSession, _ ciphertext: UnsafeRawBufferPointer) {
+        guard let tls else { return }
         let wasComplete = session.isHandshakeComplete
-        let outcome = session.receive(ciphertext, scratch: tls.scratch) { plaintext in
+        let outcome = session.receive(ciphertext, scratch: tls.scratch, handOver: tls.handOver) { plaintext in
             // The connection may close while its plaintext is handled.
             guard slab.pointer(index).pointee.state != .tearingDown else { return }
             consumePlaintext(index, plaintext)
         }
         if !wasComplete && session.isHandshakeComplete { counters.add(.tlsHandshakes) }
         switch outcome {
+        case .handedOver(let layer, let remaining):
+            // The SSL object goes with the session: from here the
+            // connection holds only the record layer's keys.
+            tls.connections[Int(index)] = .herald(layer)
+            counters.add(.tlsHandovers)
+            if remaining.isEmpty {
+                if layer.hasOutput { scheduleFlush(index) }
+            } else {
+                var bytes = remaining
+                bytes.withUnsafeMutableBytes { recordLayerReceive(index, layer, $0) }
+            }
         case .progress:
             if session.pendingOutput > 0 { scheduleFlush(index) } else { session.trim() }
         case .closed:
@@ -75,58 +107,120 @@ extension Reactor {
         }
     }
 
+    /// Ciphertext for herald's record layer (after a TLS 1.3 hand-over):
+    /// records are opened in place in the receive buffer.
+    private func recordLayerReceive(_ index: UInt32, _ layer: TLSRecordLayer,
+                                    _ ciphertext: UnsafeMutableRawBufferPointer) {
+        guard let tls else { return }
+        let updatesBefore = tls.crypto.keyUpdatesReceived
+        let outcome = layer.receive(ciphertext, crypto: tls.crypto) { plaintext in
+            consumePlaintext(index, plaintext)
+            // The connection may have ended while its plaintext was handled.
+            return slab.pointer(index).pointee.state != .tearingDown
+        }
+        counters.add(.tlsKeyUpdatesReceived, UInt64(tls.crypto.keyUpdatesReceived - updatesBefore))
+        let slot = slab.pointer(index)
+        switch outcome {
+        case .progress:
+            // Tickets left from the handshake, or the answer to a KeyUpdate request.
+            if layer.hasOutput { scheduleFlush(index) }
+        case .closed:
+            counters.add(.tlsErrors)
+            peerEnded(index)
+        case .peerAlert(let alert):
+            counters.add(.tlsErrors)
+            if Log.isEnabled(.debug) { Log.debug("tls alert received", ["alert": "\(alert)"]) }
+            if slot.pointee.state == .open { slot.pointee.closeCode = CloseCode.abnormal.rawValue }
+            tearDown(index)
+        case .failed(let alert):
+            // RFC 8446 §5.2, §6.2: end the connection with the alert. It is
+            // the only thing sealed from now (queued frames are dropped
+            // unsent), then FIN, bounded by the close timeout.
+            counters.add(.tlsErrors)
+            counters.add(.tlsAlertsSent)
+            if Log.isEnabled(.debug) { Log.debug("tls record refused", ["alert": "\(alert)"]) }
+            guard slot.pointee.state != .tearingDown else { return }
+            if slot.pointee.state == .open { slot.pointee.closeCode = CloseCode.abnormal.rawValue }
+            slot.pointee.life.transportFailed()
+            wheel.schedule(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
+            scheduleFlush(index)
+        }
+    }
+
     /// The connection is ending and its queue is out: queues the session's
     /// close_notify and schedules its send; false when there is nothing to
     /// send (no TLS, no finished handshake, or already sent) and the
     /// connection may end now.
     func queueCloseNotify(_ index: UInt32) -> Bool {
-        guard let session = tls?.sessions[Int(index)], session.isHandshakeComplete, !session.closeQueued else {
+        switch tls?.connections[Int(index)] {
+        case .openssl(let session):
+            guard session.isHandshakeComplete, !session.closeQueued else { return false }
+            session.close()
+            guard session.pendingOutput > 0 else { return false }
+        case .herald(let layer):
+            guard !layer.closeQueued else { return false }
+            layer.close()
+            guard layer.hasOutput else { return false }
+        case nil:
             return false
         }
-        session.close()
-        guard session.pendingOutput > 0 else { return false }
         scheduleFlush(index)
         return true
     }
 
-    /// Whether the connection's session holds ciphertext to send.
+    /// Whether the connection's TLS holds ciphertext to send.
     func tlsHasOutput(_ index: UInt32) -> Bool {
-        guard let session = tls?.sessions[Int(index)] else { return false }
-        return session.pendingOutput > 0
+        switch tls?.connections[Int(index)] {
+        case .openssl(let session): session.pendingOutput > 0
+        case .herald(let layer): layer.hasOutput
+        case nil: false
+        }
     }
 
     /// Makes the queue's head a ciphertext node (unless it is one): the
     /// queued plaintext frames up to `plaintextPerSendMax` are encrypted
-    /// and released, and everything the session has to send — their
-    /// records, handshake messages, tickets, alerts — becomes one owned
-    /// node at the head. The queue's byte count follows (plaintext out,
-    /// ciphertext in). False when the queue cannot be encrypted (no session
-    /// yet, or OpenSSL refused): the caller ends the connection — plaintext
-    /// never goes out on a TLS listener.
+    /// and released, and everything the connection's TLS has to send —
+    /// their records, handshake messages, tickets, KeyUpdates, alerts —
+    /// becomes one owned node at the head. The queue's byte count follows
+    /// (plaintext out, ciphertext in). False when the queue cannot be
+    /// encrypted (no session yet, or OpenSSL refused): the caller ends the
+    /// connection — plaintext never goes out on a TLS listener.
     func prepareCiphertext(_ index: UInt32) -> Bool {
         guard let tls else { return true }
-        guard let session = tls.sessions[Int(index)] else { return false }
         let slot = slab.pointer(index)
         guard !slot.pointee.flags.contains(.cipherHead) else { return true }
+        switch tls.connections[Int(index)] {
+        case .openssl(let session):
+            guard let ciphertext = sealWithOpenSSL(index, session) else { return false }
+            if let ciphertext { pushCiphertext(index, ciphertext) }
+            session.trim()
+        case .herald(let layer):
+            if let ciphertext = sealWithRecordLayer(index, layer) { pushCiphertext(index, ciphertext) }
+        case nil:
+            return false
+        }
+        return true
+    }
+
+    /// OpenSSL encrypts the queued plaintext into its output BIO; the
+    /// BIO's content becomes one node. Nil on a failure; `.some(nil)` when
+    /// there is nothing to send.
+    private func sealWithOpenSSL(_ index: UInt32, _ session: TLSSession) -> OutboundFrame?? {
+        let slot = slab.pointer(index)
         var encrypted = 0
         while slot.pointee.sendHead != SendNodePool.none && encrypted < ReactorTLS.plaintextPerSendMax {
-            let head = slot.pointee.sendHead
-            let bytes = nodes.frame(head)
+            let bytes = nodes.frame(slot.pointee.sendHead)
             // Safe: plaintext nodes are never sent partly (sendOffset is 0).
             guard session.write(UnsafeRawBufferPointer(bytes)) else {
                 counters.add(.tlsErrors)
-                return false
+                return nil
             }
             encrypted += bytes.count
-            let cost = bytes.count + nodes.overhead(head)
-            slot.pointee.queuedBytes -= UInt32(truncatingIfNeeded: min(cost, Int(slot.pointee.queuedBytes)))
-            queuedBytesTotal -= cost
-            slot.pointee.sendHead = nodes.release(head)
+            releasePlaintextHead(index)
         }
-        if slot.pointee.sendHead == SendNodePool.none { slot.pointee.sendTail = SendNodePool.none }
         let pending = session.pendingOutput
-        guard pending > 0 else { return true }
-        let ciphertext = OutboundFrame(count: pending) { buffer in
+        guard pending > 0 else { return .some(nil) }
+        return OutboundFrame(count: pending) { buffer in
             var taken = 0
             while taken < buffer.count {
                 let got = session.takeOutput(into: UnsafeMutableRawBufferPointer(rebasing: buffer[taken...]))
@@ -134,6 +228,56 @@ extension Reactor {
                 taken += got
             }
         }
+    }
+
+    /// Herald's record layer seals the queued plaintext frames straight
+    /// into one node, in records of up to 2^14 bytes (several frames per
+    /// record), behind whatever it has pending (tickets, a KeyUpdate) and
+    /// before a close_notify or alert. After a fatal alert or close_notify
+    /// queued frames are dropped unsent. Nil when there is nothing to send.
+    private func sealWithRecordLayer(_ index: UInt32, _ layer: TLSRecordLayer) -> OutboundFrame? {
+        guard let tls else { return nil }
+        let slot = slab.pointer(index)
+        var frames = 0
+        var plaintextBytes = 0
+        var node = slot.pointee.sendHead
+        while node != SendNodePool.none && plaintextBytes < ReactorTLS.plaintextPerSendMax {
+            plaintextBytes += nodes.frame(node).count
+            frames += 1
+            node = nodes.following(node)
+        }
+        let sealed = layer.sealsData ? plaintextBytes : 0
+        let size = layer.sealedBytes(plaintextBytes: sealed, crypto: tls.crypto)
+        let updatesBefore = tls.crypto.keyUpdatesSent
+        let ciphertext = size == 0 ? nil : OutboundFrame(count: size) { buffer in
+            layer.seal(plaintextBytes: sealed, into: buffer, crypto: tls.crypto) { append in
+                guard sealed > 0 else { return }
+                var node = slot.pointee.sendHead
+                for _ in 0..<frames {
+                    append(UnsafeRawBufferPointer(nodes.frame(node)))
+                    node = nodes.following(node)
+                }
+            }
+        }
+        counters.add(.tlsKeyUpdatesSent, UInt64(tls.crypto.keyUpdatesSent - updatesBefore))
+        for _ in 0..<frames { releasePlaintextHead(index) }
+        return ciphertext
+    }
+
+    /// Releases the queue's head (a plaintext frame now encrypted or dropped).
+    private func releasePlaintextHead(_ index: UInt32) {
+        let slot = slab.pointer(index)
+        let head = slot.pointee.sendHead
+        let cost = nodes.frame(head).count + nodes.overhead(head)
+        slot.pointee.queuedBytes -= UInt32(truncatingIfNeeded: min(cost, Int(slot.pointee.queuedBytes)))
+        queuedBytesTotal -= cost
+        slot.pointee.sendHead = nodes.release(head)
+        if slot.pointee.sendHead == SendNodePool.none { slot.pointee.sendTail = SendNodePool.none }
+    }
+
+    /// Puts `ciphertext` at the head of the queue, marked as sent as is.
+    private func pushCiphertext(_ index: UInt32, _ ciphertext: OutboundFrame) {
+        let slot = slab.pointer(index)
         let node = nodes.make(Unmanaged.passRetained(ciphertext))
         nodes.link(node, to: slot.pointee.sendHead)
         slot.pointee.sendHead = node
@@ -142,7 +286,5 @@ extension Reactor {
         slot.pointee.flags.insert(.cipherHead)
         slot.pointee.queuedBytes &+= UInt32(truncatingIfNeeded: ciphertext.queueCost)
         queuedBytesTotal += ciphertext.queueCost
-        session.trim()
-        return true
     }
 }

@@ -108,7 +108,9 @@ final class Reactor {
         completions = .allocate(capacity: ReactorSettings.reapBatch)
         pingFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .ping, payload: [UInt8]()), shared: true)
         emptyPongFrame = OutboundFrame(copying: FrameEncoder.frame(opcode: .pong, payload: [UInt8]()), shared: true)
-        tls = settings.tls.map { ReactorTLS(certificates: $0, capacity: capacity) }
+        tls = settings.tls.map {
+            ReactorTLS(certificates: $0, capacity: capacity, handOver: settings.tlsOwnRecordLayer)
+        }
         if settings.connectLimit != nil {
             acceptAddresses = (0..<ReactorSettings.acceptsInFlightMax).map { _ in PeerAddress.allocate() }
             acceptAddressFree = Array(acceptAddresses.indices)

@@ -61,6 +61,8 @@ struct ReactorSettings {
     var tls: TLSCertificates?
     /// `--connect-rate-per-source`, shared by every ring; nil: no limit.
     var connectLimit: ConnectRateLimit?
+    /// `--tls-record-layer herald`: TLS 1.3 connections hand over to herald's record layer.
+    let tlsOwnRecordLayer: Bool
 
     init(_ config: Config) {
         handshakeTimeoutMilliseconds = UInt64(config.handshakeTimeoutSeconds * 1000)
@@ -82,6 +84,7 @@ struct ReactorSettings {
         sendTimeoutMilliseconds = UInt64(config.sendTimeoutSeconds * 1000)
         slowConsumerPolicy = config.slowConsumerPolicy
         jwtSecret = config.jwtSecret.map { Array($0.utf8) }
+        tlsOwnRecordLayer = config.tlsOwnRecordLayer
         let tick = ReactorSettings.tickMilliseconds
         func ticks(_ milliseconds: UInt64) -> UInt32 { UInt32(clamping: (milliseconds + tick - 1) / tick) }
         liveness = Liveness.Timing(pingIntervalTicks: ticks(pingIntervalMilliseconds),

@@ -70,11 +70,17 @@ public struct ConnectionLifecycle: Sendable, Equatable, BitwiseCopyable {
 
     /// A plain HTTP answer (an error, `/healthz`) is queued: no more input,
     /// and the connection ends once it is out.
-    public mutating func answeredHTTP() {
+    public mutating func answeredHTTP() { endOnceSent() }
+
+    private mutating func endOnceSent() {
         guard !isGone else { return }
         state = .closing
         flags.formUnion([.endAfterSend, .inputClosed])
     }
+
+    /// The transport failed (a TLS record error): its alert is queued; no
+    /// more input, and the connection ends once the alert is out.
+    public mutating func transportFailed() { endOnceSent() }
 
     // MARK: Closing (RFC 6455 §7)
 

@@ -31,6 +31,11 @@ public final class TLSContext: @unchecked Sendable {
             throw LoadError(description: "cipher list: \(Self.lastError())")
         }
         herald_ssl_ctx_alpn_http11(context)
+        herald_ssl_ctx_no_session_cache(context)
+        // OpenSSL reports each secret it derives as a key-log line; the
+        // application traffic secrets are what herald's own record layer
+        // needs after a TLS 1.3 handshake (TLSSession.handOver).
+        SSL_CTX_set_keylog_callback(context, TLSSession.keyLogCallback)
         guard SSL_CTX_use_certificate_chain_file(context, certificateChainFile) == 1 else {
             throw LoadError(description: "certificate \(certificateChainFile): \(Self.lastError())")
         }

@@ -16,6 +16,14 @@ public final class TLSSession {
     /// replaced by a new, empty BIO (`trim`).
     static let idleBufferBytesMax = 512
 
+    /// The application traffic secrets OpenSSL derived (RFC 8446 §7.1:
+    /// client/server_application_traffic_secret_0), as its key-log
+    /// callback reports them; what `handOver` gives herald's record layer.
+    private var clientSecret = InlineArray<48, UInt8>(repeating: 0)
+    private var serverSecret = InlineArray<48, UInt8>(repeating: 0)
+    private var clientSecretBytes = 0
+    private var serverSecretBytes = 0
+
     public init?(context: TLSContext) {
         guard let ssl = SSL_new(context.context) else { return nil }
         guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
@@ -30,10 +38,50 @@ public final class TLSSession {
         self.ssl = ssl
         self.input = input
         self.output = output
+        // Unretained: the SSL object dies with this session (deinit).
+        herald_ssl_set_app_data(ssl, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit {
         SSL_free(ssl)
+        withUnsafeMutableBytes(of: &clientSecret) { OPENSSL_cleanse($0.baseAddress, $0.count) }
+        withUnsafeMutableBytes(of: &serverSecret) { OPENSSL_cleanse($0.baseAddress, $0.count) }
+    }
+
+    /// `SSL_CTX_set_keylog_callback`: OpenSSL's NSS key-log lines,
+    /// `LABEL <client random, hex> <secret, hex>`, for its session.
+    static let keyLogCallback: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { ssl, line in
+        guard let ssl, let line, let data = herald_ssl_get_app_data(ssl) else { return }
+        let session = Unmanaged<TLSSession>.fromOpaque(data).takeUnretainedValue()
+        let fields = String(cString: line).split(separator: " ")
+        guard fields.count == 3 else { return }
+        switch fields[0] {
+        case "CLIENT_TRAFFIC_SECRET_0":
+            session.clientSecretBytes = TLSSession.decodeHex(fields[2], into: &session.clientSecret)
+        case "SERVER_TRAFFIC_SECRET_0":
+            session.serverSecretBytes = TLSSession.decodeHex(fields[2], into: &session.serverSecret)
+        default:
+            break
+        }
+    }
+
+    /// Decodes up to 48 bytes of hex; returns the count (0 when malformed).
+    private static func decodeHex(_ hex: Substring, into bytes: inout InlineArray<48, UInt8>) -> Int {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0, digits.count / 2 <= 48 else { return 0 }
+        func value(_ digit: UInt8) -> UInt8? {
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        for index in 0..<digits.count / 2 {
+            guard let high = value(digits[2 * index]), let low = value(digits[2 * index + 1]) else { return 0 }
+            bytes[index] = high << 4 | low
+        }
+        return digits.count / 2
     }
 
     public var isHandshakeComplete: Bool { SSL_is_init_finished(ssl) == 1 }
@@ -41,7 +89,7 @@ public final class TLSSession {
     /// The negotiated protocol ("TLSv1.3", "TLSv1.2").
     public var version: String { String(cString: SSL_get_version(ssl)) }
 
-    public enum Outcome: Equatable {
+    public enum Outcome {
         /// Consumed; plaintext (if any) was handed over.
         case progress
         /// The peer sent close_notify: no more plaintext will come.
@@ -49,25 +97,38 @@ public final class TLSSession {
         /// A handshake or record failure (garbage, a bad MAC, a version or
         /// cipher we refuse, a renegotiation attempt): end the connection.
         case failed(String)
+        /// The TLS 1.3 handshake completed and herald's record layer takes
+        /// over (`receive(handOver: true)`): this session is done with and
+        /// should be freed; `remaining` is ciphertext that arrived after
+        /// the client's Finished, for the record layer.
+        case handedOver(TLSRecordLayer, remaining: [UInt8])
     }
 
     /// Takes `ciphertext` from the socket, advances the handshake, and hands
     /// every byte of plaintext it yields to `plaintext`, in `scratch`-sized
     /// pieces. What OpenSSL has to say back (handshake messages, alerts,
     /// session tickets) waits in `pendingOutput`.
+    ///
+    /// With `handOver`, a TLS 1.3 handshake that completes here ends in
+    /// `.handedOver` (when the suite is one herald's record layer runs)
+    /// instead of OpenSSL reading on.
     public func receive(_ ciphertext: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer,
-                        _ plaintext: (UnsafeMutableRawBufferPointer) -> Void) -> Outcome {
+                        handOver: Bool = false, _ plaintext: (UnsafeMutableRawBufferPointer) -> Void) -> Outcome {
         if ciphertext.count > 0 {
             // A memory BIO takes everything it is given.
             _ = BIO_write(input, ciphertext.baseAddress, Int32(ciphertext.count))
         }
         if !isHandshakeComplete {
+            let outputBefore = pendingOutput
             let result = SSL_do_handshake(ssl)
             if result != 1 {
                 switch SSL_get_error(ssl, result) {
                 case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .progress
                 default: return .failed(TLSContext.lastError())
                 }
+            }
+            if handOver, let layer = makeRecordLayer(outputBefore: outputBefore) {
+                return .handedOver(layer, remaining: takeAll(input))
             }
         }
         while true {
@@ -82,6 +143,53 @@ public final class TLSSession {
             default: return .failed(TLSContext.lastError())
             }
         }
+    }
+
+    /// The record layer that continues this connection, when the handshake
+    /// that just completed allows it: TLS 1.3, a suite herald runs, both
+    /// application secrets seen, and nothing buffered inside OpenSSL
+    /// (OpenSSL reads one record at a time from its BIO when read-ahead is
+    /// off, its default, so what follows the client's Finished is still in
+    /// `input`). The records OpenSSL wrote in the call that completed the
+    /// handshake are its NewSessionTickets (RFC 8446 §4.6.1), sealed under
+    /// the server's first application key: their count is where the record
+    /// layer's write sequence starts (§5.3), and their bytes, with anything
+    /// else unsent, go out first.
+    private func makeRecordLayer(outputBefore: Int) -> TLSRecordLayer? {
+        guard SSL_version(ssl) == TLS1_3_VERSION, let cipher = SSL_get_current_cipher(ssl),
+              let suite = TLS13Suite(codePoint: SSL_CIPHER_get_protocol_id(cipher)),
+              clientSecretBytes == suite.hashBytes, serverSecretBytes == suite.hashBytes,
+              SSL_has_pending(ssl) == 0 else { return nil }
+        let output = takeAll(output)
+        var offset = outputBefore
+        var records: UInt64 = 0
+        while offset + TLSRecord.headerBytes <= output.count,
+              output[offset] == TLSRecord.ContentType.applicationData.rawValue {
+            offset += TLSRecord.headerBytes + (Int(output[offset + 3]) << 8 | Int(output[offset + 4]))
+            records += 1
+        }
+        guard offset == output.count else {
+            // Not whole protected records: leave it all to OpenSSL.
+            output.withUnsafeBytes { _ = BIO_write(self.output, $0.baseAddress, Int32($0.count)) }
+            return nil
+        }
+        return withUnsafeBytes(of: &clientSecret) { client in
+            withUnsafeBytes(of: &serverSecret) { server in
+                TLSRecordLayer(suite: suite, clientSecret: client.prefix(suite.hashBytes),
+                               serverSecret: server.prefix(suite.hashBytes), serverRecordsSent: records,
+                               unsentOutput: output)
+            }
+        }
+    }
+
+    /// Everything a memory BIO holds, read out.
+    private func takeAll(_ bio: OpaquePointer) -> [UInt8] {
+        let count = Int(BIO_ctrl_pending(bio))
+        guard count > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let read = bytes.withUnsafeMutableBytes { BIO_read(bio, $0.baseAddress, Int32(count)) }
+        precondition(Int(read) == count, "a memory BIO gives what it holds")
+        return bytes
     }
 
     /// Encrypts all of `plaintext` into `pendingOutput` (a memory BIO never

@@ -82,6 +82,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
                         { $0.allowedOrigins == "https://app.example.com,https://*.example.org" }),
     "tls-cert": ("/etc/herald/chain.pem", { $0.tlsCertificateFile == "/etc/herald/chain.pem" }),
     "tls-key": ("/etc/herald/key.pem", { $0.tlsKeyFile == "/etc/herald/key.pem" }),
+    "tls-record-layer": ("openssl", { !$0.tlsOwnRecordLayer }),
 ]
 
 @Suite struct ConfigLoaderTests {
