@@ -12,7 +12,8 @@
 //   HeraldTLS                — TLS sessions over memory BIOs with OpenSSL (the only module that imports COpenSSL)
 //   HeraldCore               — pure: slab, timing wheel, configuration, counters
 //   HeraldProtocol           — pure: RFC 6455 frames, HTTP head parsing, handshake, UTF-8, JSON
-//   LoadGenKit, herald-loadgen (LoadGen/) — the load generator: HeraldIO + HeraldProtocol, not the engine
+//   LoadGenKit, herald-loadgen (LoadGen/) — the load generator: HeraldIO + HeraldProtocol (+ HeraldTLS for
+//                              wss://), not the engine
 import PackageDescription
 
 let package = Package(
@@ -48,7 +49,8 @@ let package = Package(
         .executableTarget(name: "herald", dependencies: ["HeraldEngine", "HeraldCore", "HeraldIO"]),
         .target(
             name: "LoadGenKit",
-            dependencies: ["HeraldIO", "HeraldProtocol", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["HeraldIO", "HeraldProtocol", "HeraldTLS",
+                           .product(name: "Histogram", package: "hdrhistogram-swift")],
             path: "LoadGen/Sources/LoadGenKit"
         ),
         .executableTarget(name: "herald-loadgen", dependencies: ["LoadGenKit"], path: "LoadGen/Sources/herald-loadgen"),

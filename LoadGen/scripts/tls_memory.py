@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Server memory per idle connection, plain and TLS (a measurement for
 Docs/BENCHMARKS.md, not a test): opens N WebSocket connections subscribed
-to one topic, waits, and prints the server's RSS delta per connection, then
-the time N TLS handshakes took.
+to one topic, waits, and prints the server's RSS delta per connection and
+its CPU per connection: plain, TLS with OpenSSL's record layer kept, TLS
+with herald's own (`--tls-record-layer`).
 
     LoadGen/scripts/tls_memory.py HERALD_BINARY [N]
 """
@@ -35,11 +36,11 @@ async def hold(port: int, count: int, context) -> list:
     return writers
 
 
-def measure(binary: str, count: int, tls: tuple[str, str] | None) -> None:
+def measure(binary: str, count: int, tls: tuple[str, str] | None, record_layer: str = "herald") -> None:
     args = [binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--shards", "1"]
     context = None
     if tls:
-        args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+        args += ["--tls-cert", tls[0], "--tls-key", tls[1], "--tls-record-layer", record_layer]
         context = ssl.create_default_context(cafile=tls[0])
     h = H.HeraldProcess(args, H.clean_env()).wait_ready()
     try:
@@ -53,7 +54,7 @@ def measure(binary: str, count: int, tls: tuple[str, str] | None) -> None:
         cpu = H.process_cpu_seconds(h.proc.pid) - cpu_before
         time.sleep(2)
         after = rss_bytes(h.proc.pid)
-        kind = "TLS" if tls else "plain"
+        kind = f"TLS (record layer: {record_layer})" if tls else "plain"
         print(f"{kind}: {count} connections, server RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB: "
               f"{(after - before) / count:.0f} B per connection; server CPU {cpu / count * 1e6:.0f} us per "
               f"connection (handshakes, upgrade, subscribe); {count / elapsed:.0f} connections/s from one Python client")
@@ -69,7 +70,8 @@ def main() -> None:
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     cert, key = (Path(path) for path in make_certificate(Path(tempfile.mkdtemp())))
     measure(binary, count, None)
-    measure(binary, count, (str(cert), str(key)))
+    measure(binary, count, (str(cert), str(key)), "openssl")
+    measure(binary, count, (str(cert), str(key)), "herald")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,23 @@ public final class TLSContext: @unchecked Sendable {
         }
     }
 
+    private init(context: OpaquePointer) {
+        self.context = context
+    }
+
+    /// A client configuration for the load generator: TLS 1.2 and 1.3,
+    /// released buffers, and no certificate verification — it measures the
+    /// server, whatever certificate it has (never use it to reach anything
+    /// that matters).
+    public static func unverifiedClient() throws -> TLSContext {
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw LoadError(description: lastError()) }
+        let made = TLSContext(context: context)
+        guard herald_ssl_ctx_tls12_minimum(context) == 1 else { throw LoadError(description: lastError()) }
+        _ = herald_ssl_ctx_set_mode(context, herald_ssl_mode_release_buffers())
+        SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        return made
+    }
+
     deinit {
         SSL_CTX_free(context)
     }

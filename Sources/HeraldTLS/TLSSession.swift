@@ -24,7 +24,8 @@ public final class TLSSession {
     private var clientSecretBytes = 0
     private var serverSecretBytes = 0
 
-    public init?(context: TLSContext) {
+    /// A server-side session (`client: false`), or a client's (the load generator's).
+    public init?(context: TLSContext, client: Bool = false) {
         guard let ssl = SSL_new(context.context) else { return nil }
         guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
             SSL_free(ssl)
@@ -34,7 +35,7 @@ public final class TLSSession {
         herald_bio_mem_retry_when_empty(output)
         // The SSL object owns both BIOs from here (freed with it).
         SSL_set_bio(ssl, input, output)
-        SSL_set_accept_state(ssl)
+        if client { SSL_set_connect_state(ssl) } else { SSL_set_accept_state(ssl) }
         self.ssl = ssl
         self.input = input
         self.output = output

@@ -47,11 +47,21 @@ extension ClientWorker {
         }
         slots[ring][Int(file)].state = .connecting
         let generation = slots[ring][Int(file)].generation
+        let target = id % options.targets.count
+        let address = UnsafeRawPointer(addresses + target).assumingMemoryBound(to: sockaddr.self)
+        let deadline = now + UInt64(options.handshakeTimeoutSeconds * 1e9)
+        if tlsContext != nil {
+            // wss://: socket → connect; the TLS handshake starts at connect's completion.
+            counters.attempted.add(1, ordering: .relaxed)
+            rings[ring].prepareSocketDirect(fileIndex: file, linked: true, userData: userData(.socket, ring: ring, file: file))
+            rings[ring].prepareConnect(fixedFile: file, address: address, length: socklen_t(MemoryLayout<sockaddr_in>.size),
+                                       linked: false, userData: userData(.connect, ring: ring, file: file))
+            pendingHandshakes.append((ring, file, generation, deadline))
+            return
+        }
         entry = sendPools[ring].take(file: file, generation: generation, handshake: true)!
         let length = writeUpgradeRequest(id: id, generation: generation, into: sendPools[ring].buffer(entry))
         counters.attempted.add(1, ordering: .relaxed)
-        let target = id % options.targets.count
-        let address = UnsafeRawPointer(addresses + target).assumingMemoryBound(to: sockaddr.self)
         rings[ring].prepareSocketDirect(fileIndex: file, linked: true, userData: userData(.socket, ring: ring, file: file))
         rings[ring].prepareConnect(fixedFile: file, address: address, length: socklen_t(MemoryLayout<sockaddr_in>.size),
                                    linked: true, userData: userData(.connect, ring: ring, file: file))
@@ -59,7 +69,6 @@ extension ClientWorker {
                                 bytes: UnsafeRawBufferPointer(rebasing: sendPools[ring].buffer(entry)[0..<length]),
                                 linked: false,
                                 userData: UserData(kind: OperationKind.send.rawValue, generation: generation, index: entry))
-        let deadline = now + UInt64(options.handshakeTimeoutSeconds * 1e9)
         pendingHandshakes.append((ring, file, generation, deadline))
     }
 
@@ -91,6 +100,10 @@ extension ClientWorker {
         let generation = sendPools[ring].ownerGeneration[Int(entry)]
         let handshake = sendPools[ring].isHandshake[Int(entry)]
         sendPools[ring].give(entry)
+        if tlsContext != nil {
+            tlsSendCompleted(completion, ring: ring, file: file, generation: generation)
+            return
+        }
         guard handshake else { return }
         guard current(ring, file, generation, .connecting) else { return }
         if completion.result < 0 {
@@ -106,12 +119,30 @@ extension ClientWorker {
     /// masked) from a send-pool entry. Dropped and counted when the pool is dry.
     func sendFrame(ring: Int, file: UInt32, opcode: Opcode, payload: UnsafeRawBufferPointer) {
         let generation = slots[ring][Int(file)].generation
+        if tlsContext != nil {
+            guard payload.count + FrameEncoder.headerBytesMax <= tlsPlaintextScratch.count else {
+                counters.count(.sendPoolExhausted)
+                return
+            }
+            let length = writeMaskedFrame(opcode: opcode, payload: payload, into: tlsPlaintextScratch)
+            sendFrameTLS(ring: ring, file: file, frame: UnsafeRawBufferPointer(rebasing: tlsPlaintextScratch[0..<length]))
+            return
+        }
         guard payload.count + FrameEncoder.headerBytesMax <= SendPool.entryBytes,
               let entry = sendPools[ring].take(file: file, generation: generation, handshake: false) else {
             counters.count(.sendPoolExhausted)
             return
         }
         let buffer = sendPools[ring].buffer(entry)
+        let length = writeMaskedFrame(opcode: opcode, payload: payload, into: buffer)
+        rings[ring].prepareSend(fixedFile: file,
+                                bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<length]),
+                                linked: false,
+                                userData: UserData(kind: OperationKind.send.rawValue, generation: generation, index: entry))
+    }
+
+    /// Writes one masked frame into `buffer` (room checked by the caller); returns its length.
+    func writeMaskedFrame(opcode: Opcode, payload: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         let maskKey = UInt32(truncatingIfNeeded: Clock.nanoseconds() &* 0x9E37_79B9)
         let header = FrameEncoder.writeMaskedHeader(opcode: opcode, fin: true, payloadLength: payload.count,
                                                     maskKey: maskKey, to: buffer.baseAddress!)
@@ -120,10 +151,7 @@ extension ClientWorker {
             body.copyMemory(from: payload)
             FrameEncoder.mask(body, key: maskKey, offset: 0)
         }
-        rings[ring].prepareSend(fixedFile: file,
-                                bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<(header + payload.count)]),
-                                linked: false,
-                                userData: UserData(kind: OperationKind.send.rawValue, generation: generation, index: entry))
+        return header + payload.count
     }
 
     /// `--recover`: once the runner says so, every open subscriber of this

@@ -43,6 +43,16 @@ extension ClientWorker {
     /// Feeds received bytes through the upgrade check and the frame parser,
     /// keeping an incomplete tail in `partial` (rare: frames are small).
     func consume(_ bytes: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
+        if tlsContext != nil {
+            guard let session = tlsSessions[ring][Int(file)] else { return }
+            receiveTLS(bytes, session: session, ring: ring, file: file)
+            return
+        }
+        consumePlaintext(bytes, ring: ring, file: file)
+    }
+
+    /// Plaintext bytes (decrypted first for wss://).
+    func consumePlaintext(_ bytes: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
         if var stash = partial[ring].removeValue(forKey: file) {
             stash.append(contentsOf: bytes)
             stash.withUnsafeBytes { process($0, ring: ring, file: file) }

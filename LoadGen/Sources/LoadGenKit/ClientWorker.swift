@@ -1,5 +1,6 @@
 import Glibc
 import HeraldIO
+import HeraldTLS
 import Histogram
 import Synchronization
 
@@ -70,6 +71,18 @@ public final class ClientWorker: @unchecked Sendable {
     let subscribeMessages: [[UInt8]]
     var wakeDescriptor: Int32 = -1
 
+    /// wss:// (`ClientWorker+TLS.swift`): the client configuration, each
+    /// client's session and whether a send of it is in flight (and its
+    /// size), per ring and file; nil/empty for ws://.
+    let tlsContext: TLSContext?
+    var tlsSessions: [[TLSSession?]] = []
+    var tlsSending: [[Bool]] = []
+    var tlsSendBytes: [[Int32]] = []
+    /// One TLS record's plaintext (RFC 8446 §5.1: 2^14 bytes), decrypted.
+    let tlsScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 16)
+    /// A client frame or upgrade request before encryption.
+    let tlsPlaintextScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: SendPool.entryBytes, alignment: 16)
+
     // Ramp and churn bookkeeping.
     var nextLocal = 0
     let localTotal: Int
@@ -112,6 +125,7 @@ public final class ClientWorker: @unchecked Sendable {
         readersPerTopic = Array(repeating: 0, count: options.topics)
         readersEverPerTopic = Array(repeating: 0, count: options.topics)
         topicEpochs = Array(repeating: [], count: options.topics)
+        tlsContext = options.subscribeURL.secure ? try TLSContext.unverifiedClient() : nil
         addresses = .allocate(capacity: options.targets.count)
         for (index, target) in options.targets.enumerated() {
             var address = sockaddr_in()
@@ -143,6 +157,11 @@ public final class ClientWorker: @unchecked Sendable {
             // Sends in flight are bounded by upgrades in flight plus pongs.
             sendPools.append(SendPool(capacity: 4_096))
             partial.append([:])
+            if tlsContext != nil {
+                tlsSessions.append(Array(repeating: nil, count: max(files, 1)))
+                tlsSending.append(Array(repeating: false, count: max(files, 1)))
+                tlsSendBytes.append(Array(repeating: 0, count: max(files, 1)))
+            }
         }
         if rings.count > 1 {
             // Secondary rings signal an eventfd the primary ring polls, so one
@@ -158,6 +177,8 @@ public final class ClientWorker: @unchecked Sendable {
         for array in slots { array.deallocate() }
         for pool in sendPools { pool.memory.deallocate() }
         addresses.deallocate()
+        tlsScratch.deallocate()
+        tlsPlaintextScratch.deallocate()
         if wakeDescriptor >= 0 { Socket.close(wakeDescriptor) }
     }
 
@@ -243,6 +264,8 @@ public final class ClientWorker: @unchecked Sendable {
             if completion.result < 0 {
                 // ECANCELED: the socket before it failed and was counted.
                 if completion.result != -ECANCELED { fail(ring: ring, file: file, kind: .connect, installed: true) }
+            } else if tlsContext != nil {
+                startTLS(ring: ring, file: file)
             }
         case .send:
             sendCompleted(completion, ring: ring)
@@ -279,6 +302,7 @@ public final class ClientWorker: @unchecked Sendable {
     func fail(ring: Int, file: UInt32, kind: ErrorKind, installed: Bool) {
         counters.count(kind)
         partial[ring][file] = nil
+        if tlsContext != nil { tlsSessions[ring][Int(file)] = nil }
         if installed {
             slots[ring][Int(file)].state = .closing
             rings[ring].prepareCancelFixedFile(file, userData: userData(.cancel, ring: ring, file: file))
@@ -297,6 +321,7 @@ public final class ClientWorker: @unchecked Sendable {
             }
         }
         partial[ring][file] = nil
+        if tlsContext != nil { tlsSessions[ring][Int(file)] = nil }
         slots[ring][Int(file)].state = .closing
         rings[ring].prepareCancelFixedFile(file, userData: userData(.cancel, ring: ring, file: file))
         rings[ring].prepareCloseDirect(fileIndex: file, userData: userData(.close, ring: ring, file: file))

@@ -220,7 +220,8 @@ public enum OptionsParser {
       --ramp-timeout S        give up the ramp after S seconds (default connections/rate×2+30)
       --handshake-timeout S   a connect+upgrade not done in S seconds counts as an error (default 10)
       --sub-url TEMPLATE      WebSocket URL; {host} = target host:port, {topic} = the client's topic
-                              (default 'ws://{host}/ws?topics={topic}')
+                              (default 'ws://{host}/ws?topics={topic}'); wss:// speaks TLS (OpenSSL,
+                              the server's certificate not verified)
       --sub-message TEMPLATE  text frame sent after the upgrade to subscribe, {topic} substituted
                               (e.g. '{"type":"subscribe","topic":"{topic}"}'); default none (URL subscribes)
       --topics K              client i subscribes topic "t{i mod K}" (default 1)

@@ -1,5 +1,6 @@
-/// A `ws://` URL with `{host}` and `{topic}` placeholders, so the same run
-/// can drive Herald (`ws://{host}/ws?topics={topic}`) or another server.
+/// A `ws://` or `wss://` URL with `{host}` and `{topic}` placeholders, so
+/// the same run can drive Herald (`ws://{host}/ws?topics={topic}`) or
+/// another server, in plaintext or over TLS.
 public struct URLTemplate: Sendable, Equatable {
     public static let herald = try! URLTemplate("ws://{host}/ws?topics={topic}")
 
@@ -9,11 +10,18 @@ public struct URLTemplate: Sendable, Equatable {
     /// Path and query, still with placeholders.
     public let pathTemplate: String
 
+    /// `wss://`: every client speaks TLS (OpenSSL, certificates not verified).
+    public let secure: Bool
+
     public init(_ text: String) throws {
-        guard text.hasPrefix("ws://") else {
-            throw UsageError("--sub-url must start with ws:// (TLS is not supported by the load generator): '\(text)'")
+        if text.hasPrefix("ws://") {
+            secure = false
+        } else if text.hasPrefix("wss://") {
+            secure = true
+        } else {
+            throw UsageError("--sub-url must start with ws:// or wss://: '\(text)'")
         }
-        let rest = text.dropFirst("ws://".count)
+        let rest = text.dropFirst(secure ? "wss://".count : "ws://".count)
         if let slash = rest.firstIndex(of: "/") {
             authority = String(rest[..<slash])
             pathTemplate = String(rest[slash...])

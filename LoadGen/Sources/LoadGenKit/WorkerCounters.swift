@@ -4,6 +4,8 @@ import Synchronization
 public enum ErrorKind: Int, CaseIterable, Sendable {
     case socket, connect, handshakeSend, handshakeRejected, handshakeTimeout
     case receive, protocolViolation, closedByServer, sendPoolExhausted, serverErrorMessage
+    /// wss://: a TLS handshake or record failure.
+    case tls
     /// A seq received twice by one connection.
     case seqDuplicate
     /// A seq lower than one already received (out of order).
@@ -29,6 +31,7 @@ public enum ErrorKind: Int, CaseIterable, Sendable {
         case .closedByServer: "closed_by_server"
         case .sendPoolExhausted: "send_pool_exhausted"
         case .serverErrorMessage: "server_error_message"
+        case .tls: "tls"
         case .seqDuplicate: "seq_duplicate"
         case .seqReordered: "seq_reordered"
         case .seqGap: "seq_gap_unannounced"
