@@ -11,7 +11,8 @@
 //   HeraldRedis              — Redis connections over hiredis (the only module that imports CHiredis)
 //   HeraldTLS                — TLS sessions over memory BIOs with OpenSSL (the only module that imports COpenSSL)
 //   HeraldCore               — pure: slab, timing wheel, configuration, counters
-//   HeraldProtocol           — pure: RFC 6455 frames, HTTP head parsing, handshake, UTF-8, JSON
+//   HeraldProtocol           — pure: RFC 6455 frames, HTTP head parsing, handshake, UTF-8, JSON (its digests:
+//                              libcrypto through CCrypto, no kernel)
 //   LoadGenKit, herald-loadgen (LoadGen/) — the load generator: HeraldIO + HeraldProtocol (+ HeraldTLS for
 //                              wss://), not the engine
 import PackageDescription
@@ -37,7 +38,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
-        .target(name: "HeraldProtocol"),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "HeraldProtocol", dependencies: ["CCrypto"]),
         .target(name: "HeraldCompression", dependencies: ["CZlib"]),
         .target(name: "HeraldCore"),
         .target(name: "HeraldIO", dependencies: ["CURing"]),

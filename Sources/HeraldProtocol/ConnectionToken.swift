@@ -79,13 +79,6 @@ public struct ConnectionToken: Sendable, Equatable {
         }
         return .success(token)
     }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<a.count { difference |= a[index] ^ b[index] }
-        return difference == 0
-    }
 }
 
 /// The topics a token allows: exact names, or prefixes ending in `*`

@@ -31,8 +31,9 @@ if [ ! -x "$binary" ] || [ "$newest" -nt "$binary" ]; then
   # Built aside and moved into place only when whole: a failed or
   # interrupted build never leaves a binary that looks up to date.
   rm -f "$binary" "$binary.new"
+  # HeraldProtocol's digests are libcrypto's (Sources/CCrypto).
   swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name HeraldFuzz \
-    "${sources[@]}" -o "$binary.new" >"$out/build.log" 2>&1 || { grep -v "ld.gold: warning" "$out/build.log"; exit 1; }
+    -I "$root/Sources/CCrypto" -lcrypto "${sources[@]}" -o "$binary.new" >"$out/build.log" 2>&1 || { grep -v "ld.gold: warning" "$out/build.log"; exit 1; }
   mv "$binary.new" "$binary"
 fi
 for target in "${targets[@]}"; do
