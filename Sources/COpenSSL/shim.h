@@ -10,6 +10,8 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/core_names.h>
 
 static inline long herald_ssl_ctx_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
 static inline long herald_ssl_mode_release_buffers(void) { return SSL_MODE_RELEASE_BUFFERS; }
@@ -60,6 +62,16 @@ static inline void herald_ssl_ctx_no_session_cache(SSL_CTX *ctx) {
 // SSL_set_app_data/SSL_get_app_data are macros over ex_data index 0.
 static inline void herald_ssl_set_app_data(SSL *ssl, void *data) { SSL_set_app_data(ssl, data); }
 static inline void *herald_ssl_get_app_data(const SSL *ssl) { return SSL_get_app_data(ssl); }
+
+// Session tickets: the HMAC key and digest of a ticket (RFC 5077 §4's
+// HMAC-SHA256) go to OpenSSL as an OSSL_PARAM array, a C construct.
+static inline int herald_ticket_mac_init(EVP_MAC_CTX *mac, const unsigned char *key, size_t keyBytes) {
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)key, keyBytes);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    return EVP_MAC_CTX_set_params(mac, params);
+}
 
 // For the tests' OpenSSL client (Tests/HeraldTLSTests): macros over SSL_CTX_ctrl.
 static inline void herald_test_ssl_ctx_max_version(SSL_CTX *ctx, int version) {

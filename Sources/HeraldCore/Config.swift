@@ -163,6 +163,11 @@ public struct Config: Sendable, Equatable {
     public var allowedOrigins: String?
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
+    /// `--tls-ticket-key-file`: session ticket keys (80 bytes each, the
+    /// first seals), shared by the nodes behind one name so each resumes
+    /// the others' clients; re-read on SIGHUP. Nil: random keys in memory,
+    /// rotated hourly.
+    public var tlsTicketKeyFile: String?
     /// `--tls-record-layer herald`: after a TLS 1.3 handshake herald keeps
     /// only the traffic keys (~300 B) and runs the record layer itself, the
     /// `SSL` object (~15 KB) freed; `openssl` keeps OpenSSL's for the whole

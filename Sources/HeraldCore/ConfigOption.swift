@@ -167,6 +167,12 @@ public struct ConfigOption: Sendable {
             config.tlsKeyFile = text
             return true
         },
+        .init(name: "tls-ticket-key-file", valueName: "FILE",
+              help: "TLS session ticket keys, 80 bytes each (openssl rand 80), the first seals; share it between nodes so clients resume on any; re-read on SIGHUP (default: random keys rotated hourly)") { config, text in
+            guard !text.isEmpty else { return false }
+            config.tlsTicketKeyFile = text
+            return true
+        },
         .init(name: "tls-record-layer", valueName: "herald|openssl",
               help: "who runs the TLS 1.3 record layer after the handshake: herald (keeps ~300 B of keys per connection, the default) or openssl (keeps its SSL object, ~15 KB)") { config, text in
             switch text {

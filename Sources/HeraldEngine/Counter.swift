@@ -78,6 +78,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case adminRequestsRefused
     case tlsErrors
     case tlsHandshakes
+    case tlsHandshakesResumed
     case tlsHandovers
     case tlsKeyUpdatesReceived
     case tlsKeyUpdatesSent
@@ -160,6 +161,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .handshakeFailedRateLimited: Counter.handshake("rate_limited")
         case .tlsErrors: ("tls_errors_total", nil, nil, "TLS connections ended by a record-layer failure after the handshake (bad record, alert), or by the peer's close_notify")
         case .tlsHandshakes: ("tls_handshakes_total", nil, nil, "TLS handshakes completed on the public listener")
+        case .tlsHandshakesResumed: ("tls_handshakes_resumed_total", nil, nil, "TLS handshakes that resumed a session from a ticket (no certificate signature)")
         case .tlsHandovers: ("tls_record_layer_handovers_total", nil, nil, "TLS 1.3 connections whose record layer herald took over after the handshake, OpenSSL's SSL object freed")
         case .tlsKeyUpdatesReceived: ("tls_key_updates_received_total", nil, nil, "TLS 1.3 KeyUpdate messages received (RFC 8446 §4.6.3)")
         case .tlsKeyUpdatesSent: ("tls_key_updates_sent_total", nil, nil, "TLS 1.3 KeyUpdate messages sent: answers to the peer's requests, and herald's own every 2^24 records")

@@ -93,7 +93,8 @@ public final class Engine {
         }
         if let certificate = config.tlsCertificateFile, let key = config.tlsKeyFile {
             do {
-                tls = try TLSCertificates(certificateFile: certificate, keyFile: key)
+                tls = try TLSCertificates(certificateFile: certificate, keyFile: key,
+                                          ticketKeyFile: config.tlsTicketKeyFile)
             } catch {
                 throw StartError(description: "cannot load TLS: \(error)")
             }

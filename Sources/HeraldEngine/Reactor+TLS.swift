@@ -73,7 +73,10 @@ extension Reactor {
             guard slab.pointer(index).pointee.state != .tearingDown else { return }
             consumePlaintext(index, plaintext)
         }
-        if !wasComplete && session.isHandshakeComplete { counters.add(.tlsHandshakes) }
+        if !wasComplete && session.isHandshakeComplete {
+            counters.add(.tlsHandshakes)
+            if session.isResumed { counters.add(.tlsHandshakesResumed) }
+        }
         switch outcome {
         case .handedOver(let layer, let remaining):
             // The SSL object goes with the session: from here the

@@ -18,6 +18,12 @@ public enum ProcessEnvironment {
 
     /// A whole text file (a config file), nil when it cannot be read.
     public static func readFile(_ path: String) -> String? {
+        readBytes(path, bytesMax: Int.max).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A whole file's bytes (a key file), nil when it cannot be read or is
+    /// longer than `bytesMax`.
+    public static func readBytes(_ path: String, bytesMax: Int) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -26,8 +32,9 @@ public enum ProcessEnvironment {
             let count = fread(&chunk, 1, chunk.count, file)
             if count <= 0 { break }
             bytes += chunk[0..<count]
+            if bytes.count > bytesMax { return nil }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return ferror(file) == 0 ? bytes : nil
     }
 
     /// Ends the process with `status` (stdio flushed).

@@ -9,6 +9,8 @@ public final class TLSContext: @unchecked Sendable {
     // @unchecked: the SSL_CTX is configured in init and only read after
     // (SSL_new), which OpenSSL allows from any thread.
     let context: OpaquePointer
+    /// Seal and open session tickets; referenced by the SSL_CTX (ex_data 0).
+    public let ticketKeys: TicketKeys?
 
     public struct LoadError: Error, CustomStringConvertible {
         public let description: String
@@ -20,10 +22,17 @@ public final class TLSContext: @unchecked Sendable {
         + "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
         + "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
-    /// Loads a PEM certificate chain (leaf first) and its private key.
-    public init(certificateChainFile: String, privateKeyFile: String) throws {
+    /// Loads a PEM certificate chain (leaf first) and its private key;
+    /// tickets are sealed with `ticketKeys` (new in-memory keys when nil).
+    public init(certificateChainFile: String, privateKeyFile: String, ticketKeys: TicketKeys? = nil) throws {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw LoadError(description: Self.lastError()) }
         self.context = context
+        let keys = try ticketKeys ?? TicketKeys()
+        self.ticketKeys = keys
+        SSL_CTX_set_ex_data(context, 0, Unmanaged.passUnretained(keys).toOpaque())
+        guard SSL_CTX_set_tlsext_ticket_key_evp_cb(context, TicketKeys.callback) == 1 else {
+            throw LoadError(description: "ticket keys: \(Self.lastError())")
+        }
         guard herald_ssl_ctx_tls12_minimum(context) == 1 else { throw LoadError(description: Self.lastError()) }
         herald_ssl_ctx_harden(context)
         _ = herald_ssl_ctx_set_mode(context, herald_ssl_mode_release_buffers())
@@ -49,6 +58,7 @@ public final class TLSContext: @unchecked Sendable {
 
     private init(context: OpaquePointer) {
         self.context = context
+        ticketKeys = nil
     }
 
     /// A client configuration for the load generator: TLS 1.2 and 1.3,

@@ -87,6 +87,9 @@ public final class TLSSession {
 
     public var isHandshakeComplete: Bool { SSL_is_init_finished(ssl) == 1 }
 
+    /// The handshake resumed a session (a ticket), skipping the certificate.
+    public var isResumed: Bool { SSL_session_reused(ssl) == 1 }
+
     /// The negotiated protocol ("TLSv1.3", "TLSv1.2").
     public var version: String { String(cString: SSL_get_version(ssl)) }
 

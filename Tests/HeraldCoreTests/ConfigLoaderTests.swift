@@ -83,6 +83,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "tls-cert": ("/etc/herald/chain.pem", { $0.tlsCertificateFile == "/etc/herald/chain.pem" }),
     "tls-key": ("/etc/herald/key.pem", { $0.tlsKeyFile == "/etc/herald/key.pem" }),
     "tls-record-layer": ("openssl", { !$0.tlsOwnRecordLayer }),
+    "tls-ticket-key-file": ("/etc/herald/tickets.key", { $0.tlsTicketKeyFile == "/etc/herald/tickets.key" }),
 ]
 
 @Suite struct ConfigLoaderTests {
