@@ -91,7 +91,7 @@ extension Reactor {
         dropPartialControl(index)
         pendingPongs.removeValue(forKey: index)
         deferredRecoveries.removeValue(forKey: index)
-        tls?.connections[Int(index)] = nil
+        tls?.forget(index)
         wheel.cancel(index)
         leaveAllTopics(index)
         slot.pointee.life.freed()

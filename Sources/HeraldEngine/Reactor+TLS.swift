@@ -2,22 +2,21 @@ import HeraldIO
 import HeraldProtocol
 import HeraldTLS
 
-/// A connection's TLS: OpenSSL's session during the handshake (and for
-/// the whole of a TLS 1.2 connection, or with `--tls-record-layer openssl`),
-/// then herald's own record layer after a TLS 1.3 handshake.
-enum TLSConnection {
-    case openssl(TLSSession)
-    case herald(TLSRecordLayer)
-}
-
-/// A ring's TLS state: one connection's TLS per slot (made at the
-/// connection's first bytes, freed with the slot), one plaintext scratch
-/// buffer the ring's OpenSSL decryptions share, and the AEAD contexts its
-/// record layers share.
+/// A ring's TLS state: per connection slot, OpenSSL's session during the
+/// handshake (and for the whole of a TLS 1.2 connection, or with
+/// `--tls-record-layer openssl`), then herald's record layer after a TLS
+/// 1.3 handshake; one plaintext scratch buffer the ring's OpenSSL
+/// decryptions share, and the AEAD contexts its record layers share.
 final class ReactorTLS {
     /// Where new sessions get their context (replaced on SIGHUP).
     let certificates: TLSCertificates
-    var connections: [TLSConnection?]
+    /// Made at the connection's first bytes, freed at the hand-over or with the slot.
+    var sessions: [TLSSession?]
+    /// Record layers by slot, in place: one fixed-size entry per slot in
+    /// one allocation (large, so mapped and touched only where used). Live
+    /// from the hand-over until the slot is released (`handedOver`).
+    let layers: UnsafeMutablePointer<TLSRecordLayer>
+    var handedOver: [Bool]
     /// One TLS record's plaintext at most (RFC 8446 §5.1: 2^14 bytes).
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 16)
     let crypto = RecordCrypto()
@@ -31,10 +30,33 @@ final class ReactorTLS {
     init(certificates: TLSCertificates, capacity: Int, handOver: Bool) {
         self.certificates = certificates
         self.handOver = handOver
-        connections = Array(repeating: nil, count: capacity)
+        sessions = Array(repeating: nil, count: capacity)
+        layers = .allocate(capacity: capacity)
+        handedOver = Array(repeating: false, count: capacity)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        for index in handedOver.indices where handedOver[index] { forget(UInt32(index)) }
+        layers.deallocate()
+        scratch.deallocate()
+    }
+
+    /// The connection's slot is released: its session or record layer goes.
+    func forget(_ index: UInt32) {
+        sessions[Int(index)] = nil
+        guard handedOver[Int(index)] else { return }
+        layers[Int(index)].release()
+        (layers + Int(index)).deinitialize(count: 1)
+        handedOver[Int(index)] = false
+    }
+
+    /// Installs the record layer a hand-over produced.
+    func install(_ layer: TLSRecordLayer, at index: UInt32) {
+        precondition(!handedOver[Int(index)], "a second hand-over on one slot")
+        sessions[Int(index)] = nil  // frees the SSL object
+        (layers + Int(index)).initialize(to: layer)
+        handedOver[Int(index)] = true
+    }
 }
 
 /// TLS on the public listener over memory BIOs (issue 10, first step):
@@ -47,18 +69,17 @@ final class ReactorTLS {
 extension Reactor {
     func tlsReceive(_ index: UInt32, _ ciphertext: UnsafeMutableRawBufferPointer) {
         guard let tls else { return }
-        switch tls.connections[Int(index)] {
-        case .herald(let layer):
-            recordLayerReceive(index, layer, ciphertext)
-        case .openssl(let session):
+        if tls.handedOver[Int(index)] {
+            recordLayerReceive(index, ciphertext)
+        } else if let session = tls.sessions[Int(index)] {
             sessionReceive(index, session, UnsafeRawBufferPointer(ciphertext))
-        case nil:
+        } else {
             guard let made = TLSSession(context: tls.certificates.context) else {
                 counters.add(.handshakeFailedTLS)
                 tearDown(index)
                 return
             }
-            tls.connections[Int(index)] = .openssl(made)
+            tls.sessions[Int(index)] = made
             sessionReceive(index, made, UnsafeRawBufferPointer(ciphertext))
         }
     }
@@ -81,13 +102,13 @@ extension Reactor {
         case .handedOver(let layer, let remaining):
             // The SSL object goes with the session: from here the
             // connection holds only the record layer's keys.
-            tls.connections[Int(index)] = .herald(layer)
+            tls.install(layer, at: index)
             counters.add(.tlsHandovers)
             if remaining.isEmpty {
-                if layer.hasOutput { scheduleFlush(index) }
+                if tls.layers[Int(index)].hasOutput { scheduleFlush(index) }
             } else {
                 var bytes = remaining
-                bytes.withUnsafeMutableBytes { recordLayerReceive(index, layer, $0) }
+                bytes.withUnsafeMutableBytes { recordLayerReceive(index, $0) }
             }
         case .progress:
             if session.pendingOutput > 0 { scheduleFlush(index) } else { session.trim() }
@@ -112,11 +133,13 @@ extension Reactor {
 
     /// Ciphertext for herald's record layer (after a TLS 1.3 hand-over):
     /// records are opened in place in the receive buffer.
-    private func recordLayerReceive(_ index: UInt32, _ layer: TLSRecordLayer,
-                                    _ ciphertext: UnsafeMutableRawBufferPointer) {
+    private func recordLayerReceive(_ index: UInt32, _ ciphertext: UnsafeMutableRawBufferPointer) {
         guard let tls else { return }
         let updatesBefore = tls.crypto.keyUpdatesReceived
-        let outcome = layer.receive(ciphertext, crypto: tls.crypto) { plaintext in
+        // In place: the slot's entry lives until the slot is released,
+        // which cannot happen during this call (teardown waits for the
+        // connection's pending completions).
+        let outcome = tls.layers[Int(index)].receive(ciphertext, crypto: tls.crypto) { plaintext in
             consumePlaintext(index, plaintext)
             // The connection may have ended while its plaintext was handled.
             return slab.pointer(index).pointee.state != .tearingDown
@@ -126,7 +149,7 @@ extension Reactor {
         switch outcome {
         case .progress:
             // Tickets left from the handshake, or the answer to a KeyUpdate request.
-            if layer.hasOutput { scheduleFlush(index) }
+            if tls.layers[Int(index)].hasOutput { scheduleFlush(index) }
         case .closed:
             counters.add(.tlsErrors)
             peerEnded(index)
@@ -155,16 +178,16 @@ extension Reactor {
     /// send (no TLS, no finished handshake, or already sent) and the
     /// connection may end now.
     func queueCloseNotify(_ index: UInt32) -> Bool {
-        switch tls?.connections[Int(index)] {
-        case .openssl(let session):
+        guard let tls else { return false }
+        if tls.handedOver[Int(index)] {
+            guard !tls.layers[Int(index)].closeQueued else { return false }
+            tls.layers[Int(index)].close()
+            guard tls.layers[Int(index)].hasOutput else { return false }
+        } else if let session = tls.sessions[Int(index)] {
             guard session.isHandshakeComplete, !session.closeQueued else { return false }
             session.close()
             guard session.pendingOutput > 0 else { return false }
-        case .herald(let layer):
-            guard !layer.closeQueued else { return false }
-            layer.close()
-            guard layer.hasOutput else { return false }
-        case nil:
+        } else {
             return false
         }
         scheduleFlush(index)
@@ -173,11 +196,9 @@ extension Reactor {
 
     /// Whether the connection's TLS holds ciphertext to send.
     func tlsHasOutput(_ index: UInt32) -> Bool {
-        switch tls?.connections[Int(index)] {
-        case .openssl(let session): session.pendingOutput > 0
-        case .herald(let layer): layer.hasOutput
-        case nil: false
-        }
+        guard let tls else { return false }
+        if tls.handedOver[Int(index)] { return tls.layers[Int(index)].hasOutput }
+        return (tls.sessions[Int(index)]?.pendingOutput ?? 0) > 0
     }
 
     /// Makes the queue's head a ciphertext node (unless it is one): the
@@ -192,14 +213,13 @@ extension Reactor {
         guard let tls else { return true }
         let slot = slab.pointer(index)
         guard !slot.pointee.flags.contains(.cipherHead) else { return true }
-        switch tls.connections[Int(index)] {
-        case .openssl(let session):
+        if tls.handedOver[Int(index)] {
+            if let ciphertext = sealWithRecordLayer(index) { pushCiphertext(index, ciphertext) }
+        } else if let session = tls.sessions[Int(index)] {
             guard let ciphertext = sealWithOpenSSL(index, session) else { return false }
             if let ciphertext { pushCiphertext(index, ciphertext) }
             session.trim()
-        case .herald(let layer):
-            if let ciphertext = sealWithRecordLayer(index, layer) { pushCiphertext(index, ciphertext) }
-        case nil:
+        } else {
             return false
         }
         return true
@@ -238,8 +258,9 @@ extension Reactor {
     /// record), behind whatever it has pending (tickets, a KeyUpdate) and
     /// before a close_notify or alert. After a fatal alert or close_notify
     /// queued frames are dropped unsent. Nil when there is nothing to send.
-    private func sealWithRecordLayer(_ index: UInt32, _ layer: TLSRecordLayer) -> OutboundFrame? {
+    private func sealWithRecordLayer(_ index: UInt32) -> OutboundFrame? {
         guard let tls else { return nil }
+        let layer = tls.layers + Int(index)
         let slot = slab.pointer(index)
         var frames = 0
         var plaintextBytes = 0
@@ -249,11 +270,11 @@ extension Reactor {
             frames += 1
             node = nodes.following(node)
         }
-        let sealed = layer.sealsData ? plaintextBytes : 0
-        let size = layer.sealedBytes(plaintextBytes: sealed, crypto: tls.crypto)
+        let sealed = layer.pointee.sealsData ? plaintextBytes : 0
+        let size = layer.pointee.sealedBytes(plaintextBytes: sealed, crypto: tls.crypto)
         let updatesBefore = tls.crypto.keyUpdatesSent
         let ciphertext = size == 0 ? nil : OutboundFrame(count: size) { buffer in
-            layer.seal(plaintextBytes: sealed, into: buffer, crypto: tls.crypto) { append in
+            layer.pointee.seal(plaintextBytes: sealed, into: buffer, crypto: tls.crypto) { append in
                 guard sealed > 0 else { return }
                 var node = slot.pointee.sendHead
                 for _ in 0..<frames {

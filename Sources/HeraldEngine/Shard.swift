@@ -156,15 +156,18 @@ extension Shard {
     }
 
     /// Gives freed heap pages back to the kernel once the shard is idle after
-    /// real work (≥ 1 MiB sent, a connection closed, or kept messages
-    /// evicted past `--history-bytes-max` since the last time),
+    /// real work (≥ 1 MiB sent, a connection closed, a TLS handshake done —
+    /// OpenSSL's handshake state is tens of KB, freed at its end — or kept
+    /// messages evicted past `--history-bytes-max` since the last time),
     /// at most every `memoryReleaseIntervalMilliseconds`: the resident
-    /// memory a flood's queued replies took is returned when it ends
+    /// memory a flood's queued replies or a TLS reconnect storm took is
+    /// returned when it ends
     /// (Docs/OPERATIONS.md "Limits"), and a quiet shard pays nothing.
     private func releaseMemoryIfIdle(now: UInt64) {
         guard now &- lastMemoryRelease.milliseconds >= Shard.memoryReleaseIntervalMilliseconds else { return }
         let sent = counters.value(.bytesSent)
         let closed = counters.value(.connectionsClosed) &+ counters.value(.handshakeFailedTimeout)
+            &+ counters.value(.tlsHandshakes)
         let evicted = registry.historyTotals().evicted
         guard sent &- lastMemoryRelease.bytesSent >= 1 << 20 || closed != lastMemoryRelease.closed
             || evicted != lastMemoryRelease.evicted else { return }

@@ -6,11 +6,17 @@ import COpenSSL
 /// suite, each direction's traffic secret, key, IV and sequence number
 /// (§7.3, §5.3), and — only while they are needed — a record that arrived
 /// in pieces and the session tickets OpenSSL wrote last. An idle
-/// connection costs this object (~300 bytes) where an `SSL` costs ~15 KB.
+/// connection costs this value (`stride`, ~300 bytes) where an `SSL` costs
+/// ~15 KB.
 ///
+/// A value stored in place: the reactor keeps one per connection slot in a
+/// region of fixed-size entries (so thousands of them never scatter over
+/// heap pages that a TLS handshake's freed kilobytes would otherwise keep
+/// resident), hands it out by pointer, and calls `release` when the
+/// connection ends. Never copy a live one: its buffers belong to one copy.
 /// The AEAD itself runs on the thread's `RecordCrypto`. Used by its
 /// connection's thread only.
-public final class TLSRecordLayer {
+public struct TLSRecordLayer {
     public let suite: TLS13Suite
     /// Client → server (client_application_traffic_secret_N).
     private var read: TrafficKeys
@@ -34,7 +40,7 @@ public final class TLSRecordLayer {
     /// Ciphertext OpenSSL wrote that is not sent yet (the NewSessionTicket
     /// records, §4.6.1, sealed under the server's first application
     /// key): it goes out before anything this layer seals.
-    private var handoverOutput: [UInt8]?
+    private var handoverOutput: UnsafeMutableRawBufferPointer?
 
     private struct Pending: OptionSet {
         let rawValue: UInt8
@@ -60,12 +66,20 @@ public final class TLSRecordLayer {
         read = TrafficKeys(secret: clientSecret, suite: suite)
         write = TrafficKeys(secret: serverSecret, suite: suite)
         write.sequence = serverRecordsSent
-        handoverOutput = unsentOutput.isEmpty ? nil : unsentOutput
+        if !unsentOutput.isEmpty {
+            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: unsentOutput.count, alignment: 1)
+            bytes.copyBytes(from: unsentOutput)
+            handoverOutput = bytes
+        }
     }
 
-    deinit {
+    /// The connection ended: buffers freed, keys wiped (they are secrets,
+    /// not to be left in reused memory). The value is dead after this.
+    public mutating func release() {
         piece?.deallocate()
-        // The keys are secrets: not left in freed memory.
+        piece = nil
+        handoverOutput?.deallocate()
+        handoverOutput = nil
         withUnsafeMutableBytes(of: &read) { OPENSSL_cleanse($0.baseAddress, $0.count) }
         withUnsafeMutableBytes(of: &write) { OPENSSL_cleanse($0.baseAddress, $0.count) }
     }
@@ -91,7 +105,7 @@ public final class TLSRecordLayer {
     /// (its bytes are the caller's, writable) and its application data
     /// handed to `plaintext`, which returns false to stop (the connection
     /// ended). A record cut at the end waits for its rest.
-    public func receive(_ bytes: UnsafeMutableRawBufferPointer, crypto: RecordCrypto,
+    public mutating func receive(_ bytes: UnsafeMutableRawBufferPointer, crypto: RecordCrypto,
                         _ plaintext: (UnsafeMutableRawBufferPointer) -> Bool) -> Outcome {
         guard !pending.contains(.fatalAlert) else { return .progress }
         var rest = bytes
@@ -138,7 +152,7 @@ public final class TLSRecordLayer {
     struct AlertError: Error { let alert: TLSAlert }
 
     /// Keeps the first bytes of a record that was cut.
-    private func startPiece(_ bytes: UnsafeRawBufferPointer) {
+    private mutating func startPiece(_ bytes: UnsafeRawBufferPointer) {
         if bytes.count < TLSRecord.headerBytes {
             withUnsafeMutableBytes(of: &pieceHeader) { header in
                 for offset in 0..<bytes.count { header[offset] = bytes[offset] }
@@ -158,7 +172,7 @@ public final class TLSRecordLayer {
     /// Adds `bytes` to the record that was cut; processes it once whole.
     /// Returns the outcome (nil: `plaintext` said stop) and how many of
     /// `bytes` it used.
-    private func continuePiece(_ bytes: UnsafeMutableRawBufferPointer, crypto: RecordCrypto,
+    private mutating func continuePiece(_ bytes: UnsafeMutableRawBufferPointer, crypto: RecordCrypto,
                                _ plaintext: (UnsafeMutableRawBufferPointer) -> Bool) -> (Outcome?, Int) {
         var used = 0
         if piece == nil {
@@ -198,7 +212,7 @@ public final class TLSRecordLayer {
 
     /// One whole record (§5.2, §5.4): deprotect it, find its real content
     /// type, act on it. Nil when `plaintext` asked to stop.
-    private func process(_ record: UnsafeMutableRawBufferPointer, crypto: RecordCrypto,
+    private mutating func process(_ record: UnsafeMutableRawBufferPointer, crypto: RecordCrypto,
                          _ plaintext: (UnsafeMutableRawBufferPointer) -> Bool) -> Outcome? {
         // §5.3: a sequence number never wraps; 2^64 records cannot arrive
         // in practice, but the rule is kept.
@@ -241,7 +255,7 @@ public final class TLSRecordLayer {
     /// Post-handshake handshake bytes (§4.6). A client may send KeyUpdate
     /// only (NewSessionTicket is the server's, and herald never asks for
     /// post-handshake authentication), possibly split over records.
-    private func handshake(_ content: UnsafeRawBufferPointer, crypto: RecordCrypto) -> Outcome {
+    private mutating func handshake(_ content: UnsafeRawBufferPointer, crypto: RecordCrypto) -> Outcome {
         // §5.1: zero-length fragments of handshake messages must not be sent.
         guard content.count > 0 else { return fail(.unexpectedMessage) }
         for (position, byte) in content.enumerated() {
@@ -274,7 +288,7 @@ public final class TLSRecordLayer {
 
     /// Queues `alert` (§6.2: "terminate the connection with an alert"):
     /// nothing else is read or sealed after it.
-    private func fail(_ alert: TLSAlert) -> Outcome {
+    private mutating func fail(_ alert: TLSAlert) -> Outcome {
         if !pending.contains(.writeClosed) {
             pending.insert(.fatalAlert)
             fatalAlert = alert.code
@@ -287,7 +301,7 @@ public final class TLSRecordLayer {
     // MARK: Sealing
 
     /// Queues our close_notify (§6.1); once.
-    public func close() {
+    public mutating func close() {
         guard !pending.contains(.writeClosed), !pending.contains(.fatalAlert) else { return }
         pending.insert(.closeNotify)
     }
@@ -331,13 +345,14 @@ public final class TLSRecordLayer {
     /// ours after `writeRecordsPerKeyMax` records, §5.5), the data in
     /// records of up to 2^14 bytes, and last a queued close_notify or alert.
     /// A pending fatal alert seals no data.
-    public func seal(plaintextBytes: Int, into output: UnsafeMutableRawBufferPointer, crypto: RecordCrypto,
+    public mutating func seal(plaintextBytes: Int, into output: UnsafeMutableRawBufferPointer, crypto: RecordCrypto,
                      _ produce: ((UnsafeRawBufferPointer) -> Void) -> Void) {
         guard !pending.contains(.writeClosed) else { return }
         var at = 0
         if let tickets = handoverOutput {
-            UnsafeMutableRawBufferPointer(rebasing: output[0..<tickets.count]).copyBytes(from: tickets)
+            UnsafeMutableRawBufferPointer(rebasing: output[0..<tickets.count]).copyMemory(from: UnsafeRawBufferPointer(tickets))
             at = tickets.count
+            tickets.deallocate()
             handoverOutput = nil
         }
         if needsKeyUpdate(crypto) {
@@ -365,7 +380,7 @@ public final class TLSRecordLayer {
 
     /// Copies the produced plaintext into records laid out in `output` and
     /// seals each in place when it is full.
-    private func sealData(_ plaintextBytes: Int, at start: Int, into output: UnsafeMutableRawBufferPointer,
+    private mutating func sealData(_ plaintextBytes: Int, at start: Int, into output: UnsafeMutableRawBufferPointer,
                           crypto: RecordCrypto, _ produce: ((UnsafeRawBufferPointer) -> Void) -> Void) -> Int {
         var remaining = plaintextBytes
         var recordStart = start
@@ -399,7 +414,7 @@ public final class TLSRecordLayer {
     }
 
     /// Seals a small record (`content` copied in) at `at`; returns its size.
-    private func sealRecord(_ content: [UInt8], type: TLSRecord.ContentType, at: Int,
+    private mutating func sealRecord(_ content: [UInt8], type: TLSRecord.ContentType, at: Int,
                             into output: UnsafeMutableRawBufferPointer, crypto: RecordCrypto) -> Int {
         let to = at + TLSRecord.headerBytes
         UnsafeMutableRawBufferPointer(rebasing: output[to..<to + content.count]).copyBytes(from: content)
@@ -409,7 +424,7 @@ public final class TLSRecordLayer {
     /// The content is in place after the header's room: writes the header
     /// and the content type (no padding, §5.4 allows none), seals, and
     /// advances the sequence number. Returns the record's size.
-    private func finishRecord(content: Int, type: TLSRecord.ContentType, at: Int,
+    private mutating func finishRecord(content: Int, type: TLSRecord.ContentType, at: Int,
                               into output: UnsafeMutableRawBufferPointer, crypto: RecordCrypto) -> Int {
         let size = content + TLSRecord.overheadBytes
         let record = UnsafeMutableRawBufferPointer(rebasing: output[at..<at + size])

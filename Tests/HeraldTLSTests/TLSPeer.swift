@@ -173,7 +173,10 @@ final class TLSPair {
         self.crypto = crypto
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        layer?.release()
+    }
 
     /// Runs the handshake to the hand-over; `early` is written by the
     /// client right after its Finished, in the same flight (as a browser
@@ -193,10 +196,10 @@ final class TLSPair {
 
     /// Ciphertext for the server: to the session before the hand-over, to the layer after.
     func serverReceive(_ bytes: [UInt8], handOver: Bool = true) {
-        if let layer {
+        if layer != nil {
             var copy = bytes
             let outcome = copy.withUnsafeMutableBytes { buffer in
-                layer.receive(buffer, crypto: crypto) { plaintext in
+                layer!.receive(buffer, crypto: crypto) { plaintext in
                     received += plaintext
                     return true
                 }
@@ -216,15 +219,15 @@ final class TLSPair {
 
     /// What the server has to send: OpenSSL's pending output, or `plaintext` sealed by the layer.
     func serverOutput(_ plaintext: [UInt8] = []) -> [UInt8] {
-        guard let layer else {
+        guard layer != nil else {
             var bytes = [UInt8](repeating: 0, count: server.pendingOutput)
             _ = bytes.withUnsafeMutableBytes { server.takeOutput(into: $0) }
             return bytes
         }
-        let size = layer.sealedBytes(plaintextBytes: plaintext.count, crypto: crypto)
+        let size = layer!.sealedBytes(plaintextBytes: plaintext.count, crypto: crypto)
         var sealed = [UInt8](repeating: 0, count: size)
         sealed.withUnsafeMutableBytes { output in
-            layer.seal(plaintextBytes: plaintext.count, into: output, crypto: crypto) { append in
+            layer!.seal(plaintextBytes: plaintext.count, into: output, crypto: crypto) { append in
                 // In pieces, as queued frames arrive: exercises records spanning pieces.
                 var at = 0
                 while at < plaintext.count {
