@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Server CPU per full and per resumed TLS 1.3 handshake (a measurement for
-Docs/BENCHMARKS.md, not a test): N connections each way from one Python
-client, each a GET /healthz over TLS; resumed ones present the session
-ticket of the first connection.
+Docs/BENCHMARKS.md, not a test). The client is `openssl s_time` (C, one
+connection at a time): `-new` makes a full handshake per connection,
+`-reuse` resumes the first connection's session from its ticket. Each
+connection is a GET /healthz over TLS; herald's counters say how many
+handshakes ran and how many resumed.
 
-    LoadGen/scripts/tls_resume.py HERALD_BINARY [N]
+    LoadGen/scripts/tls_resume.py HERALD_BINARY [SECONDS] [HERALD FLAGS...]
 """
-import socket
-import ssl
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,37 +18,30 @@ import herald_e2e as H  # noqa: E402
 from test_tls import make_certificate  # noqa: E402
 
 
+def run(binary: str, seconds: int, mode: str, cert: Path, key: Path, extra: list[str]) -> None:
+    h = H.HeraldProcess([binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--shards", "1",
+                         "--tls-cert", str(cert), "--tls-key", str(key), *extra], H.clean_env()).wait_ready()
+    try:
+        before = H.process_cpu_seconds(h.proc.pid)
+        subprocess.run(["openssl", "s_time", "-connect", f"127.0.0.1:{h.port}", mode, "-time", str(seconds),
+                        "-www", "/healthz"], capture_output=True, timeout=seconds + 30, check=True)
+        cpu = H.process_cpu_seconds(h.proc.pid) - before
+        samples = H.parse_prometheus(H.admin_get(h.admin_port, "/metrics").body.decode())
+        total = H.prom_value(samples, "herald_tls_handshakes_total") or 0
+        resumed = H.prom_value(samples, "herald_tls_handshakes_resumed_total") or 0
+        print(f"{mode}: {total:.0f} handshakes ({resumed:.0f} resumed) in {seconds} s, "
+              f"server CPU {cpu / total * 1e6:.0f} us per connection "
+              f"({total / cpu:.0f} per server core-second)")
+    finally:
+        h.kill()
+
 
 def main() -> None:
     binary = sys.argv[1]
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     cert, key = (Path(path) for path in make_certificate(Path(tempfile.mkdtemp())))
-    h = H.HeraldProcess([binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--shards", "1",
-                         "--tls-cert", str(cert), "--tls-key", str(key)], H.clean_env()).wait_ready()
-    context = ssl.create_default_context(cafile=str(cert))
-
-    def connect(session=None):
-        with socket.create_connection(("127.0.0.1", h.port)) as raw:
-            with context.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
-                tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                tls.recv(100)  # the tickets arrive before the answer
-                return tls.session, tls.session_reused
-
-    try:
-        session, _ = connect()
-        assert connect(session)[1], "the server did not resume"
-        before = H.process_cpu_seconds(h.proc.pid)
-        for _ in range(count):
-            connect()
-        full = (H.process_cpu_seconds(h.proc.pid) - before) / count
-        before = H.process_cpu_seconds(h.proc.pid)
-        for _ in range(count):
-            connect(session)
-        resumed = (H.process_cpu_seconds(h.proc.pid) - before) / count
-        print(f"server CPU per connection over {count}: full handshake {full * 1e6:.0f} us, "
-              f"resumed {resumed * 1e6:.0f} us")
-    finally:
-        h.kill()
+    for mode in ("-new", "-reuse"):
+        run(binary, seconds, mode, cert, key, sys.argv[3:])
 
 
 if __name__ == "__main__":
