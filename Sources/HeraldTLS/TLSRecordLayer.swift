@@ -24,9 +24,11 @@ public struct TLSRecordLayer {
     private var write: TrafficKeys
 
     /// A record whose bytes have not all arrived: its header (`pieceHeader`,
-    /// up to 5 bytes) and then, once the length is known, one buffer of the
-    /// record's exact size (≤ 5 + 2^14 + 256 bytes, §5.2). Freed when the
-    /// record is complete: an idle connection holds none.
+    /// up to 5 bytes) and then, once the length is known, a buffer that
+    /// grows with the bytes that arrive (at most twice them, never past the
+    /// record's size, ≤ 5 + 2^14 + 256 bytes, §5.2): a client that sends a
+    /// header promising 16 KiB and stops holds what it sent, not 16 KiB.
+    /// Freed when the record is complete: an idle connection holds none.
     private var piece: UnsafeMutableRawBufferPointer?
     private var pieceFill = 0
     private var pieceHeader = InlineArray<5, UInt8>(repeating: 0)
@@ -98,7 +100,7 @@ public struct TLSRecordLayer {
         case failed(TLSAlert)
     }
 
-    /// Bytes a record still waiting for its rest holds.
+    /// Bytes held for a record still waiting for its rest (the buffer's capacity).
     public var bufferedBytes: Int { piece?.count ?? 0 }
 
     /// Ciphertext from the socket: each complete record is opened in place
@@ -161,12 +163,24 @@ public struct TLSRecordLayer {
             pieceHeaderFill = UInt8(truncatingIfNeeded: bytes.count)
             return
         }
-        // The header was checked by `receive`.
-        let length = Int(bytes[3]) << 8 | Int(bytes[4])
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: TLSRecord.headerBytes + length, alignment: 16)
-        buffer.copyMemory(from: bytes)
+        // The header was checked by `receive`; bytes.count < the record's size.
+        let buffer = Self.pieceBuffer(capacity: min(Self.recordBytes(header: bytes), 2 * bytes.count))
+        UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count]).copyMemory(from: bytes)
         piece = buffer
         pieceFill = bytes.count
+    }
+
+    /// A piece buffer holds at least this much (small records arrive whole
+    /// or nearly: no growing for them).
+    static let pieceBytesMin = 512
+
+    private static func pieceBuffer(capacity: Int) -> UnsafeMutableRawBufferPointer {
+        .allocate(byteCount: max(capacity, min(pieceBytesMin, capacity)), alignment: 16)
+    }
+
+    /// Header plus the length its last two bytes give.
+    private static func recordBytes(header: UnsafeRawBufferPointer) -> Int {
+        TLSRecord.headerBytes + (Int(header[3]) << 8 | Int(header[4]))
     }
 
     /// Adds `bytes` to the record that was cut; processes it once whole.
@@ -190,24 +204,36 @@ public struct TLSRecordLayer {
             switch checked {
             case .failure(let error): return (fail(error.alert), used)
             case .success(let length):
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: TLSRecord.headerBytes + length,
-                                                                    alignment: 16)
-                withUnsafeBytes(of: &pieceHeader) { buffer.copyMemory(from: $0) }
+                let size = TLSRecord.headerBytes + length
+                let buffer = Self.pieceBuffer(capacity: min(size, Self.pieceBytesMin))
+                withUnsafeBytes(of: &pieceHeader) {
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[0..<TLSRecord.headerBytes]).copyMemory(from: $0)
+                }
                 piece = buffer
                 pieceFill = TLSRecord.headerBytes
             }
         }
-        guard let buffer = piece else { return (.progress, used) }
-        let taken = min(buffer.count - pieceFill, bytes.count - used)
+        guard var buffer = piece else { return (.progress, used) }
+        let size = Self.recordBytes(header: UnsafeRawBufferPointer(buffer))
+        let taken = min(size - pieceFill, bytes.count - used)
+        if pieceFill + taken > buffer.count {
+            // Grow with what arrived: at least double, at most the record.
+            let grown = Self.pieceBuffer(capacity: min(size, max(2 * buffer.count, pieceFill + taken)))
+            UnsafeMutableRawBufferPointer(rebasing: grown[0..<pieceFill])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[0..<pieceFill]))
+            buffer.deallocate()
+            buffer = grown
+            piece = grown
+        }
         UnsafeMutableRawBufferPointer(rebasing: buffer[pieceFill..<pieceFill + taken])
             .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[used..<used + taken]))
         pieceFill += taken
         used += taken
-        guard pieceFill == buffer.count else { return (.progress, used) }
+        guard pieceFill == size else { return (.progress, used) }
         piece = nil
         pieceFill = 0
         defer { buffer.deallocate() }
-        return (process(buffer, crypto: crypto, plaintext), used)
+        return (process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<size]), crypto: crypto, plaintext), used)
     }
 
     /// One whole record (§5.2, §5.4): deprotect it, find its real content

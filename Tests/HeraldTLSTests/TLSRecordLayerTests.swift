@@ -87,6 +87,31 @@ import Testing
         #expect(pair.outcomes.allSatisfy { $0 == .progress })
     }
 
+    @Test func aRecordThatStopsArrivingHoldsWhatArrivedNotWhatItPromised() throws {
+        // A hostile client announces a full-size record and trickles it:
+        // the buffer grows with the bytes sent (never more than twice them).
+        let pair = TLSPair(context: context)
+        #expect(pair.connect())
+        let message = [UInt8](repeating: 7, count: 16_000)
+        pair.client.write(message)
+        let wire = pair.client.take()
+        pair.received = []
+        pair.serverReceive(Array(wire[0..<3]))
+        #expect(pair.layer?.bufferedBytes == 0)  // a header cut short waits inline
+        pair.serverReceive(Array(wire[3..<40]))
+        #expect((pair.layer?.bufferedBytes ?? 0) <= TLSRecordLayer.pieceBytesMin)
+        var at = 40
+        while at < wire.count - 100 {
+            let end = min(wire.count - 100, at + 777)
+            pair.serverReceive(Array(wire[at..<end]))
+            at = end
+            #expect((pair.layer?.bufferedBytes ?? 0) <= max(TLSRecordLayer.pieceBytesMin, 2 * at))
+        }
+        pair.serverReceive(Array(wire[at...]))
+        #expect(pair.received == message)
+        #expect(pair.layer?.bufferedBytes == 0)
+    }
+
     @Test func keyUpdateRequestedByTheClientIsAnswered() throws {
         let pair = TLSPair(context: context)
         #expect(pair.connect())
