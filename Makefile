@@ -75,7 +75,8 @@ fuzz-smoke:
 ## Autobahn|Testsuite cases 1-7 and 10 against /echo (skipped when the tool is absent).
 autobahn:
 	@if [ -x "$(AUTOBAHN)" ]; then \
-	  Tests/autobahn.sh "$(AUTOBAHN)" $(RELEASE_BIN)/herald; \
+	  Tests/autobahn.sh "$(AUTOBAHN)" $(RELEASE_BIN)/herald && \
+	  AUTOBAHN_TLS=1 Tests/autobahn.sh "$(AUTOBAHN)" $(RELEASE_BIN)/herald; \
 	else echo "autobahn: $(AUTOBAHN) not found, skipped"; fi
 
 ## One million subscribed connections on this machine, a broadcast to all
