@@ -67,18 +67,8 @@ public struct ConfigOption: Sendable {
         },
         seconds("shutdown-timeout", "seconds SIGTERM waits for closes (default 10)", \.shutdownTimeoutSeconds),
         seconds("close-timeout", "seconds a closing connection waits for the peer (default 3)", \.closeTimeoutSeconds),
-        .init(name: "admin-token", valueName: "TOKEN",
-              help: "bearer token required by the admin listener") { config, text in
-            guard !text.isEmpty else { return false }
-            config.adminToken = text
-            return true
-        },
-        .init(name: "jwt-secret", valueName: "SECRET",
-              help: "HS256 secret: /ws then requires token=JWT (sub, topics, exp)") { config, text in
-            guard !text.isEmpty else { return false }
-            config.jwtSecret = text
-            return true
-        },
+        text("admin-token", "TOKEN", "bearer token required by the admin listener", \.adminToken),
+        text("jwt-secret", "SECRET", "HS256 secret: /ws then requires token=JWT (sub, topics, exp)", \.jwtSecret),
         integer("topics-max", "topics the process keeps; new ones past it are refused (default 1000000)",
                 \.topicsMax, range: 1...100_000_000),
         seconds("topic-idle-seconds", "seconds a topic with no subscribers and no publish is kept (default 60)",
@@ -150,29 +140,10 @@ public struct ConfigOption: Sendable {
                 \.redisTopicTTLSeconds),
         integer("connect-rate-per-source", "new connections per second from one address (IPv6: one /64), with a burst of as many; 0 = no limit (default 0)",
                 \.connectRatePerSource, range: 0...1_000_000),
-        .init(name: "allowed-origins", valueName: "LIST",
-              help: "browser origins allowed to open a WebSocket, e.g. 'https://app.example.com,https://*.example.com'; others get 403") { config, text in
-            guard !text.isEmpty else { return false }
-            config.allowedOrigins = text
-            return true
-        },
-        .init(name: "tls-cert", valueName: "FILE",
-              help: "PEM certificate chain for TLS on the public listener (wss://); needs --tls-key") { config, text in
-            guard !text.isEmpty else { return false }
-            config.tlsCertificateFile = text
-            return true
-        },
-        .init(name: "tls-key", valueName: "FILE", help: "PEM private key of --tls-cert") { config, text in
-            guard !text.isEmpty else { return false }
-            config.tlsKeyFile = text
-            return true
-        },
-        .init(name: "tls-ticket-key-file", valueName: "FILE",
-              help: "TLS session ticket keys, 80 bytes each (openssl rand 80), the first seals; share it between nodes so clients resume on any; re-read on SIGHUP (default: random keys rotated hourly)") { config, text in
-            guard !text.isEmpty else { return false }
-            config.tlsTicketKeyFile = text
-            return true
-        },
+        text("allowed-origins", "LIST", "browser origins allowed to open a WebSocket, e.g. 'https://app.example.com,https://*.example.com'; others get 403", \.allowedOrigins),
+        text("tls-cert", "FILE", "PEM certificate chain for TLS on the public listener (wss://); needs --tls-key", \.tlsCertificateFile),
+        text("tls-key", "FILE", "PEM private key of --tls-cert", \.tlsKeyFile),
+        text("tls-ticket-key-file", "FILE", "TLS session ticket keys, 80 bytes each (openssl rand 80), the first seals; share it between nodes so clients resume on any; re-read on SIGHUP (default: random keys rotated hourly)", \.tlsTicketKeyFile),
         .init(name: "tls-record-layer", valueName: "herald|openssl",
               help: "who runs the TLS 1.3 record layer after the handshake: herald (keeps ~300 B of keys per connection, the default) or openssl (keeps its SSL object, ~15 KB)") { config, text in
             switch text {
@@ -200,6 +171,16 @@ public struct ConfigOption: Sendable {
             // A day bounds every timer so tick arithmetic can never overflow.
             guard let value = Double(text), value > 0, value <= 86_400 else { return false }
             config[keyPath: field] = value
+            return true
+        }
+    }
+
+    /// A non-empty text option (a file, a secret, a list parsed later).
+    private static func text(_ name: String, _ valueName: String, _ help: String,
+                             _ field: WritableKeyPath<Config, String?> & Sendable) -> ConfigOption {
+        ConfigOption(name: name, valueName: valueName, help: help) { config, text in
+            guard !text.isEmpty else { return false }
+            config[keyPath: field] = text
             return true
         }
     }

@@ -8,11 +8,7 @@ public enum SHA1 {
 
     /// The 20-byte digest of `bytes`.
     public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: digestBytes)
-        withContiguous(bytes) { input in
-            _ = CCrypto.SHA1(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, &digest)
-        }
-        return digest
+        oneShot(bytes, digestBytes) { CCrypto.SHA1($0, $1, $2) }
     }
 }
 
@@ -22,11 +18,7 @@ public enum SHA256 {
 
     /// The 32-byte digest of `bytes`.
     public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: digestBytes)
-        withContiguous(bytes) { input in
-            _ = CCrypto.SHA256(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, &digest)
-        }
-        return digest
+        oneShot(bytes, digestBytes) { CCrypto.SHA256($0, $1, $2) }
     }
 }
 
@@ -55,6 +47,19 @@ public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     guard a.count == b.count else { return false }
     guard !a.isEmpty else { return true }
     return a.withUnsafeBytes { a in b.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 } }
+}
+
+/// libcrypto's one-shot digest `function(input, length, output)` of `bytes`.
+private func oneShot(_ bytes: some Collection<UInt8>, _ digestBytes: Int,
+                     _ function: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UInt8>?) -> UnsafeMutablePointer<UInt8>?)
+    -> [UInt8] {
+    var digest = [UInt8](repeating: 0, count: digestBytes)
+    withContiguous(bytes) { input in
+        digest.withUnsafeMutableBufferPointer { output in
+            _ = function(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, output.baseAddress)
+        }
+    }
+    return digest
 }
 
 /// `bytes` as one contiguous buffer (copied only when it is not one already).

@@ -54,6 +54,17 @@ public final class RecordCrypto {
         return context
     }
 
+    /// Sets the record's key and nonce (§5.3: the IV XOR the sequence number).
+    private func begin(_ context: OpaquePointer, keys: TrafficKeys, suite: TLS13Suite, sealing: Bool) -> Bool {
+        var nonce = keys.nonce()
+        return withUnsafeBytes(of: &nonce) { nonceBytes in
+            keys.withKey(suite.keyBytes) { key in
+                EVP_CipherInit_ex2(context, nil, key.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                   nonceBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), sealing ? 1 : 0, nil) == 1
+            }
+        }
+    }
+
     /// Seals one record in place (RFC 8446 §5.2): `record` is the 5-byte
     /// header, then the inner plaintext (content || type || padding), then
     /// 16 bytes for the tag. The header is the additional data; the inner
@@ -64,14 +75,8 @@ public final class RecordCrypto {
         // Safe: the caller sized the record as header + inner plaintext + tag.
         let innerBytes = record.count - header - Self.tagBytes
         let start = record.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        var nonce = keys.nonce()
         var written: Int32 = 0
-        let ok = withUnsafeBytes(of: &nonce) { nonceBytes in
-            keys.withKey(suite.keyBytes) { key in
-                EVP_CipherInit_ex2(context, nil, key.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                   nonceBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), 1, nil) == 1
-            }
-        }
+        let ok = begin(context, keys: keys, suite: suite, sealing: true)
             && EVP_EncryptUpdate(context, nil, &written, start, Int32(header)) == 1
             && EVP_EncryptUpdate(context, start + header, &written, start + header, Int32(innerBytes)) == 1
             && EVP_EncryptFinal_ex(context, start + header + Int(written), &written) == 1
@@ -91,14 +96,8 @@ public final class RecordCrypto {
         guard record.count >= header + Self.tagBytes else { return false }
         let innerBytes = record.count - header - Self.tagBytes
         let start = record.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        var nonce = keys.nonce()
         var written: Int32 = 0
-        let ready = withUnsafeBytes(of: &nonce) { nonceBytes in
-            keys.withKey(suite.keyBytes) { key in
-                EVP_CipherInit_ex2(context, nil, key.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                   nonceBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), 0, nil) == 1
-            }
-        }
+        let ready = begin(context, keys: keys, suite: suite, sealing: false)
             && EVP_DecryptUpdate(context, nil, &written, start, Int32(header)) == 1
             && EVP_DecryptUpdate(context, start + header, &written, start + header, Int32(innerBytes)) == 1
             && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagBytes),
