@@ -41,9 +41,9 @@ apt-install:
 
 ## Python packages the end-to-end tests use (the independent client; setuptools
 ## and wheel build Clients/python in the packaging test without a network).
-PY_TEST_PACKAGES := websockets pytest setuptools wheel
+PY_TEST_PACKAGES := websockets pytest setuptools wheel zstandard
 pydeps:
-	@$(PYTHON) -c "import websockets, pytest, setuptools, wheel" 2>/dev/null || $(PYTHON) -m pip install -q $(PY_TEST_PACKAGES) \
+	@$(PYTHON) -c "import websockets, pytest, setuptools, wheel, zstandard" 2>/dev/null || $(PYTHON) -m pip install -q $(PY_TEST_PACKAGES) \
 	  || $(PYTHON) -m pip install -q --user --break-system-packages $(PY_TEST_PACKAGES)
 
 build:

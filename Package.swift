@@ -7,7 +7,8 @@
 //   HeraldEngine             — shards, connections, admin listener (imports HeraldIO, never CURing)
 //   HeraldIO                 — the one module that talks to the kernel: rings, sockets, errno,
 //                              threads, signals, clocks, stderr, send batches (msghdr/iovec)
-//   HeraldCompression        — permessage-deflate over zlib (the only module that imports CZlib)
+//   HeraldCompression        — permessage-deflate over zlib, herald.zstd.v1 over libzstd (the only module that
+//                              imports CZlib and CZstd)
 //   HeraldRedis              — Redis connections over hiredis (the only module that imports CHiredis)
 //   HeraldTLS                — TLS sessions over memory BIOs with OpenSSL (the only module that imports COpenSSL)
 //   HeraldCore               — pure: slab, timing wheel, configuration, counters
@@ -36,11 +37,12 @@ let package = Package(
             providers: [.apt(["liburing-dev"])]
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "HeraldProtocol", dependencies: ["CCrypto"]),
-        .target(name: "HeraldCompression", dependencies: ["CZlib"]),
+        .target(name: "HeraldCompression", dependencies: ["CZlib", "CZstd"]),
         .target(name: "HeraldCore"),
         .target(name: "HeraldIO", dependencies: ["CURing"]),
         .target(name: "HeraldRedis", dependencies: ["CHiredis"]),

@@ -90,6 +90,29 @@ class Unauthorized(Exception):
     no `get_token` to renew it): the client stops instead of spinning."""
 
 
+ZSTD_SUBPROTOCOL = "herald.zstd.v1"
+
+
+def decode_zstd_frame(frame: bytes, *, max_bytes: int = 16 << 20) -> tuple[bool, bytes]:
+    """A herald.zstd.v1 message frame: 'Z' | kind (1 text, 2 binary envelope) |
+    dictionary id (u32, big-endian; 0 = none) | zstd frame. Returns (is_text,
+    the message as a plain subscriber gets it). The zstd frame states its
+    size: past `max_bytes` it is refused before anything is decompressed.
+    Needs `zstandard` (pip install 'herald-client[zstd]')."""
+    import zstandard
+
+    kind = frame[1]
+    (dictionary,) = struct.unpack(">I", frame[2:6])
+    if kind not in (1, 2):
+        raise ValueError(f"unknown zstd frame kind {kind}")
+    if dictionary != 0:
+        raise ValueError(f"zstd dictionary {dictionary} is not supported by this client version")
+    size = zstandard.frame_content_size(frame[6:])
+    if size < 0 or size > max_bytes:
+        raise ValueError(f"zstd frame of unknown or too large size ({size})")
+    return kind == 1, zstandard.ZstdDecompressor().decompress(frame[6:], max_output_size=size)
+
+
 def decode_binary_envelope(frame: bytes) -> Message:
     """version (1) | topic length (1) | topic | seq (8, big-endian) | payload."""
     if frame[0] != 1:
@@ -239,7 +262,9 @@ class HeraldClient:
             try:
                 if self.get_token is not None:
                     self.token = await self._fresh_token()
-                async with connect(self.url, compression=self.compression) as socket:
+                zstd = self.compression == "zstd"
+                async with connect(self.url, compression=None if zstd else self.compression,
+                                   subprotocols=[ZSTD_SUBPROTOCOL] if zstd else None) as socket:
                     self._socket = socket
                     attempt = 0
                     for topic in list(self.topics):
@@ -292,6 +317,9 @@ class HeraldClient:
         self.events.put_nowait(ServerError("unauthorized", str(error)))
 
     def _handle(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes) and raw[:1] == b"Z":
+            is_text, message = decode_zstd_frame(raw)
+            raw = message.decode() if is_text else message
         if isinstance(raw, bytes):
             message = decode_binary_envelope(raw)
             self._track(message.topic, message.seq)

@@ -143,4 +143,6 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     /// TLS: the queue's head node holds ciphertext already (sent as is);
     /// every node after it is plaintext, encrypted when it reaches the head.
     static let cipherHead = ConnectionFlags(rawValue: 1 << 22)
+    /// Negotiated `herald.zstd.v1`: published messages go as zstd frames.
+    static let zstd = ConnectionFlags(rawValue: 1 << 23)
 }

@@ -45,6 +45,9 @@ extension Reactor {
             if slot.pointee.flags.contains(.deflate) {
                 router.registry.deflateConnections.subtract(1, ordering: .relaxed)
             }
+            if slot.pointee.flags.contains(.zstd) {
+                router.registry.zstdConnections.subtract(1, ordering: .relaxed)
+            }
         }
         freeAssembly(index)
         dropPartialControl(index)

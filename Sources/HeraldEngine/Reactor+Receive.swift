@@ -220,7 +220,12 @@ extension Reactor {
             slot.pointee.tokenExpiresAt = token.expiresAt.map { UInt32(clamping: max($0, 1)) } ?? 0
         }
         enqueue(index, OutboundFrame(copying: WebSocketHandshake.switchingProtocolsResponse(
-            accept: upgrade.accept, extensions: upgrade.deflate.map(Reactor.deflateResponse(for:)))))
+            accept: upgrade.accept, extensions: upgrade.deflate.map(Reactor.deflateResponse(for:)),
+            subprotocol: upgrade.zstd ? ZstdEnvelope.subprotocol : nil)))
+        if upgrade.zstd {
+            slot.pointee.flags.insert(.zstd)
+            router.registry.zstdConnections.add(1, ordering: .relaxed)
+        }
         if let offer = upgrade.deflate {
             slot.pointee.flags.insert(.deflate)
             if let bits = offer.serverMaxWindowBits, bits < 15 { slot.pointee.deflateWindowBits = UInt8(bits) }

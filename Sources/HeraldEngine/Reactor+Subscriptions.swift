@@ -187,7 +187,8 @@ extension Reactor {
     func deliver(_ index: UInt32, generation: UInt32, node: UInt32, seq: UInt64, delivery: DeliveryQueue.Delivery) {
         guard slab.isLive(SlotHandle(index: index, generation: generation)) else { return }
         let slot = slab.pointer(index)
-        let frame = frameFor(slot, plain: delivery.frame, compressed: delivery.compressed)
+        let frame = slot.pointee.flags.contains(.zstd) && delivery.zstd != nil
+            ? delivery.zstd! : frameFor(slot, plain: delivery.frame, compressed: delivery.compressed)
         let cost = frame._withUnsafeGuaranteedRef { $0.queueCost }
         guard slot.pointee.life.acceptsData else { return }
         if slot.pointee.flags.contains(.dropping) {

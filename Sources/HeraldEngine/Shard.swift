@@ -231,6 +231,7 @@ extension Shard {
             // The shard's own references, taken by the publisher.
             delivery.frame.release()
             delivery.compressed?.release()
+            delivery.zstd?.release()
         }
         return true
     }

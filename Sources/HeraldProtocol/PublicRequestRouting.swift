@@ -65,6 +65,10 @@ public struct PublicUpgrade: Sendable, Equatable {
     public let topics: [String]
     /// The verified connection token (connection auth on).
     public let token: ConnectionToken?
+    /// The client offered `herald.zstd.v1` (`Sec-WebSocket-Protocol`):
+    /// published messages reach it as zstd frames (`ZstdEnvelope`), and
+    /// permessage-deflate is not negotiated alongside.
+    public var zstd = false
     /// Connection auth refused the token: the upgrade goes through so a
     /// browser can read why, then the connection closes at once with this
     /// code (4001 missing or bad, 4002 expired).
@@ -150,6 +154,21 @@ public enum PublicRequestRouting {
             accept = value
             deflate = offer
         }
+        // CONTRACT "zstd": herald's own clients offer the subprotocol (RFC
+        // 6455 §1.9, §4.2.2 step 5.3); it replaces permessage-deflate.
+        let zstd = route == .webSocket && head.headerContainsToken("Sec-WebSocket-Protocol", ZstdEnvelope.subprotocol)
+        var upgrade = routeUpgrade(head, route: route, accept: accept, deflate: zstd ? nil : deflate,
+                                   policy: policy, nowSeconds: nowSeconds)
+        if case .upgrade(var accepted) = upgrade, route == .webSocket {
+            accepted.zstd = zstd
+            upgrade = .upgrade(accepted)
+        }
+        return upgrade
+    }
+
+    private static func routeUpgrade(_ head: HTTPRequestHead, route: PublicRoute, accept: String,
+                                     deflate: DeflateOffer?, policy: PublicRoutingPolicy,
+                                     nowSeconds: Int64) -> PublicRequestDecision {
         if let origins = policy.allowedOrigins, !origins.allows(head.header("Origin")) {
             // RFC 6455 §4.2.2: a server that does not accept the origin
             // answers 403 Forbidden.

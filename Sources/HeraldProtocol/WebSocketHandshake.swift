@@ -41,7 +41,8 @@ public enum WebSocketHandshake {
     static let switchingProtocolsPrefix: [UInt8] = Array(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ".utf8)
 
-    public static func switchingProtocolsResponse(accept: String, extensions: String?) -> [UInt8] {
+    public static func switchingProtocolsResponse(accept: String, extensions: String?,
+                                                  subprotocol: String? = nil) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(switchingProtocolsPrefix.count + 64 + (extensions?.utf8.count ?? 0) + 32)
         out.append(contentsOf: switchingProtocolsPrefix)
@@ -51,6 +52,10 @@ public enum WebSocketHandshake {
         out.append(ASCII.lf)
         if let extensions {
             HTTPResponse.appendField("Sec-WebSocket-Extensions", extensions, to: &out)
+        }
+        if let subprotocol {
+            // RFC 6455 §4.2.2 step 5.3: one of the client's offered protocols.
+            HTTPResponse.appendField("Sec-WebSocket-Protocol", subprotocol, to: &out)
         }
         out.append(ASCII.cr)
         out.append(ASCII.lf)

@@ -4,8 +4,8 @@ import Testing
 /// `--delivery-backlog-bytes-max`: a shard that is behind refuses publishes
 /// before a seq is taken, and takes them again once it drains.
 @Suite struct DeliveryBacklogTests {
-    static func bigFrames(_ seq: UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?) {
-        (OutboundFrame(copying: [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 4096)), nil)
+    static func bigFrames(_ seq: UInt64) -> PublishFrames {
+        PublishFrames(plain: OutboundFrame(copying: [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 4096)))
     }
 
     @Test func fullShardRefusesWithoutTakingASeq() {

@@ -94,8 +94,8 @@ func drainDeliveries(_ queue: DeliveryQueue) -> [DrainedDelivery] {
 
 /// A registry frame builder for tests: a plain frame naming the seq, no
 /// compressed twin.
-func plainFrames(_ seq: UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?) {
-    (OutboundFrame(copying: Array("frame \(seq)".utf8)), nil)
+func plainFrames(_ seq: UInt64) -> PublishFrames {
+    PublishFrames(plain: OutboundFrame(copying: Array("frame \(seq)".utf8)))
 }
 
 /// The `data` member of a `message` envelope built by `ServerMessage.message`.

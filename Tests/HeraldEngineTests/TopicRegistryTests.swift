@@ -6,7 +6,7 @@ import Testing
 @testable import HeraldEngine
 
 @Suite struct TopicRegistryTests {
-    private static func frame(_ seq: UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?) {
+    private static func frame(_ seq: UInt64) -> PublishFrames {
         plainFrames(seq)
     }
 
@@ -47,7 +47,7 @@ import Testing
             builds.append(seq)
             let frame = OutboundFrame(copying: [UInt8(seq)])
             built = frame
-            return (frame, nil)
+            return PublishFrames(plain: frame)
         }
         #expect(seq == 1)
         #expect(builds == [1], "built once, whatever the number of shards")

@@ -7,7 +7,7 @@ import HeraldIO
 /// produced them. The frames were built (and compressed) by the broker
 /// before the call: outside the lock, once per message per node.
 extension TopicRegistry {
-    typealias Frames = (plain: OutboundFrame, compressed: OutboundFrame?)
+    typealias Frames = PublishFrames
 
     /// A message ready for the shards: its seq, frames and publish time
     /// (Redis's clock, for the history TTL).

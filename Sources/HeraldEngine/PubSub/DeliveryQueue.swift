@@ -24,6 +24,9 @@ final class DeliveryQueue: @unchecked Sendable {
         /// with its messages (`frame` is then the registry's empty
         /// `controlFrame`); nil for every message.
         var control: Control? = nil
+        /// The same message as a `herald.zstd.v1` frame, when any such
+        /// connection exists and it compressed; retained likewise.
+        var zstd: Unmanaged<OutboundFrame>? = nil
     }
 
     /// What the broker tells shards about a followed topic (at `seq`).
@@ -64,6 +67,7 @@ final class DeliveryQueue: @unchecked Sendable {
         drain {
             $0.frame.release()
             $0.compressed?.release()
+            $0.zstd?.release()
         }
     }
 

@@ -2,6 +2,16 @@ import HeraldCompression
 import HeraldProtocol
 import Synchronization
 
+/// A message's shared frames: the plain one every subscriber can take, and
+/// the compressed ones for connections that negotiated a codec, when it paid.
+struct PublishFrames {
+    var plain: OutboundFrame
+    /// permessage-deflate (RSV1 set).
+    var compressed: OutboundFrame? = nil
+    /// `herald.zstd.v1` (a binary frame, `ZstdEnvelope`).
+    var zstd: OutboundFrame? = nil
+}
+
 /// Turns a publish into one wire-ready frame — WebSocket header and
 /// envelope in a single buffer — built once per publish and shared by every
 /// subscriber on every shard (CONTRACT "Messages on the socket").
@@ -10,6 +20,7 @@ final class Publisher: @unchecked Sendable {
     // frame builder runs there), so publishes from any thread are serialized.
     let registry: TopicRegistry
     private let deflater = MessageDeflater()
+    private let zstd = ZstdCompressor()
     /// Messages shorter than this are sent uncompressed: deflate rarely
     /// wins on a few dozen bytes and costs the receiver an inflate.
     static let compressBytesMin = 128
@@ -38,21 +49,31 @@ final class Publisher: @unchecked Sendable {
     func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
         registry.attempt(topic: topic) { seq in
             Publisher.frames(topic: topic, seq: seq, payload: payload,
-                             deflater: registry.deflateConnections.load(ordering: .relaxed) > 0 ? deflater : nil)
+                             deflater: registry.deflateConnections.load(ordering: .relaxed) > 0 ? deflater : nil,
+                             zstd: registry.zstdConnections.load(ordering: .relaxed) > 0 ? zstd : nil)
         }
     }
 
-    /// A message's frames: plain, and compressed with `deflater` when one
-    /// is given (permessage-deflate connections exist) and it pays.
+    /// A message's frames: plain, compressed with `deflater` when one is
+    /// given (permessage-deflate connections exist) and it pays, and as a
+    /// `herald.zstd.v1` frame with `zstd` likewise.
     static func frames(topic: String, seq: UInt64, payload: Payload,
-                       deflater: MessageDeflater?) -> (plain: OutboundFrame, compressed: OutboundFrame?) {
+                       deflater: MessageDeflater?, zstd: ZstdCompressor? = nil) -> PublishFrames {
         let envelope = envelope(topic: topic, seq: seq, payload: payload)
-        let plain = wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false)
-        guard let deflater, envelope.bytes.count >= compressBytesMin,
-              let deflated = envelope.bytes.withUnsafeBytes({ deflater.compress($0) }) else { return (plain, nil) }
-        // The same message for permessage-deflate connections: RSV1 on
-        // the (only) frame marks it compressed (RFC 7692 §6).
-        return (plain, wrap(deflated, opcode: envelope.opcode, rsv1: true))
+        var frames = PublishFrames(plain: wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false))
+        guard envelope.bytes.count >= compressBytesMin else { return frames }
+        if let deflater, let deflated = envelope.bytes.withUnsafeBytes({ deflater.compress($0) }) {
+            // The same message for permessage-deflate connections: RSV1 on
+            // the (only) frame marks it compressed (RFC 7692 §6).
+            frames.compressed = wrap(deflated, opcode: envelope.opcode, rsv1: true)
+        }
+        if let zstd, let compressed = envelope.bytes.withUnsafeBytes({ zstd.compress($0) }),
+           compressed.count + ZstdEnvelope.headerBytes < envelope.bytes.count {
+            let kind: ZstdEnvelope.Kind = envelope.opcode == .binary ? .binary : .text
+            frames.zstd = wrap(ZstdEnvelope.message(kind: kind, dictionaryID: 0, compressed: compressed),
+                               opcode: .binary, rsv1: false)
+        }
+        return frames
     }
 
     /// The whole frame of a publish, as every plain subscriber gets it.

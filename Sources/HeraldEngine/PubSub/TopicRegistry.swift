@@ -158,6 +158,9 @@ final class TopicRegistry: Sendable {
     /// inside). Written under the lock, so one writer at a time.
     let publishLockWait = LatencyHistogram()
     let publishLockHold = LatencyHistogram()
+    /// Open connections that negotiated `herald.zstd.v1`; publishes are
+    /// zstd-compressed (once) only while there are any.
+    let zstdConnections = Atomic<Int>(0)
     /// Open connections that negotiated permessage-deflate; publishes are
     /// compressed (once) only while there are any.
     let deflateConnections = Atomic<Int>(0)
@@ -212,7 +215,7 @@ final class TopicRegistry: Sendable {
     /// Publishes to `topic`: takes the next seq, builds the frame once with
     /// it (only when someone listens) and queues it on every shard with
     /// subscribers. Returns the seq, or nil when it was refused (see `attempt`).
-    func publish(topic: String, build: (UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?)) -> UInt64? {
+    func publish(topic: String, build: (UInt64) -> PublishFrames) -> UInt64? {
         attempt(topic: topic, build: build).seq
     }
 
@@ -220,7 +223,7 @@ final class TopicRegistry: Sendable {
     /// delivery backlog is over its bound refuses the publish *before* a
     /// seq is taken: a seq that reached some shards and not others would
     /// be a gap no one announced.
-    func attempt(topic: String, build: (UInt64) -> (plain: OutboundFrame, compressed: OutboundFrame?)) -> PublishOutcome {
+    func attempt(topic: String, build: (UInt64) -> PublishFrames) -> PublishOutcome {
         var targets: [Int] = []
         var wake: [Int] = []
         let time = now()
@@ -251,7 +254,8 @@ final class TopicRegistry: Sendable {
                     let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
                                                             frame: Unmanaged.passRetained(frames.plain),
                                                             compressed: frames.compressed.map { Unmanaged.passRetained($0) },
-                                                            publishedAtMicroseconds: stamp))
+                                                            publishedAtMicroseconds: stamp,
+                                                            zstd: frames.zstd.map { Unmanaged.passRetained($0) }))
                     if wasEmpty { wake.append(shard) }
                 }
                 if historySize > 0 { keep(frames, seq: record.seq, topic: topic, in: &record, state: &state, now: time) }
@@ -281,7 +285,7 @@ final class TopicRegistry: Sendable {
     /// Keeps a message's frames in its topic's history, within the ring's
     /// capacity, the TTL and the global byte bound (oldest of any topic
     /// evicted first, counted).
-    func keep(_ frames: (plain: OutboundFrame, compressed: OutboundFrame?), seq: UInt64, topic: String,
+    func keep(_ frames: PublishFrames, seq: UInt64, topic: String,
               in record: inout Record, state: inout State, now time: UInt64) {
         let bytes = frames.plain.count + (frames.compressed?.count ?? 0) + TopicHistory.entryOverheadBytes
         let entry = TopicHistory.Entry(seq: seq, plain: Unmanaged.passRetained(frames.plain),
