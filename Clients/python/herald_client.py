@@ -93,7 +93,8 @@ class Unauthorized(Exception):
 ZSTD_SUBPROTOCOL = "herald.zstd.v1"
 
 
-def decode_zstd_frame(frame: bytes, *, max_bytes: int = 16 << 20) -> tuple[bool, bytes]:
+def decode_zstd_frame(frame: bytes, *, dictionaries: dict[int, bytes] | None = None,
+                      max_bytes: int = 16 << 20) -> tuple[bool, bytes]:
     """A herald.zstd.v1 message frame: 'Z' | kind (1 text, 2 binary envelope) |
     dictionary id (u32, big-endian; 0 = none) | zstd frame. Returns (is_text,
     the message as a plain subscriber gets it). The zstd frame states its
@@ -105,12 +106,26 @@ def decode_zstd_frame(frame: bytes, *, max_bytes: int = 16 << 20) -> tuple[bool,
     (dictionary,) = struct.unpack(">I", frame[2:6])
     if kind not in (1, 2):
         raise ValueError(f"unknown zstd frame kind {kind}")
-    if dictionary != 0:
-        raise ValueError(f"zstd dictionary {dictionary} is not supported by this client version")
     size = zstandard.frame_content_size(frame[6:])
     if size < 0 or size > max_bytes:
         raise ValueError(f"zstd frame of unknown or too large size ({size})")
-    return kind == 1, zstandard.ZstdDecompressor().decompress(frame[6:], max_output_size=size)
+    if dictionary == 0:
+        decompressor = zstandard.ZstdDecompressor()
+    else:
+        if not dictionaries or dictionary not in dictionaries:
+            raise ValueError(f"zstd dictionary {dictionary} was never received")
+        decompressor = zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(dictionaries[dictionary]))
+    return kind == 1, decompressor.decompress(frame[6:], max_output_size=size)
+
+
+def decode_zstd_dictionary(frame: bytes) -> tuple[int, str, bytes]:
+    """'Z' | 3 | dictionary id (u32, big-endian) | topic length (u8) | topic |
+    dictionary bytes → (id, topic, bytes)."""
+    if frame[:2] != b"Z\x03":
+        raise ValueError("not a zstd dictionary frame")
+    (dictionary,) = struct.unpack(">I", frame[2:6])
+    length = frame[6]
+    return dictionary, frame[7:7 + length].decode(), frame[7 + length:]
 
 
 def decode_binary_envelope(frame: bytes) -> Message:
@@ -141,6 +156,9 @@ class HeraldClient:
         self.max_delay = max_delay
         self.compression = compression
         self.topics: dict[str, int | None] = {}
+        # herald.zstd.v1 dictionaries by id, as the server sent them (one per
+        # topic version; only for topics this client subscribes to).
+        self.dictionaries: dict[int, bytes] = {}
         self.events: asyncio.Queue = asyncio.Queue()
         self._socket = None
         self._connected = asyncio.Event()
@@ -317,8 +335,14 @@ class HeraldClient:
         self.events.put_nowait(ServerError("unauthorized", str(error)))
 
     def _handle(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes) and raw[:2] == b"Z\x03":
+            dictionary, _topic, data = decode_zstd_dictionary(raw)
+            self.dictionaries[dictionary] = data
+            while len(self.dictionaries) > 64:  # the oldest go; the server sends again what is needed
+                del self.dictionaries[next(iter(self.dictionaries))]
+            return
         if isinstance(raw, bytes) and raw[:1] == b"Z":
-            is_text, message = decode_zstd_frame(raw)
+            is_text, message = decode_zstd_frame(raw, dictionaries=self.dictionaries)
             raw = message.decode() if is_text else message
         if isinstance(raw, bytes):
             message = decode_binary_envelope(raw)

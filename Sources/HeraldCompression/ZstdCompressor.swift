@@ -25,11 +25,14 @@ public final class ZstdCompressor {
 
     deinit { ZSTD_freeCCtx(context) }
 
-    /// The zstd frame of `input`; nil when it would not be smaller (the
-    /// caller sends the message uncompressed, which the protocol allows).
-    public func compress(_ input: UnsafeRawBufferPointer) -> [UInt8]? {
+    /// The zstd frame of `input`, with `dictionary` when given; nil when it
+    /// would not be smaller (the caller sends the message uncompressed,
+    /// which the protocol allows).
+    public func compress(_ input: UnsafeRawBufferPointer, dictionary: ZstdDictionary? = nil) -> [UInt8]? {
         let bound = ZSTD_compressBound(input.count)
         if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
+        // The dictionary applies to this frame only (a null one clears it).
+        _ = ZSTD_CCtx_refCDict(context, dictionary?.prepared)
         let produced = output.withUnsafeMutableBytes { out in
             ZSTD_compress2(context, out.baseAddress, out.count, input.baseAddress, input.count)
         }
@@ -41,13 +44,19 @@ public final class ZstdCompressor {
 /// Decompresses one zstd frame whose header states its size (tests, tools).
 public enum ZstdDecompressor {
     /// Nil when the frame is invalid, has no stated size, or states more than `bytesMax`.
-    public static func decompress(_ frame: [UInt8], bytesMax: Int) -> [UInt8]? {
+    public static func decompress(_ frame: [UInt8], dictionary: [UInt8] = [], bytesMax: Int) -> [UInt8]? {
         frame.withUnsafeBytes { input in
             let size = ZSTD_getFrameContentSize(input.baseAddress, input.count)
             // ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are the two top values.
-            guard size < UInt64.max - 1, size <= UInt64(bytesMax) else { return nil }
+            guard size < UInt64.max - 1, size <= UInt64(bytesMax), let context = ZSTD_createDCtx() else { return nil }
+            defer { ZSTD_freeDCtx(context) }
             var out = [UInt8](repeating: 0, count: Int(size))
-            let got = out.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, $0.count, input.baseAddress, input.count) }
+            let got = out.withUnsafeMutableBytes { out in
+                dictionary.withUnsafeBytes { dictionary in
+                    ZSTD_decompress_usingDict(context, out.baseAddress, out.count, input.baseAddress, input.count,
+                                              dictionary.baseAddress, dictionary.count)
+                }
+            }
             guard ZSTD_isError(got) == 0, got == Int(size) else { return nil }
             return out
         }

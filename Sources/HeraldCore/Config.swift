@@ -163,6 +163,17 @@ public struct Config: Sendable, Equatable {
     public var allowedOrigins: String?
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
+    /// `herald.zstd.v1`: topics that may hold a trained dictionary at once.
+    /// A dictionary and its prepared compression tables take ~100–300 KB
+    /// (at the default size and level): 1,000 bounds them near 300 MB.
+    /// Past it `POST /v1/topics/T/dictionary` answers 409.
+    public var zstdDictionariesMax = 1_000
+    /// The size a trained dictionary may reach: 16 KiB learns the shape of
+    /// small JSON messages (field names, common values) and costs a client
+    /// 16 KiB per topic it follows.
+    public var zstdDictionaryBytes = 16_384
+    /// zstd's level for messages (1–19): 3 is its default; paid once per publish.
+    public var zstdLevel = 3
     /// `--tls-ticket-key-file`: session ticket keys (80 bytes each, the
     /// first seals), shared by the nodes behind one name so each resumes
     /// the others' clients; re-read on SIGHUP. Nil: random keys in memory,

@@ -76,6 +76,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case adminConnectionsEvicted
     case adminConnectionsRefused
     case adminRequestsRefused
+    case zstdDictionariesSent
     case tlsErrors
     case tlsHandshakes
     case tlsHandshakesResumed
@@ -159,6 +160,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .handshakeFailedTLS: Counter.handshake("tls")
         case .handshakeFailedOrigin: Counter.handshake("origin")
         case .handshakeFailedRateLimited: Counter.handshake("rate_limited")
+        case .zstdDictionariesSent: ("zstd_dictionaries_sent_total", nil, nil, "herald.zstd.v1 dictionaries sent in-band, each to a subscriber of its topic before the first message that needs it")
         case .tlsErrors: ("tls_errors_total", nil, nil, "TLS connections ended by a record-layer failure after the handshake (bad record, alert), or by the peer's close_notify")
         case .tlsHandshakes: ("tls_handshakes_total", nil, nil, "TLS handshakes completed on the public listener")
         case .tlsHandshakesResumed: ("tls_handshakes_resumed_total", nil, nil, "TLS handshakes that resumed a session from a ticket (no certificate signature)")

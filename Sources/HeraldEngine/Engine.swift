@@ -127,12 +127,15 @@ public final class Engine {
                                  registry: registry, startedMilliseconds: Clock.monotonicMilliseconds())
         report.cluster = clusterStatus
         report.tls = tls
-        let router = AdminRouter(token: config.adminToken, stats: report, publisher: Publisher(registry: registry),
+        var router = AdminRouter(token: config.adminToken, stats: report,
+                                 publisher: Publisher(registry: registry, zstdLevel: Int32(config.zstdLevel)),
                                  control: control,
                                  idempotency: IdempotencyCache(
                                     windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
                                     keysMax: config.idempotencyKeysMax, counters: cacheCounters),
                                  publishBytesMax: config.publishBytesMax)
+        router.dictionaries = AdminRouter.DictionarySettings(bytes: config.zstdDictionaryBytes,
+                                                            topicsMax: config.zstdDictionariesMax)
         for (counters, listener) in zip(serverCounters, adminListeners) {
             var threadRouter = router
             if let clusterStatus {

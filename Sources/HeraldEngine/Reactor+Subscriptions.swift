@@ -187,9 +187,16 @@ extension Reactor {
     func deliver(_ index: UInt32, generation: UInt32, node: UInt32, seq: UInt64, delivery: DeliveryQueue.Delivery) {
         guard slab.isLive(SlotHandle(index: index, generation: generation)) else { return }
         let slot = slab.pointer(index)
-        let frame = slot.pointee.flags.contains(.zstd) && delivery.zstd != nil
-            ? delivery.zstd! : frameFor(slot, plain: delivery.frame, compressed: delivery.compressed)
+        let zstd = slot.pointee.flags.contains(.zstd) ? delivery.zstd : nil
+        let frame = zstd ?? frameFor(slot, plain: delivery.frame, compressed: delivery.compressed)
+        // A zstd frame made with a dictionary this connection lacks: the
+        // dictionary goes first, once per subscription and dictionary.
+        let dictionary = zstd == nil ? nil : delivery.zstdDictionary.flatMap { dictionary in
+            dictionary._withUnsafeGuaranteedRef { router.dictionarySent(node) == $0.id ? nil : dictionary }
+        }
+        let dictionaryFrame = dictionary?._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.frame) }
         let cost = frame._withUnsafeGuaranteedRef { $0.queueCost }
+            + (dictionaryFrame?._withUnsafeGuaranteedRef { $0.queueCost } ?? 0)
         guard slot.pointee.life.acceptsData else { return }
         if slot.pointee.flags.contains(.dropping) {
             // Policy `drop`, socket stalled past --send-timeout: nothing is
@@ -213,7 +220,15 @@ extension Reactor {
             return
         }
         if let gap = router.takeGap(node) { sendGap(index, gap) }
-        enqueueShared(index, frame, cost: cost)
+        if let dictionaryFrame, let dictionary {
+            let dictionaryCost = dictionaryFrame._withUnsafeGuaranteedRef { $0.queueCost }
+            enqueueShared(index, dictionaryFrame, cost: dictionaryCost)
+            router.noteDictionarySent(node, id: dictionary._withUnsafeGuaranteedRef { $0.id })
+            counters.add(.zstdDictionariesSent)
+            enqueueShared(index, frame, cost: cost - dictionaryCost)
+        } else {
+            enqueueShared(index, frame, cost: cost)
+        }
         counters.add(.messagesDelivered)
     }
 

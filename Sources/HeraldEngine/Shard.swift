@@ -232,6 +232,7 @@ extension Shard {
             delivery.frame.release()
             delivery.compressed?.release()
             delivery.zstd?.release()
+            delivery.zstdDictionary?.release()
         }
         return true
     }

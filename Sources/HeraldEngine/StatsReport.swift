@@ -127,6 +127,11 @@ struct StatsReport {
         single("history_messages", "gauge", "messages kept for recovery", history.entries)
         single("history_bytes", "gauge", "bytes of kept messages (frames and bookkeeping)", history.bytes)
         single("history_evicted_total", "counter", "kept messages evicted early by --history-bytes-max", history.evicted)
+        let dictionaries = registry.dictionaryTotals
+        single("zstd_dictionaries", "gauge", "topics holding a trained zstd dictionary (--zstd-dictionaries-max)",
+               dictionaries.count)
+        single("zstd_dictionary_bytes", "gauge", "memory the current zstd dictionaries hold (bytes, prepared tables, delivery frames)",
+               dictionaries.bytes)
         single("topics_collected_total", "counter",
                "idle topics freed (no subscribers, nothing published for --topic-idle-seconds)", registry.collectedTotal)
         single("publishes_backlogged_total", "counter",

@@ -83,6 +83,9 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "tls-cert": ("/etc/herald/chain.pem", { $0.tlsCertificateFile == "/etc/herald/chain.pem" }),
     "tls-key": ("/etc/herald/key.pem", { $0.tlsKeyFile == "/etc/herald/key.pem" }),
     "tls-record-layer": ("openssl", { !$0.tlsOwnRecordLayer }),
+    "zstd-dictionaries-max": ("12", { $0.zstdDictionariesMax == 12 }),
+    "zstd-dictionary-bytes": ("4096", { $0.zstdDictionaryBytes == 4096 }),
+    "zstd-level": ("7", { $0.zstdLevel == 7 }),
     "tls-ticket-key-file": ("/etc/herald/tickets.key", { $0.tlsTicketKeyFile == "/etc/herald/tickets.key" }),
 ]
 

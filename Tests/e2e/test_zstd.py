@@ -103,3 +103,109 @@ def test_the_python_client_decodes_zstd_frames(herald):
             assert client._socket.subprotocol == SUBPROTOCOL
 
     H.run_async(scenario())
+
+
+def chat_event(i: int) -> dict:
+    """A chat stream's event: the same fields and similar values each time."""
+    users = ["alice", "bob", "carol", "dave", "erin"]
+    texts = ["on my way", "sounds good to me", "can we move the meeting to 3pm?", "lol", "see you tomorrow"]
+    return {"event": "message.created", "room": "general", "user": {"id": 1000 + i % 5, "name": users[i % 5]},
+            "text": texts[(i * 7) % 5], "ts": 1764300000 + i * 13, "reactions": [], "edited": False}
+
+
+def train(h, topic: str):
+    return H.admin_request(h.admin_port, "POST", f"/v1/topics/{topic}/dictionary")
+
+
+async def receive_all(ws, count: int) -> list:
+    return [await asyncio.wait_for(ws.recv(), 10) for _ in range(count)]
+
+
+def test_a_trained_dictionary_goes_only_to_the_topics_subscribers_once(start_herald):
+    herald = start_herald("--history-size", "300")
+
+    async def scenario():
+        base = f"ws://127.0.0.1:{herald.port}/ws"
+        async with websockets.connect(base + "?topics=chat", subprotocols=[SUBPROTOCOL]) as a, \
+                websockets.connect(base + "?topics=other", subprotocols=[SUBPROTOCOL]) as b, \
+                websockets.connect(base + "?topics=chat") as plain:
+            await asyncio.to_thread(H.wait_until, lambda: H.get_stats(herald.admin_port)["subscriptions"] >= 3, 10,
+                                    desc="three subscriptions")
+            for i in range(200):
+                await asyncio.to_thread(publish, herald, "chat", json.dumps(chat_event(i)).encode())
+            before = await receive_all(a, 200)
+            await receive_all(plain, 200)
+            r = train(herald, "chat")
+            assert r.status == 200, r.body
+            trained = r.json()
+            assert trained["topic"] == "chat" and trained["dictionary"] >= 1 and trained["samples"] == 200
+            assert 0 < trained["bytes"] <= 16384 and trained["replaced"] is None
+            for i in range(200, 220):
+                await asyncio.to_thread(publish, herald, "chat", json.dumps(chat_event(i)).encode())
+            after = await receive_all(a, 21)
+            reference = await receive_all(plain, 20)
+            # The dictionary first, once, then every message made with it.
+            assert after[0][:2] == b"Z\x03"
+            ident, topic, data = struct.unpack(">I", after[0][2:6])[0], after[0][7:7 + after[0][6]].decode(), after[0][7 + after[0][6]:]
+            assert ident == trained["dictionary"] and topic == "chat" and len(data) == trained["bytes"]
+            dictionary = zstandard.ZstdCompressionDict(data)
+            sizes_with = []
+            for frame, text in zip(after[1:], reference):
+                assert frame[:2] == b"Z\x01" and struct.unpack(">I", frame[2:6])[0] == ident
+                size = zstandard.frame_content_size(frame[6:])
+                message = zstandard.ZstdDecompressor(dict_data=dictionary).decompress(frame[6:], max_output_size=size)
+                assert json.loads(message) == json.loads(text)
+                sizes_with.append(len(frame))
+            # Messages this small did not pay without a dictionary (sent plain); with it they shrink.
+            plain_sizes = [len(text.encode()) for text in reference]
+            assert sum(sizes_with) < 0.6 * sum(plain_sizes)
+            assert all(isinstance(frame, str) or frame[2:6] == b"\0\0\0\0" for frame in before)
+            # The other topic's subscriber never saw the dictionary.
+            await asyncio.to_thread(publish, herald, "other", json.dumps({"n": 1}).encode())
+            first = await asyncio.wait_for(b.recv(), 10)
+            assert isinstance(first, str) and json.loads(first)["topic"] == "other"
+            metrics = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+            assert H.prom_value(metrics, "herald_zstd_dictionaries_sent_total") == 1
+            assert H.prom_value(metrics, "herald_zstd_dictionaries") == 1
+            assert H.prom_value(metrics, "herald_zstd_dictionary_bytes") > trained["bytes"]
+
+    H.run_async(scenario())
+
+
+def test_a_new_subscriber_gets_the_dictionary_before_its_first_message(start_herald):
+    herald = start_herald("--history-size", "100")
+    for i in range(50):
+        publish(herald, "feed", json.dumps(chat_event(i)).encode())
+    assert train(herald, "feed").status == 200
+    again = train(herald, "feed").json()  # retrained: a new id, the old one replaced
+    assert again["replaced"] == again["dictionary"] - 1
+
+    async def scenario():
+        async with HeraldClient(f"ws://127.0.0.1:{herald.port}/ws", compression="zstd", min_delay=0.1) as client:
+            await client.subscribe("feed")
+            await asyncio.to_thread(H.wait_until, lambda: H.get_stats(herald.admin_port)["subscriptions"] >= 1, 10,
+                                    desc="the subscription")
+            events = [chat_event(i) for i in range(50, 55)]
+            for event in events:
+                await asyncio.to_thread(publish, herald, "feed", json.dumps(event).encode())
+            received = [await asyncio.wait_for(client.__anext__(), 10) for _ in events]
+            assert [m.data for m in received] == events
+            assert list(client.dictionaries) == [again["dictionary"]]
+
+    H.run_async(scenario())
+
+
+def test_dictionary_requests_that_cannot_be_served(start_herald):
+    herald = start_herald("--history-size", "100", "--zstd-dictionaries-max", "1")
+    assert train(herald, "never-used").status == 404
+    publish(herald, "few", b'{"a":1}')
+    r = train(herald, "few")
+    assert r.status == 422 and "at least" in r.json()["error"]
+    assert H.admin_request(herald.admin_port, "GET", "/v1/topics/few/dictionary").status == 405
+    for topic in ("one", "two"):
+        for i in range(40):
+            publish(herald, topic, json.dumps(chat_event(i)).encode())
+    assert train(herald, "one").status == 200
+    refused = train(herald, "two")
+    assert refused.status == 409 and "--zstd-dictionaries-max" in refused.json()["error"]
+    assert train(herald, "one").status == 200  # replacing its own is not a new one

@@ -27,6 +27,9 @@ final class DeliveryQueue: @unchecked Sendable {
         /// The same message as a `herald.zstd.v1` frame, when any such
         /// connection exists and it compressed; retained likewise.
         var zstd: Unmanaged<OutboundFrame>? = nil
+        /// The dictionary `zstd` was compressed with (nil: none); its
+        /// delivery frame goes first to a subscriber that lacks it.
+        var zstdDictionary: Unmanaged<TopicDictionary>? = nil
     }
 
     /// What the broker tells shards about a followed topic (at `seq`).
@@ -68,6 +71,7 @@ final class DeliveryQueue: @unchecked Sendable {
             $0.frame.release()
             $0.compressed?.release()
             $0.zstd?.release()
+            $0.zstdDictionary?.release()
         }
     }
 

@@ -10,6 +10,8 @@ struct PublishFrames {
     var compressed: OutboundFrame? = nil
     /// `herald.zstd.v1` (a binary frame, `ZstdEnvelope`).
     var zstd: OutboundFrame? = nil
+    /// The dictionary `zstd` was made with.
+    var zstdDictionary: TopicDictionary? = nil
 }
 
 /// Turns a publish into one wire-ready frame — WebSocket header and
@@ -20,14 +22,17 @@ final class Publisher: @unchecked Sendable {
     // frame builder runs there), so publishes from any thread are serialized.
     let registry: TopicRegistry
     private let deflater = MessageDeflater()
-    private let zstd = ZstdCompressor()
+    private let zstd: ZstdCompressor
     /// Messages shorter than this are sent uncompressed: deflate rarely
     /// wins on a few dozen bytes and costs the receiver an inflate.
     static let compressBytesMin = 128
 
-    init(registry: TopicRegistry) {
+    init(registry: TopicRegistry, zstdLevel: Int32 = 3) {
         self.registry = registry
+        zstd = ZstdCompressor(level: zstdLevel)
     }
+
+    var zstdLevel: Int32 { zstd.level }
 
     enum Payload: Equatable {
         /// Valid JSON text, embedded as is: `"data":<json>`.
@@ -47,10 +52,11 @@ final class Publisher: @unchecked Sendable {
     }
 
     func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
-        registry.attempt(topic: topic) { seq in
+        registry.attempt(topic: topic) { seq, dictionary in
             Publisher.frames(topic: topic, seq: seq, payload: payload,
                              deflater: registry.deflateConnections.load(ordering: .relaxed) > 0 ? deflater : nil,
-                             zstd: registry.zstdConnections.load(ordering: .relaxed) > 0 ? zstd : nil)
+                             zstd: registry.zstdConnections.load(ordering: .relaxed) > 0 ? zstd : nil,
+                             dictionary: dictionary)
         }
     }
 
@@ -58,22 +64,35 @@ final class Publisher: @unchecked Sendable {
     /// given (permessage-deflate connections exist) and it pays, and as a
     /// `herald.zstd.v1` frame with `zstd` likewise.
     static func frames(topic: String, seq: UInt64, payload: Payload,
-                       deflater: MessageDeflater?, zstd: ZstdCompressor? = nil) -> PublishFrames {
+                       deflater: MessageDeflater?, zstd: ZstdCompressor? = nil,
+                       dictionary: TopicDictionary? = nil) -> PublishFrames {
         let envelope = envelope(topic: topic, seq: seq, payload: payload)
         var frames = PublishFrames(plain: wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false))
+        if let zstd, let dictionary, envelope.bytes.count >= ZstdEnvelope.headerBytes * 2,
+           let compressed = envelope.bytes.withUnsafeBytes({ zstd.compress($0, dictionary: dictionary.dictionary) }),
+           compressed.count + ZstdEnvelope.headerBytes < envelope.bytes.count {
+            // With the topic's dictionary even short messages shrink.
+            frames.zstd = zstdFrame(compressed, envelope: envelope, dictionaryID: dictionary.id)
+            frames.zstdDictionary = dictionary
+        }
         guard envelope.bytes.count >= compressBytesMin else { return frames }
         if let deflater, let deflated = envelope.bytes.withUnsafeBytes({ deflater.compress($0) }) {
             // The same message for permessage-deflate connections: RSV1 on
             // the (only) frame marks it compressed (RFC 7692 §6).
             frames.compressed = wrap(deflated, opcode: envelope.opcode, rsv1: true)
         }
-        if let zstd, let compressed = envelope.bytes.withUnsafeBytes({ zstd.compress($0) }),
+        if frames.zstd == nil, let zstd, let compressed = envelope.bytes.withUnsafeBytes({ zstd.compress($0) }),
            compressed.count + ZstdEnvelope.headerBytes < envelope.bytes.count {
-            let kind: ZstdEnvelope.Kind = envelope.opcode == .binary ? .binary : .text
-            frames.zstd = wrap(ZstdEnvelope.message(kind: kind, dictionaryID: 0, compressed: compressed),
-                               opcode: .binary, rsv1: false)
+            frames.zstd = zstdFrame(compressed, envelope: envelope, dictionaryID: 0)
         }
         return frames
+    }
+
+    private static func zstdFrame(_ compressed: [UInt8], envelope: (opcode: Opcode, bytes: [UInt8]),
+                                  dictionaryID: UInt32) -> OutboundFrame {
+        let kind: ZstdEnvelope.Kind = envelope.opcode == .binary ? .binary : .text
+        return wrap(ZstdEnvelope.message(kind: kind, dictionaryID: dictionaryID, compressed: compressed),
+                    opcode: .binary, rsv1: false)
     }
 
     /// The whole frame of a publish, as every plain subscriber gets it.

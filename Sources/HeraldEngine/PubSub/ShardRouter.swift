@@ -17,6 +17,9 @@ final class ShardRouter {
         var previous: UInt32 = ShardRouter.none
         var next: UInt32 = ShardRouter.none
         var nextOfConnection: UInt32 = ShardRouter.none
+        /// `herald.zstd.v1`: the id of the topic's dictionary this
+        /// connection was sent (0: none). Fills the padding before `gapFrom`.
+        var dictionarySent: UInt32 = 0
         /// Messages dropped for this subscriber (policy `drop`) and not yet
         /// announced with a `gap` message; 0 when none.
         var gapFrom: UInt64 = 0
@@ -174,6 +177,11 @@ final class ShardRouter {
         }
         return topics[Int(topic)].name
     }
+
+    /// The dictionary id a subscription's connection holds (0: none).
+    func dictionarySent(_ node: UInt32) -> UInt32 { subscriptions[Int(node)].dictionarySent }
+
+    func noteDictionarySent(_ node: UInt32, id: UInt32) { subscriptions[Int(node)].dictionarySent = id }
 
     func noteDropped(_ node: UInt32, seq: UInt64) {
         if subscriptions[Int(node)].gapFrom == 0 { subscriptions[Int(node)].gapFrom = seq }

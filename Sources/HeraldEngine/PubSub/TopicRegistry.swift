@@ -76,6 +76,8 @@ final class TopicRegistry: Sendable {
         /// Multi-node: followed through Redis, and the epoch Redis named.
         var follow = Follow.none
         var clusterEpoch: String?
+        /// The topic's zstd dictionary (`herald.zstd.v1`), once trained.
+        var dictionary: TopicDictionary?
     }
 
     struct State {
@@ -86,6 +88,11 @@ final class TopicRegistry: Sendable {
         var refusedTotal: UInt64 = 0
         var backlogRefusedTotal: UInt64 = 0
         var collectedTotal: UInt64 = 0
+        /// Topics with a zstd dictionary, the memory those hold, and the
+        /// last dictionary id handed out (ids are never reused).
+        var dictionaries = 0
+        var dictionaryBytes = 0
+        var lastDictionaryID: UInt32 = 0
         /// Topics with no subscribers, oldest first, to be checked for
         /// collection (each at most once; `idleHead` is the front).
         var idleQueue: [(name: String, sinceMilliseconds: UInt64)] = []
@@ -224,6 +231,11 @@ final class TopicRegistry: Sendable {
     /// seq is taken: a seq that reached some shards and not others would
     /// be a gap no one announced.
     func attempt(topic: String, build: (UInt64) -> PublishFrames) -> PublishOutcome {
+        attempt(topic: topic) { seq, _ in build(seq) }
+    }
+
+    /// `attempt`, the frame builder also given the topic's zstd dictionary.
+    func attempt(topic: String, build: (UInt64, TopicDictionary?) -> PublishFrames) -> PublishOutcome {
         var targets: [Int] = []
         var wake: [Int] = []
         let time = now()
@@ -248,14 +260,15 @@ final class TopicRegistry: Sendable {
             record.seq &+= 1
             state.publishedTotal &+= 1
             if !targets.isEmpty || historySize > 0 {
-                let frames = build(record.seq)
+                let frames = build(record.seq, record.dictionary)
                 let stamp = targets.isEmpty ? 0 : acquired
                 for shard in targets {
                     let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
                                                             frame: Unmanaged.passRetained(frames.plain),
                                                             compressed: frames.compressed.map { Unmanaged.passRetained($0) },
                                                             publishedAtMicroseconds: stamp,
-                                                            zstd: frames.zstd.map { Unmanaged.passRetained($0) }))
+                                                            zstd: frames.zstd.map { Unmanaged.passRetained($0) },
+                                                            zstdDictionary: frames.zstdDictionary.map { Unmanaged.passRetained($0) }))
                     if wasEmpty { wake.append(shard) }
                 }
                 if historySize > 0 { keep(frames, seq: record.seq, topic: topic, in: &record, state: &state, now: time) }
@@ -492,6 +505,10 @@ final class TopicRegistry: Sendable {
                     state.records[entry.name] = record
                 } else if time &- record.lastActivityMilliseconds >= topicIdleMilliseconds && record.history == nil {
                     freed += 1  // already out of the table
+                    if let dictionary = record.dictionary {
+                        state.dictionaries -= 1
+                        state.dictionaryBytes -= dictionary.memoryBytes
+                    }
                 } else {
                     // Used since it was queued, or still holding history: look
                     // again once the idle period (or the oldest kept
