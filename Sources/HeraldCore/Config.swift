@@ -172,6 +172,10 @@ public struct Config: Sendable, Equatable {
     /// small JSON messages (field names, common values) and costs a client
     /// 16 KiB per topic it follows.
     public var zstdDictionaryBytes = 16_384
+    /// `--zstd-train-after N`: a topic's dictionary is trained by itself
+    /// when its Nth message is published (from its kept messages, so at
+    /// most `--history-size` of them). 0: only on request.
+    public var zstdTrainAfter = 0
     /// zstd's level for messages (1–19): 3 is its default; paid once per publish.
     public var zstdLevel = 3
     /// `--tls-ticket-key-file`: session ticket keys (80 bytes each, the

@@ -144,6 +144,8 @@ public struct ConfigOption: Sendable {
                 \.zstdDictionariesMax, range: 0...1_000_000),
         integer("zstd-dictionary-bytes", "the most a trained zstd dictionary may hold (default 16384)",
                 \.zstdDictionaryBytes, range: 1_024...1_048_576),
+        integer("zstd-train-after", "train a topic's zstd dictionary by itself at its Nth message; 0 = only on POST /v1/topics/T/dictionary (default 0)",
+                \.zstdTrainAfter, range: 0...1_000_000_000),
         integer("zstd-level", "zstd compression level for herald.zstd.v1 messages, 1-19 (default 3)",
                 \.zstdLevel, range: 1...19),
         text("allowed-origins", "LIST", "browser origins allowed to open a WebSocket, e.g. 'https://app.example.com,https://*.example.com'; others get 403", \.allowedOrigins),

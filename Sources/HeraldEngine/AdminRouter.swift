@@ -1,4 +1,3 @@
-import HeraldCompression
 import HeraldCore
 import HeraldProtocol
 
@@ -137,18 +136,6 @@ struct AdminRouter {
         return Response(status: .ok, contentType: "application/json", body: body)
     }
 
-    /// `--zstd-dictionary-bytes`, `--zstd-dictionaries-max`.
-    struct DictionarySettings {
-        var bytes = 16_384
-        var topicsMax = 1_000
-    }
-    var dictionaries = DictionarySettings()
-    /// zstd cannot learn much from fewer messages (ZDICT asks for many
-    /// samples; with a handful it fails or learns noise).
-    static let dictionarySamplesMin = 16
-    /// Messages trained on at most (the topic's kept history, newest last).
-    static let dictionarySamplesMax = 100_000
-
     /// `POST /v1/topics/T/dictionary`: trains a zstd dictionary from the
     /// topic's kept messages (on this admin thread: tens of milliseconds,
     /// never on a shard or under the registry lock) and makes it the
@@ -161,32 +148,21 @@ struct AdminRouter {
         guard cluster == nil else {
             return Self.error(.notImplemented, "zstd dictionaries are not available with --redis yet")
         }
-        let registry = publisher.registry
-        guard let samples = registry.dictionarySamples(topic: name, limit: Self.dictionarySamplesMax) else {
-            return Self.error(.notFound, "no such topic (never used, or freed when idle)")
-        }
-        guard samples.count >= Self.dictionarySamplesMin else {
-            return Self.error(.unprocessableContent, "a dictionary needs at least \(Self.dictionarySamplesMin) kept "
-                                + "messages of the topic (it has \(samples.count); see --history-size)")
-        }
-        let trained: [UInt8]
-        switch ZstdDictionary.train(samples: samples, capacity: dictionaries.bytes) {
-        case .success(let bytes): trained = bytes
-        case .failure(let error): return Self.error(.unprocessableContent, "zstd could not train a dictionary: \(error)")
-        }
-        switch registry.installDictionary(topic: name, bytes: trained, level: publisher.zstdLevel,
-                                          dictionariesMax: dictionaries.topicsMax) {
-        case .installed(let dictionary, let replaced):
+        switch publisher.trainDictionary(topic: name) {
+        case .trained(let dictionary, let bytes, let samples, let replaced):
             var body = Array(#"{"topic":"#.utf8)
             JSONString.append(name.utf8, to: &body)
-            body += Array(#","dictionary":\#(dictionary.id),"bytes":\#(trained.count),"samples":\#(samples.count),"replaced":\#(replaced.map(String.init) ?? "null")}"#.utf8)
+            body += Array(#","dictionary":\#(dictionary),"bytes":\#(bytes),"samples":\#(samples),"replaced":\#(replaced.map(String.init) ?? "null")}"#.utf8)
             return Response(status: .ok, contentType: "application/json", body: body)
         case .noSuchTopic:
-            return Self.error(.notFound, "no such topic (freed while training)")
-        case .atLimit:
-            return Self.error(.conflict, "\(dictionaries.topicsMax) topics already hold a dictionary (--zstd-dictionaries-max)")
-        case .unusable:
-            return Self.error(.unprocessableContent, "zstd could not prepare the trained dictionary")
+            return Self.error(.notFound, "no such topic (never used, or freed when idle)")
+        case .tooFewSamples(let count):
+            return Self.error(.unprocessableContent, "a dictionary needs at least \(Publisher.dictionarySamplesMin) kept "
+                                + "messages of the topic (it has \(count); see --history-size)")
+        case .untrainable(let reason):
+            return Self.error(.unprocessableContent, "zstd could not train a dictionary: \(reason)")
+        case .atLimit(let topicsMax):
+            return Self.error(.conflict, "\(topicsMax) topics already hold a dictionary (--zstd-dictionaries-max)")
         }
     }
 

@@ -145,4 +145,6 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     static let cipherHead = ConnectionFlags(rawValue: 1 << 22)
     /// Negotiated `herald.zstd.v1`: published messages go as zstd frames.
     static let zstd = ConnectionFlags(rawValue: 1 << 23)
+    /// Said which zstd dictionaries it holds (`Reactor.heldDictionaries`).
+    static let heldDictionaries = ConnectionFlags(rawValue: 1 << 24)
 }

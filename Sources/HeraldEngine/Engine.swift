@@ -127,15 +127,17 @@ public final class Engine {
                                  registry: registry, startedMilliseconds: Clock.monotonicMilliseconds())
         report.cluster = clusterStatus
         report.tls = tls
-        var router = AdminRouter(token: config.adminToken, stats: report,
-                                 publisher: Publisher(registry: registry, zstdLevel: Int32(config.zstdLevel)),
+        let dictionaries = Publisher.DictionarySettings(bytes: config.zstdDictionaryBytes,
+                                                        topicsMax: config.zstdDictionariesMax,
+                                                        trainAfter: config.zstdTrainAfter)
+        let router = AdminRouter(token: config.adminToken, stats: report,
+                                 publisher: Publisher(registry: registry, zstdLevel: Int32(config.zstdLevel),
+                                                      dictionaries: dictionaries),
                                  control: control,
                                  idempotency: IdempotencyCache(
                                     windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
                                     keysMax: config.idempotencyKeysMax, counters: cacheCounters),
                                  publishBytesMax: config.publishBytesMax)
-        router.dictionaries = AdminRouter.DictionarySettings(bytes: config.zstdDictionaryBytes,
-                                                            topicsMax: config.zstdDictionariesMax)
         for (counters, listener) in zip(serverCounters, adminListeners) {
             var threadRouter = router
             if let clusterStatus {

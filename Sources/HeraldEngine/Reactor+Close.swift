@@ -93,6 +93,7 @@ extension Reactor {
         if slot.pointee.grant != ConnectionSlot.noGrant { grants.release(slot.pointee.grant) }
         dropPartialControl(index)
         pendingPongs.removeValue(forKey: index)
+        heldDictionaries.removeValue(forKey: index)
         deferredRecoveries.removeValue(forKey: index)
         tls?.forget(index)
         wheel.cancel(index)

@@ -225,6 +225,10 @@ extension Reactor {
         if upgrade.zstd {
             slot.pointee.flags.insert(.zstd)
             router.registry.zstdConnections.add(1, ordering: .relaxed)
+            if !upgrade.heldDictionaries.isEmpty {
+                slot.pointee.flags.insert(.heldDictionaries)
+                heldDictionaries[index] = upgrade.heldDictionaries
+            }
         }
         if let offer = upgrade.deflate {
             slot.pointee.flags.insert(.deflate)

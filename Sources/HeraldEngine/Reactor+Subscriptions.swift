@@ -193,6 +193,14 @@ extension Reactor {
         // dictionary goes first, once per subscription and dictionary.
         let dictionary = zstd == nil ? nil : delivery.zstdDictionary.flatMap { dictionary in
             dictionary._withUnsafeGuaranteedRef { router.dictionarySent(node) == $0.id ? nil : dictionary }
+        }.flatMap { dictionary in
+            // One the client said it holds (`zstd_dicts=`) is not sent again.
+            let id = dictionary._withUnsafeGuaranteedRef { $0.id }
+            guard slot.pointee.flags.contains(.heldDictionaries), heldDictionaries[index]?.contains(id) == true else {
+                return dictionary
+            }
+            router.noteDictionarySent(node, id: id)
+            return nil
         }
         let dictionaryFrame = dictionary?._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.frame) }
         let cost = frame._withUnsafeGuaranteedRef { $0.queueCost }

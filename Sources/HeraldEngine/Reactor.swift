@@ -41,6 +41,9 @@ final class Reactor {
     /// Payloads of pending pongs that are not empty, by slot (≤ 125 bytes,
     /// one per connection at most: a newer ping replaces it, §5.5.3).
     var pendingPongs: [UInt32: [UInt8]] = [:]
+    /// `zstd_dicts=`: the dictionary ids a connection said it holds (≤ 16
+    /// each), only for connections that sent some (`.heldDictionaries`).
+    var heldDictionaries: [UInt32: [UInt32]] = [:]
     /// Subscribes with `since` that arrived while their connection's queue
     /// was over `--send-queue-bytes-max`, in arrival order, by slot: the
     /// replay waits until the queue is back under it. At most one per topic

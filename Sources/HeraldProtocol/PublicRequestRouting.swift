@@ -69,6 +69,9 @@ public struct PublicUpgrade: Sendable, Equatable {
     /// published messages reach it as zstd frames (`ZstdEnvelope`), and
     /// permessage-deflate is not negotiated alongside.
     public var zstd = false
+    /// `zstd_dicts=ID,…`: dictionary ids the client already holds (at most
+    /// `ZstdEnvelope.heldDictionariesMax`); they are not sent to it again.
+    public var heldDictionaries: [UInt32] = []
     /// Connection auth refused the token: the upgrade goes through so a
     /// browser can read why, then the connection closes at once with this
     /// code (4001 missing or bad, 4002 expired).
@@ -191,6 +194,14 @@ public enum PublicRequestRouting {
                 guard topics.count <= policy.topicsPerConnectionMax else { return .refuse(.badRequest, .badRequest) }
             }
         }
+        var held: [UInt32] = []
+        for (name, value) in query where name == "zstd_dicts" {
+            for part in value.split(separator: ",", omittingEmptySubsequences: true) {
+                guard let id = UInt32(part), id > 0 else { return .refuse(.badRequest, .badRequest) }
+                held.append(id)
+                guard held.count <= ZstdEnvelope.heldDictionariesMax else { return .refuse(.badRequest, .badRequest) }
+            }
+        }
         var token: ConnectionToken?
         if let secret = policy.jwtSecret {
             // CONTRACT "Security": a missing, bad or expired token upgrades
@@ -206,6 +217,8 @@ public enum PublicRequestRouting {
                                               authFailure: failure.isExpiry ? .tokenExpired : .unauthorized))
             }
         }
-        return .upgrade(PublicUpgrade(route: route, accept: accept, deflate: deflate, topics: topics, token: token))
+        var upgrade = PublicUpgrade(route: route, accept: accept, deflate: deflate, topics: topics, token: token)
+        upgrade.heldDictionaries = held
+        return .upgrade(upgrade)
     }
 }

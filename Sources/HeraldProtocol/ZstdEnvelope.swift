@@ -16,6 +16,9 @@ public enum ZstdEnvelope {
     public static let subprotocol = "herald.zstd.v1"
     public static let magic: UInt8 = 0x5A
     public static let headerBytes = 6
+    /// `zstd_dicts=`: ids a connection may say it holds (a client that
+    /// follows more topics lets the server send the rest again).
+    public static let heldDictionariesMax = 16
 
     public enum Kind: UInt8, Sendable {
         /// The compressed bytes are the text message (`{"type":"message",…}`).

@@ -86,6 +86,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "zstd-dictionaries-max": ("12", { $0.zstdDictionariesMax == 12 }),
     "zstd-dictionary-bytes": ("4096", { $0.zstdDictionaryBytes == 4096 }),
     "zstd-level": ("7", { $0.zstdLevel == 7 }),
+    "zstd-train-after": ("500", { $0.zstdTrainAfter == 500 }),
     "tls-ticket-key-file": ("/etc/herald/tickets.key", { $0.tlsTicketKeyFile == "/etc/herald/tickets.key" }),
 ]
 

@@ -209,3 +209,42 @@ def test_dictionary_requests_that_cannot_be_served(start_herald):
     refused = train(herald, "two")
     assert refused.status == 409 and "--zstd-dictionaries-max" in refused.json()["error"]
     assert train(herald, "one").status == 200  # replacing its own is not a new one
+
+
+def test_train_after_n_messages_and_dictionaries_a_client_holds(start_herald):
+    """--zstd-train-after: the topic's Nth message trains its dictionary;
+    `zstd_dicts=ID` on the URL: a dictionary the client already holds is
+    not sent again."""
+    herald = start_herald("--history-size", "100", "--zstd-train-after", "40")
+    for i in range(40):
+        publish(herald, "auto", json.dumps(chat_event(i)).encode())
+    metrics = lambda: H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())  # noqa: E731
+    assert H.prom_value(metrics(), "herald_zstd_dictionaries") == 1
+
+    async def scenario():
+        base = f"ws://127.0.0.1:{herald.port}/ws?topics=auto"
+        async with websockets.connect(base, subprotocols=[SUBPROTOCOL]) as first:
+            await asyncio.to_thread(H.wait_until, lambda: H.get_stats(herald.admin_port)["subscriptions"] >= 1, 10,
+                                    desc="the subscription")
+            await asyncio.to_thread(publish, herald, "auto", json.dumps(chat_event(40)).encode())
+            dictionary = await first.recv()
+            assert dictionary[:2] == b"Z\x03"
+            ident = struct.unpack(">I", dictionary[2:6])[0]
+            message = await first.recv()
+            assert message[:2] == b"Z\x01" and struct.unpack(">I", message[2:6])[0] == ident
+        await asyncio.to_thread(H.wait_until, lambda: H.get_stats(herald.admin_port)["subscriptions"] == 0, 10,
+                                desc="the first connection gone")
+        async with websockets.connect(base + f"&zstd_dicts=9999,{ident}", subprotocols=[SUBPROTOCOL]) as again:
+            await asyncio.to_thread(H.wait_until, lambda: H.get_stats(herald.admin_port)["subscriptions"] >= 1, 10,
+                                    desc="the subscription")
+            await asyncio.to_thread(publish, herald, "auto", json.dumps(chat_event(41)).encode())
+            frame = await again.recv()
+            assert frame[:2] == b"Z\x01" and struct.unpack(">I", frame[2:6])[0] == ident  # no dictionary first
+
+    H.run_async(scenario())
+    assert H.prom_value(metrics(), "herald_zstd_dictionaries_sent_total") == 1
+    for bad in ("abc", "0", ",".join(str(n) for n in range(1, 18))):
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            H.run_async(websockets.connect(f"ws://127.0.0.1:{herald.port}/ws?zstd_dicts={bad}",
+                                           subprotocols=[SUBPROTOCOL]).__aenter__())
+        assert refused.value.response.status_code == 400

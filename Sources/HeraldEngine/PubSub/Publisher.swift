@@ -27,12 +27,22 @@ final class Publisher: @unchecked Sendable {
     /// wins on a few dozen bytes and costs the receiver an inflate.
     static let compressBytesMin = 128
 
-    init(registry: TopicRegistry, zstdLevel: Int32 = 3) {
+    /// `--zstd-dictionary-bytes`, `--zstd-dictionaries-max`, `--zstd-train-after`.
+    struct DictionarySettings {
+        var bytes = 16_384
+        var topicsMax = 1_000
+        /// Train a topic's dictionary when its seq reaches this (0: never by itself).
+        var trainAfter = 0
+    }
+    let dictionaries: DictionarySettings
+    private let zstdLevel: Int32
+
+    init(registry: TopicRegistry, zstdLevel: Int32 = 3, dictionaries: DictionarySettings = DictionarySettings()) {
         self.registry = registry
+        self.zstdLevel = zstdLevel
+        self.dictionaries = dictionaries
         zstd = ZstdCompressor(level: zstdLevel)
     }
-
-    var zstdLevel: Int32 { zstd.level }
 
     enum Payload: Equatable {
         /// Valid JSON text, embedded as is: `"data":<json>`.
@@ -52,11 +62,55 @@ final class Publisher: @unchecked Sendable {
     }
 
     func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
-        registry.attempt(topic: topic) { seq, dictionary in
+        let outcome = registry.attempt(topic: topic) { seq, dictionary in
             Publisher.frames(topic: topic, seq: seq, payload: payload,
                              deflater: registry.deflateConnections.load(ordering: .relaxed) > 0 ? deflater : nil,
                              zstd: registry.zstdConnections.load(ordering: .relaxed) > 0 ? zstd : nil,
                              dictionary: dictionary)
+        }
+        if dictionaries.trainAfter > 0, outcome.seq == UInt64(dictionaries.trainAfter) {
+            // `--zstd-train-after N`: the topic's Nth message; trained here,
+            // on the publishing admin thread, once per topic and epoch.
+            if case .untrainable(let reason) = trainDictionary(topic: topic) {
+                Log.info("zstd dictionary not trained", ["topic": topic, "reason": reason])
+            }
+        }
+        return outcome
+    }
+
+    enum TrainingOutcome {
+        case trained(id: UInt32, bytes: Int, samples: Int, replaced: UInt32?)
+        case noSuchTopic
+        case tooFewSamples(Int)
+        case untrainable(String)
+        case atLimit(Int)
+    }
+
+    /// zstd cannot learn much from fewer messages (ZDICT asks for many
+    /// samples; with a handful it fails or learns noise).
+    static let dictionarySamplesMin = 16
+    /// Messages trained on at most (the topic's kept history).
+    static let dictionarySamplesMax = 100_000
+
+    /// Trains a dictionary from the topic's kept messages (outside the
+    /// registry lock) and makes it the topic's.
+    func trainDictionary(topic: String) -> TrainingOutcome {
+        guard let samples = registry.dictionarySamples(topic: topic, limit: Self.dictionarySamplesMax) else {
+            return .noSuchTopic
+        }
+        guard samples.count >= Self.dictionarySamplesMin else { return .tooFewSamples(samples.count) }
+        let trained: [UInt8]
+        switch ZstdDictionary.train(samples: samples, capacity: dictionaries.bytes) {
+        case .success(let bytes): trained = bytes
+        case .failure(let error): return .untrainable(error.description)
+        }
+        switch registry.installDictionary(topic: topic, bytes: trained, level: zstdLevel,
+                                          dictionariesMax: dictionaries.topicsMax) {
+        case .installed(let dictionary, let replaced):
+            return .trained(id: dictionary.id, bytes: trained.count, samples: samples.count, replaced: replaced)
+        case .noSuchTopic: return .noSuchTopic
+        case .atLimit: return .atLimit(dictionaries.topicsMax)
+        case .unusable: return .untrainable("zstd could not prepare the trained dictionary")
         }
     }
 
