@@ -52,6 +52,10 @@ def test_the_python_package_installs_and_its_readme_example_runs(herald, tmp_pat
     where = subprocess.run([str(python), "-c", "import herald_client; print(herald_client.__file__)"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert str(venv) in where.stdout, "the example used the installed package"
+    # The `[zstd]` extra is declared (pip install './Clients/python[zstd]' brings zstandard).
+    requires = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.requires('herald-client'))"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "zstandard" in requires.stdout and 'extra == "zstd"' in requires.stdout, requires.stdout + requires.stderr
 
 
 def test_the_js_package_packs_installs_and_its_readme_example_runs(herald, tmp_path):
