@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import herald_e2e as H  # noqa: E402
 
 DEFAULT_TEST_TIMEOUT = float(os.environ.get("HERALD_E2E_TEST_TIMEOUT", "60"))
-DEFAULT_ARGS = (("--listen", "127.0.0.1:0"), ("--admin-listen", "127.0.0.1:0"), ("--shards", "2"))
 
 
 @pytest.fixture(scope="session")
@@ -39,27 +38,7 @@ def herald_bin() -> Path:
 
 @pytest.fixture
 def start_herald(request, herald_bin):
-    started: list[H.HeraldProcess] = []
-    request.node._heralds = started
-
-    def start(*args: str, env: dict[str, str] | None = None, defaults: bool = True,
-              wait_ready: bool = True, rlimit_nofile: int | None = None,
-              ready_timeout: float = 20.0) -> H.HeraldProcess:
-        argv = [str(herald_bin)]
-        if defaults:
-            for flag, value in DEFAULT_ARGS:
-                if flag not in args and not any(a.startswith(flag + "=") for a in args):
-                    argv += [flag, value]
-        argv += list(args)
-        proc = H.HeraldProcess(argv, H.clean_env(env), rlimit_nofile=rlimit_nofile)
-        started.append(proc)
-        if wait_ready:
-            proc.wait_ready(ready_timeout)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.kill()
+    yield from H.herald_starter(request, herald_bin)
 
 
 @pytest.fixture

@@ -913,3 +913,40 @@ def parse_prometheus(text: str) -> dict[tuple[str, frozenset], float]:
 
 def prom_value(samples: dict, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
+
+
+DEFAULT_ARGS = (("--listen", "127.0.0.1:0"), ("--admin-listen", "127.0.0.1:0"), ("--shards", "2"))
+
+
+def herald_starter(request, binary, prefix=(), on_ready=None, on_stop=None):
+    """The body of a `start_herald` fixture (conftest.py, tls_e2e.py): yields
+    start(*args, env=None, defaults=True, wait_ready=True, rlimit_nofile=None,
+    ready_timeout=20.0). `prefix` goes first on every command line;
+    `on_ready(proc)` runs once a process is ready, `on_stop(proc)` before it
+    is killed at the test's end. The processes are kept on the test item so
+    a failing test's report shows their stderr."""
+    started: list[HeraldProcess] = []
+    request.node._heralds = started
+
+    def start(*args: str, env: dict[str, str] | None = None, defaults: bool = True,
+              wait_ready: bool = True, rlimit_nofile: int | None = None,
+              ready_timeout: float = 20.0) -> HeraldProcess:
+        argv = [str(binary), *prefix]
+        if defaults:
+            for flag, value in DEFAULT_ARGS:
+                if flag not in args and not any(a.startswith(flag + "=") for a in args):
+                    argv += [flag, value]
+        argv += list(args)
+        proc = HeraldProcess(argv, clean_env(env), rlimit_nofile=rlimit_nofile)
+        started.append(proc)
+        if wait_ready:
+            proc.wait_ready(ready_timeout)
+            if on_ready:
+                on_ready(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if on_stop:
+            on_stop(proc)
+        proc.kill()
