@@ -190,21 +190,22 @@ extension Reactor {
         let zstd = slot.pointee.flags.contains(.zstd) ? delivery.zstd : nil
         let frame = zstd ?? frameFor(slot, plain: delivery.frame, compressed: delivery.compressed)
         // A zstd frame made with a dictionary this connection lacks: the
-        // dictionary goes first, once per subscription and dictionary.
-        let dictionary = zstd == nil ? nil : delivery.zstdDictionary.flatMap { dictionary in
-            dictionary._withUnsafeGuaranteedRef { router.dictionarySent(node) == $0.id ? nil : dictionary }
-        }.flatMap { dictionary in
-            // One the client said it holds (`zstd_dicts=`) is not sent again.
-            let id = dictionary._withUnsafeGuaranteedRef { $0.id }
-            guard slot.pointee.flags.contains(.heldDictionaries), heldDictionaries[index]?.contains(id) == true else {
-                return dictionary
+        // dictionary goes first, once per subscription and dictionary — not
+        // at all when the client said it holds it (`zstd_dicts=`).
+        var dictionaryFrame: (frame: Unmanaged<OutboundFrame>, id: UInt32, cost: Int)?
+        if zstd != nil, let candidate = delivery.zstdDictionary {
+            let id = candidate._withUnsafeGuaranteedRef { $0.id }
+            if router.dictionarySent(node) != id {
+                if slot.pointee.flags.contains(.heldDictionaries), heldDictionaries[index]?.contains(id) == true {
+                    router.noteDictionarySent(node, id: id)
+                } else {
+                    let shared = candidate._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.frame) }
+                    dictionaryFrame = (shared, id, shared._withUnsafeGuaranteedRef { $0.queueCost })
+                }
             }
-            router.noteDictionarySent(node, id: id)
-            return nil
         }
-        let dictionaryFrame = dictionary?._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.frame) }
-        let cost = frame._withUnsafeGuaranteedRef { $0.queueCost }
-            + (dictionaryFrame?._withUnsafeGuaranteedRef { $0.queueCost } ?? 0)
+        let frameCost = frame._withUnsafeGuaranteedRef { $0.queueCost }
+        let cost = frameCost + (dictionaryFrame?.cost ?? 0)
         guard slot.pointee.life.acceptsData else { return }
         if slot.pointee.flags.contains(.dropping) {
             // Policy `drop`, socket stalled past --send-timeout: nothing is
@@ -228,15 +229,12 @@ extension Reactor {
             return
         }
         if let gap = router.takeGap(node) { sendGap(index, gap) }
-        if let dictionaryFrame, let dictionary {
-            let dictionaryCost = dictionaryFrame._withUnsafeGuaranteedRef { $0.queueCost }
-            enqueueShared(index, dictionaryFrame, cost: dictionaryCost)
-            router.noteDictionarySent(node, id: dictionary._withUnsafeGuaranteedRef { $0.id })
+        if let dictionaryFrame {
+            enqueueShared(index, dictionaryFrame.frame, cost: dictionaryFrame.cost)
+            router.noteDictionarySent(node, id: dictionaryFrame.id)
             counters.add(.zstdDictionariesSent)
-            enqueueShared(index, frame, cost: cost - dictionaryCost)
-        } else {
-            enqueueShared(index, frame, cost: cost)
         }
+        enqueueShared(index, frame, cost: frameCost)
         counters.add(.messagesDelivered)
     }
 

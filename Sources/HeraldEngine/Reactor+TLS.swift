@@ -144,7 +144,9 @@ extension Reactor {
             // The connection may have ended while its plaintext was handled.
             return slab.pointer(index).pointee.state != .tearingDown
         }
-        counters.add(.tlsKeyUpdatesReceived, UInt64(tls.crypto.keyUpdatesReceived - updatesBefore))
+        if tls.crypto.keyUpdatesReceived != updatesBefore {
+            counters.add(.tlsKeyUpdatesReceived, UInt64(tls.crypto.keyUpdatesReceived - updatesBefore))
+        }
         let slot = slab.pointer(index)
         switch outcome {
         case .progress:
@@ -283,7 +285,9 @@ extension Reactor {
                 }
             }
         }
-        counters.add(.tlsKeyUpdatesSent, UInt64(tls.crypto.keyUpdatesSent - updatesBefore))
+        if tls.crypto.keyUpdatesSent != updatesBefore {
+            counters.add(.tlsKeyUpdatesSent, UInt64(tls.crypto.keyUpdatesSent - updatesBefore))
+        }
         for _ in 0..<frames { releasePlaintextHead(index) }
         return ciphertext
     }

@@ -34,10 +34,8 @@ public struct TrafficKeys: Sendable {
     /// Every AEAD of RFC 8446 §B.4 takes a 12-byte nonce (iv_length is
     /// max(8 bytes, N_MIN) = 12 for AES-GCM and ChaCha20-Poly1305, §5.3).
     public static let ivBytes = 12
-    /// The longest hash of a supported suite (SHA-384).
-    static let secretBytesMax = 48
-    static let keyBytesMax = 32
 
+    /// Room for the longest hash of a supported suite (SHA-384) and the longest key (AES-256, ChaCha20).
     var secret = InlineArray<48, UInt8>(repeating: 0)
     var key = InlineArray<32, UInt8>(repeating: 0)
     var iv = InlineArray<12, UInt8>(repeating: 0)
