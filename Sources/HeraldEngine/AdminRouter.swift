@@ -137,7 +137,7 @@ struct AdminRouter {
     }
 
     /// `POST /v1/topics/T/dictionary`: trains a zstd dictionary from the
-    /// topic's kept messages (on this admin thread: tens of milliseconds,
+    /// topic's kept messages (on this admin thread: ~40 ms for 1,000 messages,
     /// never on a shard or under the registry lock) and makes it the
     /// topic's; `herald.zstd.v1` subscribers get it in-band before the
     /// first message compressed with it.

@@ -248,3 +248,14 @@ def test_train_after_n_messages_and_dictionaries_a_client_holds(start_herald):
             H.run_async(websockets.connect(f"ws://127.0.0.1:{herald.port}/ws?zstd_dicts={bad}",
                                            subprotocols=[SUBPROTOCOL]).__aenter__())
         assert refused.value.response.status_code == 400
+
+
+def test_the_python_client_keeps_at_most_64_dictionaries():
+    """A server that keeps sending new dictionaries (retraining, many topics)
+    cannot grow the client's table: the oldest go (the server sends again
+    what a resubscribe needs)."""
+    client = HeraldClient("ws://127.0.0.1:9/ws", compression="zstd")
+    for ident in range(1, 71):
+        client._handle(b"Z\x03" + struct.pack(">I", ident) + bytes([1]) + b"t" + b"dictionary bytes")
+    assert len(client.dictionaries) == 64
+    assert min(client.dictionaries) == 7 and max(client.dictionaries) == 70
