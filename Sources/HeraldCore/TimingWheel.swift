@@ -23,8 +23,9 @@
 ///
 /// Not thread-safe: each shard owns its own wheel.
 public final class TimingWheel {
-  /// Longest delay, in ticks, `schedule` accepts: 2^29, leaving room for a
-  /// full `maxTicksPerPass` so that a live deadline is always less than 2^31
+  /// Longest delay, in ticks, `schedule` accepts: 2^29 (an absolute
+  /// deadline: up to 2^30 past the wheel's clock), leaving room for a full
+  /// `maxTicksPerPass` so that a live deadline is always less than 2^31
   /// ticks from the tick it is compared with. That is 6.2 days at 1 ms ticks
   /// and 621 days at 100 ms ticks — far beyond any ping or idle timeout.
   public static var maxDelayTicks: UInt64 { 1 << 29 }
@@ -154,21 +155,31 @@ public final class TimingWheel {
   /// one being processed.
   @inlinable
   public func schedule(_ index: UInt32, afterMilliseconds delay: UInt64) {
-    precondition(Int(index) < capacity, "TimingWheel.schedule: index \(index) out of range")
     precondition(delay <= maxDelayMilliseconds,
                  "TimingWheel.schedule: delay \(delay) ms exceeds \(maxDelayMilliseconds) ms")
-    let entry = link(index)
-    if entry.pointee.isScheduled {
-      unlink(index, entry)
-    } else {
-      // Safe: at most capacity entries are scheduled.
-      storedCount &+= 1
-    }
     let (deadlineMilliseconds, overflow) = nowMilliseconds.addingReportingOverflow(delay)
     precondition(!overflow, "TimingWheel.schedule: deadline overflows UInt64 milliseconds")
+    schedule(index, atMilliseconds: deadlineMilliseconds)
+  }
+
+  /// (Re)schedules `index` to fire at the absolute time `deadline` (the
+  /// clock `advance` is given), rounded up to the next tick so it never
+  /// fires early; a deadline in a tick already processed fires on the next
+  /// one. If already scheduled, it is moved.
+  ///
+  /// For an event loop that reads the clock once per wake-up and handles
+  /// events before it advances the wheel: its "now" is ahead of the
+  /// wheel's by the time it slept, and a delay counted from the wheel's
+  /// clock would come due that much early. `deadline` may be at most
+  /// `2 × maxDelayMilliseconds` past the wheel's clock (a delay of up to
+  /// `maxDelayMilliseconds` from a caller's clock up to as far ahead);
+  /// with `maxTicksPerPass` that keeps live deadlines < 2^31 ticks apart.
+  @inlinable
+  public func schedule(_ index: UInt32, atMilliseconds deadline: UInt64) {
+    precondition(Int(index) < capacity, "TimingWheel.schedule: index \(index) out of range")
     // Round up: the tick whose start is at or after the deadline.
-    var deadlineTick = deadlineMilliseconds / tickMilliseconds
-    if deadlineMilliseconds % tickMilliseconds != 0 {
+    var deadlineTick = deadline / tickMilliseconds
+    if deadline % tickMilliseconds != 0 {
       // Safe: a non-zero remainder means tickMilliseconds >= 2, so the
       // quotient is at most UInt64.max / 2.
       deadlineTick &+= 1
@@ -176,6 +187,16 @@ public final class TimingWheel {
     // A tick already processed is not visited again. (Checked: overflows
     // only for a clock at UInt64.max milliseconds.)
     deadlineTick = max(deadlineTick, currentTick + 1)
+    // Safe: deadlineTick > currentTick.
+    precondition(deadlineTick &- currentTick <= 2 &* TimingWheel.maxDelayTicks &+ 1,
+                 "TimingWheel.schedule: deadline \(deadline) ms is too far past the wheel's clock \(nowMilliseconds) ms")
+    let entry = link(index)
+    if entry.pointee.isScheduled {
+      unlink(index, entry)
+    } else {
+      // Safe: at most capacity entries are scheduled.
+      storedCount &+= 1
+    }
     insert(index, entry, deadlineTick: deadlineTick)
     if deadlineTick < windowMinTick { windowMinTick = deadlineTick }
   }

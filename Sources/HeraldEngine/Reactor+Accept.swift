@@ -77,7 +77,7 @@ extension Reactor {
         slot.pointee.lastHeardTick = nowTick
         slot.pointee.acceptedAtMicroseconds = UInt32(truncatingIfNeeded: Clock.monotonicMicroseconds())
         armReceive(index)
-        wheel.schedule(index, afterMilliseconds: settings.handshakeTimeoutMilliseconds)
+        scheduleTimer(index, afterMilliseconds: settings.handshakeTimeoutMilliseconds)
     }
 
     /// Multishot receive from the provided-buffer ring.

@@ -238,7 +238,7 @@ extension Reactor {
     /// timeout.
     private func sendClose(_ index: UInt32, frame: [UInt8]) {
         enqueue(index, OutboundFrame(copying: frame))
-        wheel.schedule(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
+        scheduleTimer(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
     }
 
     static func reason(for code: CloseCode) -> String {

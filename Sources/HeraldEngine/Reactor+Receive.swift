@@ -253,7 +253,7 @@ extension Reactor {
         let delay = TimingWheel.jittered(spreadMilliseconds, index: index,
                                          salt: UInt32(truncatingIfNeeded: ringIndex &* 7919 &+ shardIndex),
                                          fraction: fraction / (1 + fraction))
-        wheel.schedule(index, afterMilliseconds: delay)
+        scheduleTimer(index, afterMilliseconds: delay)
         if let code = upgrade.authFailure {
             // CONTRACT "Security": the browser reads why from the close code.
             counters.add(.handshakeFailedUnauthorized)
@@ -301,7 +301,7 @@ extension Reactor {
         let slot = slab.pointer(index)
         enqueue(index, OutboundFrame(copying: response))
         slot.pointee.life.answeredHTTP()
-        wheel.schedule(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
+        scheduleTimer(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
     }
 
     // MARK: Borrowed buffers

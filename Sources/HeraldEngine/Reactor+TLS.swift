@@ -170,7 +170,7 @@ extension Reactor {
             guard slot.pointee.state != .tearingDown else { return }
             if slot.pointee.state == .open { slot.pointee.closeCode = CloseCode.abnormal.rawValue }
             slot.pointee.life.transportFailed()
-            wheel.schedule(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
+            scheduleTimer(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
             scheduleFlush(index)
         }
     }

@@ -62,7 +62,7 @@ extension Reactor {
             counters.add(.sendTimeouts)
             slot.pointee.flags.insert(.dropping)
         }
-        wheel.schedule(index, afterMilliseconds: UInt64(decision.nextCheckTicks) * ReactorSettings.tickMilliseconds)
+        scheduleTimer(index, afterMilliseconds: UInt64(decision.nextCheckTicks) * ReactorSettings.tickMilliseconds)
     }
 
     /// The connection's stamps, as `Liveness` reads them.
@@ -86,6 +86,6 @@ extension Reactor {
     func rescheduleLiveness(_ index: UInt32) {
         guard slab.pointer(index).pointee.state == .open else { return }
         let ticks = Liveness.nextCheck(livenessSnapshot(index), settings.liveness)
-        wheel.schedule(index, afterMilliseconds: UInt64(ticks) * ReactorSettings.tickMilliseconds)
+        scheduleTimer(index, afterMilliseconds: UInt64(ticks) * ReactorSettings.tickMilliseconds)
     }
 }

@@ -144,10 +144,26 @@ final class Reactor {
     /// Current wheel tick, for cheap "last heard" stamps.
     var nowTick: UInt32 { UInt32(truncatingIfNeeded: nowMilliseconds / ReactorSettings.tickMilliseconds) }
 
+    /// Reads the shard's clock once per wake-up, before anything of it
+    /// (deliveries, commands, completions) stamps a tick or sets a timer.
+    func setClock(_ now: UInt64) {
+        if now > nowMilliseconds { nowMilliseconds = now }
+    }
+
+    /// The connection's one timer, due `delay` after this ring's clock.
+    /// Counted from `nowMilliseconds`, not from the wheel's own clock: that
+    /// one moves at the end of a turn and, after a sleep of up to a second,
+    /// lags by that much — a handshake deadline counted from it came due
+    /// 79 ms after the accept with `--handshake-timeout 1` (measured).
+    @inline(__always)
+    func scheduleTimer(_ index: UInt32, afterMilliseconds delay: UInt64) {
+        wheel.schedule(index, atMilliseconds: nowMilliseconds + delay)
+    }
+
     /// One loop turn; returns true when it handled any completion.
     @discardableResult
     func turn(now: UInt64) -> Bool {
-        nowMilliseconds = now
+        setClock(now)
         var handled = 0
         // Bounded so one flooded ring cannot starve the shard's others.
         for _ in 0..<16 {
@@ -159,7 +175,7 @@ final class Reactor {
             handled += count
             if count < completions.count { break }
         }
-        wheel.advance(toMilliseconds: now) { index in timerFired(index) }
+        wheel.advance(toMilliseconds: nowMilliseconds) { index in timerFired(index) }
         rearmParkedReceives()
         flush()
         replenishAccepts()

@@ -107,6 +107,7 @@ final class Shard: @unchecked Sendable {
                 shutdownDeadline = now + UInt64(config.shutdownTimeoutSeconds * 1000)
                 for reactor in reactors { reactor.beginShutdown() }
             }
+            for reactor in reactors { reactor.setClock(now) }
             var busy = deliverPublished()
             if control.hasCommands(shard: index) {
                 runCommands()

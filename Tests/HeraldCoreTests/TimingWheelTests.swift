@@ -51,6 +51,27 @@ private final class WheelFixture {
     #expect(fixture.advance(to: 1_010) == [1])
   }
 
+  @Test func absoluteDeadlineCountsFromTheCallersClockNotTheWheels() {
+    // The event loop's case: the wheel last advanced at 1000, the loop slept
+    // and woke at 1900, and sets a 1000 ms timer before advancing the wheel.
+    let fixture = WheelFixture(bucketCount: 64)
+    fixture.wheel.schedule(1, atMilliseconds: 1_900 + 1_000)
+    fixture.wheel.schedule(2, afterMilliseconds: 1_000)  // from the wheel's clock: 2000
+    #expect(fixture.advance(to: 1_900) == [])
+    #expect(fixture.advance(to: 2_000) == [2])
+    #expect(fixture.advance(to: 2_899) == [], "never early")
+    #expect(fixture.advance(to: 2_900) == [1])
+  }
+
+  @Test func absoluteDeadlineAlreadyPassedFiresOnTheNextTick() {
+    let fixture = WheelFixture()
+    #expect(fixture.advance(to: 1_050) == [])
+    fixture.wheel.schedule(4, atMilliseconds: 900)
+    fixture.wheel.schedule(5, atMilliseconds: 1_055)  // rounds up to 1060
+    #expect(fixture.advance(to: 1_059) == [])
+    #expect(Set(fixture.advance(to: 1_060)) == [4, 5])
+  }
+
   @Test func zeroDelayFiresOnTheNextTick() {
     let fixture = WheelFixture()
     fixture.wheel.schedule(0, afterMilliseconds: 0)

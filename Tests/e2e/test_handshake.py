@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import selectors
 import socket
+import ssl
 import time
 from pathlib import Path
 
@@ -193,6 +195,47 @@ def test_handshake_timeout_silent_connection(start_herald):
         assert reader.wait_eof(4.0), "server kept a silent connection open past the handshake timeout"
         assert reader.buf == b""
         assert time.monotonic() - t0 >= 0.5
+
+
+def test_handshake_timeout_never_early(start_herald):
+    """The deadline counts from the accept, whenever in the shard's sleep it
+    lands. It once counted from the shard's clock before it slept (up to a
+    second stale), so a connection accepted late in an idle second was closed
+    79 ms later with --handshake-timeout 1. Connections opened at spread
+    moments; each close is seen at or after it happened, so a busy machine
+    can only make the figures larger."""
+    h = start_herald("--handshake-timeout", "1")
+    selector = selectors.DefaultSelector()
+    opened: dict[socket.socket, float] = {}
+    lifetimes: list[float] = []
+    t0 = time.monotonic()
+    # Moments to open at, spread over an idle shard's up-to-a-second sleeps.
+    pending = [t0 + at for at in (0.0, 0.35, 0.8, 1.1, 1.65, 1.85, 2.5)]
+    try:
+        while (pending or len(lifetimes) < len(opened)) and time.monotonic() < t0 + 15:
+            if pending and time.monotonic() >= pending[0]:
+                pending.pop(0)
+                sock = H.connect(h.port)
+                opened[sock] = time.monotonic()
+                sock.setblocking(False)
+                selector.register(sock, selectors.EVENT_READ)
+            wait = max(0.0, pending[0] - time.monotonic()) if pending else 0.5
+            for key, _ in selector.select(timeout=wait):
+                sock = key.fileobj
+                try:
+                    data = sock.recv(1)
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    continue  # over TLS: a record with no data in it (a session ticket)
+                except (ConnectionResetError, ssl.SSLEOFError):
+                    data = b""
+                assert data == b"", f"server sent {data!r} on a silent connection"
+                lifetimes.append(time.monotonic() - opened[sock])
+                selector.unregister(sock)
+    finally:
+        for sock in opened:
+            sock.close()
+    assert len(lifetimes) == len(opened) == 7, "a silent connection outlived the handshake timeout by 10 s"
+    assert min(lifetimes) >= 0.95, f"closed before the 1 s handshake timeout: {sorted(lifetimes)}"
 
 
 def test_handshake_timeout_counts_from_connect_not_last_byte(start_herald):
