@@ -4,6 +4,9 @@
 SWIFT        ?= swift
 PYTHON       ?= python3
 APT_PACKAGES := liburing-dev libssl-dev libzstd-dev zlib1g-dev libhiredis-dev pkg-config
+# The browser client's zstd decoder (herald-zstd.wasm, next to the binary):
+# libzstd's source package built with clang for wasm32 (Clients/js/zstd/build-wasm.sh).
+WASM_APT_PACKAGES := clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 dpkg-dev
 # Only for `make test`: the browser test drives Debian's Chromium headless.
 TEST_APT_PACKAGES := chromium redis-server
 AUTOBAHN     ?= ../shared/tools/autobahn
@@ -24,7 +27,7 @@ test: deps test-deps pydeps build unit swift-client fuzz-smoke e2e autobahn
 
 ## System packages: installs only what is missing (apt-get; sudo when not root).
 deps:
-	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(WASM_APT_PACKAGES)"
 
 ## What `make test` needs beyond the build: chromium for Tests/e2e/test_browser.py,
 ## redis-server for the multi-node tests (they start their own; never a system service).
@@ -49,6 +52,11 @@ pydeps:
 build:
 	$(SWIFT) build -c release --product herald
 	$(SWIFT) build -c release --product herald-loadgen
+	@$(MAKE) --no-print-directory $(RELEASE_BIN)/herald-zstd.wasm
+
+## herald serves it at /herald-zstd.wasm (the one next to its executable).
+$(RELEASE_BIN)/herald-zstd.wasm: Clients/js/zstd/herald_zstd.c Clients/js/zstd/build-wasm.sh
+	Clients/js/zstd/build-wasm.sh $@
 
 unit:
 	$(SWIFT) test

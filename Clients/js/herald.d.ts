@@ -65,6 +65,17 @@ export interface HeraldClientOptions {
   pongTimeoutMs?: number;
   minDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * "zstd": ask for herald.zstd.v1 and decode it with libzstd in
+   * WebAssembly (fetched once from `zstdDecoderUrl`); if the decoder cannot
+   * load, onError gets code "zstd_unavailable" and the client keeps
+   * "deflate" (the default: the browser's permessage-deflate).
+   */
+  compression?: "deflate" | "zstd";
+  /** Where the decoder is; default: http(s)://HOST/herald-zstd.wasm of the WebSocket URL. */
+  zstdDecoderUrl?: string;
+  /** No zstd frame larger than this is decompressed (default 16 MiB). */
+  maxMessageBytes?: number;
 }
 
 export declare class HeraldClient {
@@ -76,12 +87,36 @@ export declare class HeraldClient {
   close(): void;
   /** The current connection state. */
   readonly state: "connecting" | "connected" | "disconnected";
+  /** The current WebSocket (its `protocol` is "herald.zstd.v1" when zstd was negotiated). */
+  readonly socket: WebSocket | null;
+  /** Bytes of zstd message frames received and what they decoded to. */
+  readonly zstdBytes: { received: number; decoded: number };
 }
+
+/** libzstd's decoder (WebAssembly) and the dictionaries the server sent. */
+export declare class ZstdDecoder {
+  /** Ids of the dictionaries kept, most recent first. */
+  heldIds(count: number): number[];
+  /**
+   * One herald.zstd.v1 frame (first byte 'Z'): null for a dictionary (kept),
+   * else the message text (kind 1) or the binary envelope (kind 2). Throws
+   * on a frame it cannot decode or one larger than `limit`.
+   */
+  decodeFrame(buffer: ArrayBuffer, limit: number): string | ArrayBuffer | null;
+}
+
+/** Fetches and instantiates herald-zstd.wasm. */
+export declare function loadZstdDecoder(url: string): Promise<ZstdDecoder>;
 
 export declare function decodeBinaryEnvelope(buffer: ArrayBuffer): HeraldBinaryMessage;
 
 declare global {
   interface Window {
-    Herald: { HeraldClient: typeof HeraldClient; decodeBinaryEnvelope: typeof decodeBinaryEnvelope };
+    Herald: {
+      HeraldClient: typeof HeraldClient;
+      decodeBinaryEnvelope: typeof decodeBinaryEnvelope;
+      loadZstdDecoder: typeof loadZstdDecoder;
+      ZstdDecoder: typeof ZstdDecoder;
+    };
   }
 }

@@ -20,7 +20,12 @@
   //   the close code and reason);
   // - sends {"type":"ping"} when idle (browsers cannot send ping frames) and
   //   reconnects when no answer comes back;
-  // - reconnects with capped exponential back-off and jitter.
+  // - reconnects with capped exponential back-off and jitter;
+  // - with `compression: "zstd"`, asks for herald.zstd.v1 and decodes its
+  //   frames with libzstd compiled to WebAssembly (served by herald at
+  //   /herald-zstd.wasm, or `zstdDecoderUrl`), keeping the topics'
+  //   dictionaries; when the decoder cannot load it says so (onError, code
+  //   "zstd_unavailable") and keeps permessage-deflate.
   //
   //   const client = new HeraldClient("ws://127.0.0.1:8080/ws", {
   //     onMessage: ({ topic, seq, data }) => ..., onGap: ({ topic, from, to }) => ...,
@@ -56,6 +61,17 @@
       this.closedByUser = false;
       this.socket = null;
       this.timers = { ping: null, pong: null, reconnect: null, refresh: null };
+      // "zstd": herald.zstd.v1 when the decoder loads; anything else: the
+      // browser's permessage-deflate.
+      this.compression = options.compression ?? "deflate";
+      this.zstdDecoderUrl = options.zstdDecoderUrl ?? null;
+      // A zstd frame must state its size, and none larger than this is
+      // decompressed (no decompression bomb).
+      this.maxMessageBytes = options.maxMessageBytes ?? 16 << 20;
+      this.zstd = null; // a ZstdDecoder once loaded
+      this.zstdFailed = false;
+      // Bytes of zstd message frames received, and what they decoded to.
+      this.zstdBytes = { received: 0, decoded: 0 };
       this.connect();
     }
 
@@ -101,6 +117,20 @@
 
     connect() {
       this.setState("connecting");
+      if (this.compression === "zstd" && this.zstd === null && !this.zstdFailed) {
+        // Once per client: the decoder and its dictionaries outlive reconnects.
+        loadZstdDecoder(this.zstdDecoderUrl ?? zstdDecoderUrlFor(this.url)).then((decoder) => {
+          this.zstd = decoder;
+        }, (error) => {
+          this.zstdFailed = true;
+          this.onError({ type: "error", code: "zstd_unavailable", message: String(error) });
+        }).then(() => { if (!this.closedByUser) this.connectWithToken(); });
+        return;
+      }
+      this.connectWithToken();
+    }
+
+    connectWithToken() {
       if (!this.getToken) {
         this.open();
         return;
@@ -117,8 +147,13 @@
     }
 
     open() {
-      const url = this.token ? `${this.url}${this.url.includes("?") ? "&" : "?"}token=${encodeURIComponent(this.token)}` : this.url;
-      const socket = new WebSocket(url);
+      const query = [];
+      if (this.token) query.push(`token=${encodeURIComponent(this.token)}`);
+      // Dictionaries kept from an earlier connection are not sent again.
+      const held = this.zstd ? this.zstd.heldIds(16) : [];
+      if (held.length) query.push(`zstd_dicts=${held.join(",")}`);
+      const url = query.length ? `${this.url}${this.url.includes("?") ? "&" : "?"}${query.join("&")}` : this.url;
+      const socket = this.zstd ? new WebSocket(url, [ZSTD_SUBPROTOCOL]) : new WebSocket(url);
       socket.binaryType = "arraybuffer";
       this.socket = socket;
       socket.onopen = () => {
@@ -131,6 +166,30 @@
       };
       socket.onmessage = (event) => {
         this.armPing();
+        if (typeof event.data !== "string" && new Uint8Array(event.data, 0, 1)[0] === 0x5a && this.zstd) {
+          let decoded;
+          try {
+            decoded = this.zstd.decodeFrame(event.data, this.maxMessageBytes);
+          } catch (error) {
+            // A frame this client cannot read (a dictionary it dropped, a
+            // size over its limit): reconnecting resubscribes from the last
+            // seq, and the server replays what this frame held.
+            this.onError({ type: "error", code: "zstd_frame", message: String(error.message ?? error) });
+            socket.close(4000, "undecodable zstd frame");
+            return;
+          }
+          if (decoded === null) return; // a dictionary, kept
+          this.zstdBytes.received += event.data.byteLength;
+          this.zstdBytes.decoded += typeof decoded === "string" ? new TextEncoder().encode(decoded).length : decoded.byteLength;
+          if (typeof decoded !== "string") {
+            const envelope = decodeBinaryEnvelope(decoded);
+            this.track(envelope.topic, envelope.seq);
+            this.onBinary(envelope);
+            return;
+          }
+          this.handle(JSON.parse(decoded));
+          return;
+        }
         if (typeof event.data !== "string") {
           const envelope = decodeBinaryEnvelope(event.data);
           this.track(envelope.topic, envelope.seq);
@@ -289,5 +348,106 @@
     const data = new Uint8Array(buffer, 10 + topicLength);
     return { topic, seq, data };
   }
-  global.Herald = { HeraldClient, decodeBinaryEnvelope };
+
+  // herald.zstd.v1 (Docs/PROTOCOL.md "zstd with trained dictionaries").
+  const ZSTD_SUBPROTOCOL = "herald.zstd.v1";
+  // Dictionaries kept per client; the oldest go first. The server sends a
+  // topic's dictionary once per subscription, so one dropped while still in
+  // use makes a frame undecodable, and the client reconnects for it.
+  const ZSTD_DICTIONARIES_KEPT = 64;
+
+  // The decoder herald serves next to the WebSocket: ws(s)://host/ws →
+  // http(s)://host/herald-zstd.wasm.
+  function zstdDecoderUrlFor(webSocketUrl) {
+    const url = new URL(webSocketUrl);
+    url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+    url.pathname = "/herald-zstd.wasm";
+    url.search = "";
+    return url.toString();
+  }
+
+  // Fetches and instantiates libzstd's decoder (WebAssembly, no imports).
+  async function loadZstdDecoder(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), {});
+    return new ZstdDecoder(instance.exports);
+  }
+
+  // libzstd's decompressor in WebAssembly memory, and the dictionaries the
+  // server sent (prepared once each, by id).
+  class ZstdDecoder {
+    constructor(exports) {
+      this.wasm = exports;
+      this.dictionaries = new Map(); // id -> { topic, handle }, oldest first
+    }
+
+    // The ids kept, most recent first, at most `count` (for `zstd_dicts=`).
+    heldIds(count) {
+      return [...this.dictionaries.keys()].reverse().slice(0, count);
+    }
+
+    copyIn(bytes) {
+      const pointer = this.wasm.hz_alloc(bytes.length);
+      if (!pointer) throw new Error("zstd decoder out of memory");
+      new Uint8Array(this.wasm.memory.buffer, pointer, bytes.length).set(bytes);
+      return pointer;
+    }
+
+    // One binary frame that starts with 'Z': a dictionary (kept; returns
+    // null), or a message — the text (kind 1) or the binary envelope's bytes
+    // (kind 2) exactly as a plain subscriber receives them.
+    decodeFrame(buffer, limit) {
+      const frame = new Uint8Array(buffer);
+      if (frame.length < 6) throw new Error("short zstd frame");
+      const kind = frame[1];
+      const id = new DataView(buffer).getUint32(2);
+      if (kind === 3) {
+        const topicLength = frame[6];
+        if (frame.length < 7 + topicLength) throw new Error("short zstd dictionary frame");
+        this.addDictionary(id, new TextDecoder().decode(frame.subarray(7, 7 + topicLength)), frame.subarray(7 + topicLength));
+        return null;
+      }
+      if (kind !== 1 && kind !== 2) throw new Error(`unknown zstd frame kind ${kind}`);
+      let dictionary = 0;
+      if (id !== 0) {
+        const kept = this.dictionaries.get(id);
+        if (!kept) throw new Error(`zstd dictionary ${id} was never received (or was dropped)`);
+        dictionary = kept.handle;
+      }
+      const source = this.copyIn(frame.subarray(6));
+      let destination = 0;
+      try {
+        const size = this.wasm.hz_content_size(source, frame.length - 6);
+        if (size < 0) throw new Error(size === -3 ? "zstd frame over 2 GiB" : "zstd frame without a content size");
+        if (size > limit) throw new Error(`zstd frame of ${size} bytes, over the limit of ${limit}`);
+        destination = this.wasm.hz_alloc(size);
+        if (!destination) throw new Error("zstd decoder out of memory");
+        const written = this.wasm.hz_decompress(destination, size, source, frame.length - 6, dictionary);
+        if (written !== size) throw new Error(`corrupt zstd frame (${written})`);
+        const bytes = new Uint8Array(this.wasm.memory.buffer, destination, size);
+        return kind === 1 ? new TextDecoder().decode(bytes) : bytes.slice().buffer;
+      } finally {
+        this.wasm.hz_free(source);
+        if (destination) this.wasm.hz_free(destination);
+      }
+    }
+
+    addDictionary(id, topic, bytes) {
+      const pointer = this.copyIn(bytes);
+      const handle = this.wasm.hz_dictionary_load(pointer, bytes.length);
+      this.wasm.hz_free(pointer);
+      if (!handle) throw new Error(`zstd dictionary ${id} is not a dictionary`);
+      const old = this.dictionaries.get(id);
+      if (old) this.wasm.hz_dictionary_free(old.handle);
+      this.dictionaries.delete(id);
+      this.dictionaries.set(id, { topic, handle });
+      while (this.dictionaries.size > ZSTD_DICTIONARIES_KEPT) {
+        const [oldest, entry] = this.dictionaries.entries().next().value;
+        this.wasm.hz_dictionary_free(entry.handle);
+        this.dictionaries.delete(oldest);
+      }
+    }
+  }
+  global.Herald = { HeraldClient, decodeBinaryEnvelope, loadZstdDecoder, ZstdDecoder };
 })(typeof globalThis !== "undefined" ? globalThis : this);

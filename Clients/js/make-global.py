@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes herald.global.js, the plain-<script> form of the ES module
 herald.js: the same code without `export`, wrapped so that it defines
-`window.Herald = { HeraldClient, decodeBinaryEnvelope }` (and the same on
+`window.Herald = { HeraldClient, decodeBinaryEnvelope, loadZstdDecoder,
+ZstdDecoder }` (and the same on
 `globalThis`), and Sources/HeraldEngine/PublicAssets.swift, which embeds
 the demo page (demo/index.html) and both builds for the public listener
 (`/`, `/herald.js`, `/herald.global.js`). Run after editing herald.js or
@@ -16,7 +17,8 @@ HERE = Path(__file__).resolve().parent
 
 def render() -> str:
     source = (HERE / "herald.js").read_text()
-    body = source.replace("export class ", "class ").replace("export function ", "function ")
+    body = (source.replace("export class ", "class ").replace("export function ", "function ")
+            .replace("export async function ", "async function "))
     assert "export " not in body, "herald.js exports something make-global.py does not know"
     indented = "".join(("  " + line) if line.strip() else line for line in body.splitlines(True))
     return ("// GENERATED from herald.js by make-global.py: do not edit. A plain <script>:\n"
@@ -25,7 +27,7 @@ def render() -> str:
             "(function (global) {\n"
             "  \"use strict\";\n"
             + indented +
-            "  global.Herald = { HeraldClient, decodeBinaryEnvelope };\n"
+            "  global.Herald = { HeraldClient, decodeBinaryEnvelope, loadZstdDecoder, ZstdDecoder };\n"
             "})(typeof globalThis !== \"undefined\" ? globalThis : this);\n")
 
 

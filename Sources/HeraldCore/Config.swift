@@ -183,6 +183,9 @@ public struct Config: Sendable, Equatable {
     /// the others' clients; re-read on SIGHUP. Nil: random keys in memory,
     /// rotated hourly.
     public var tlsTicketKeyFile: String?
+    /// `--zstd-decoder`: the browser client's zstd decoder (herald-zstd.wasm)
+    /// served at `/herald-zstd.wasm`; nil: the one next to the executable, if any.
+    public var zstdDecoderFile: String?
     /// `--tls-record-layer herald`: after a TLS 1.3 handshake herald keeps
     /// only the traffic keys (~300 B) and runs the record layer itself, the
     /// `SSL` object (~15 KB) freed; `openssl` keeps OpenSSL's for the whole

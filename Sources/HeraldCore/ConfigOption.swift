@@ -151,6 +151,7 @@ public struct ConfigOption: Sendable {
         text("allowed-origins", "LIST", "browser origins allowed to open a WebSocket, e.g. 'https://app.example.com,https://*.example.com'; others get 403", \.allowedOrigins),
         text("tls-cert", "FILE", "PEM certificate chain for TLS on the public listener (wss://); needs --tls-key", \.tlsCertificateFile),
         text("tls-key", "FILE", "PEM private key of --tls-cert", \.tlsKeyFile),
+        text("zstd-decoder", "FILE", "the browser client's zstd decoder served at /herald-zstd.wasm (make builds it from Debian's libzstd; default: herald-zstd.wasm next to the herald executable, when there)", \.zstdDecoderFile),
         text("tls-ticket-key-file", "FILE", "TLS session ticket keys, 80 bytes each (openssl rand 80), the first seals; share it between nodes so clients resume on any; re-read on SIGHUP (default: random keys rotated hourly)", \.tlsTicketKeyFile),
         .init(name: "tls-record-layer", valueName: "herald|openssl",
               help: "who runs the TLS 1.3 record layer after the handshake: herald (keeps ~300 B of keys per connection, the default) or openssl (keeps its SSL object, ~15 KB)") { config, text in

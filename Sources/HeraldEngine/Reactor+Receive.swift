@@ -196,9 +196,14 @@ extension Reactor {
             case .demo: PublicAssets.demoPage
             case .clientModule: PublicAssets.clientModule
             case .clientScript: PublicAssets.clientScript
+            case .zstdDecoder: settings.zstdDecoder ?? []
             }
+            // The client and its decoder are public files an app on any
+            // origin may load from here (no credentials involved).
+            let headers: [(String, String)] = page == .demo ? [("Cache-Control", "no-cache")]
+                : [("Cache-Control", "no-cache"), ("Access-Control-Allow-Origin", "*")]
             respond(index, HTTPResponse.make(status: .ok, contentType: page.contentType, body: body,
-                                             headers: [("Cache-Control", "no-cache")], close: true, omitBody: headOnly))
+                                             headers: headers, close: true, omitBody: headOnly))
             return false
         case .methodNotAllowed:
             counters.add(.publicHTTPRequests)

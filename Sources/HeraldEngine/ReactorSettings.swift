@@ -54,7 +54,11 @@ struct ReactorSettings {
     /// HS256 key for connection tokens; nil when connection auth is off.
     let jwtSecret: [UInt8]?
     /// What `PublicRequestRouting.decide` needs of the above.
-    let routing: PublicRoutingPolicy
+    var routing: PublicRoutingPolicy
+    /// `/herald-zstd.wasm`'s bytes (`ZstdDecoderFile`); nil: not served.
+    var zstdDecoder: [UInt8]? {
+        didSet { routing.serveZstdDecoder = zstdDecoder != nil }
+    }
     /// The liveness rules in wheel ticks (`Liveness.decide`).
     let liveness: Liveness.Timing
     /// TLS on the public listener (`--tls-cert`, `--tls-key`); nil: plain.

@@ -16,6 +16,17 @@ public enum ProcessEnvironment {
         return result
     }
 
+    /// The directory of the running executable (`/proc/self/exe`), nil when
+    /// it cannot be read.
+    public static func executableDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        let path = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return nil }
+        return String(path[..<slash])
+    }
+
     /// A whole text file (a config file), nil when it cannot be read.
     public static func readFile(_ path: String) -> String? {
         readBytes(path, bytesMax: Int.max).map { String(decoding: $0, as: UTF8.self) }

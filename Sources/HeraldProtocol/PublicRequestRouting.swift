@@ -15,18 +15,26 @@ public enum PublicPage: UInt8, Sendable, Equatable {
     case clientModule
     /// `/herald.global.js`: the client for a plain `<script>`.
     case clientScript
+    /// `/herald-zstd.wasm`: the client's zstd decoder (WebAssembly), when
+    /// the server has one (`PublicRoutingPolicy.serveZstdDecoder`).
+    case zstdDecoder
 
     public init?(path: String) {
         switch path {
         case "/": self = .demo
         case "/herald.js": self = .clientModule
         case "/herald.global.js": self = .clientScript
+        case "/herald-zstd.wasm": self = .zstdDecoder
         default: return nil
         }
     }
 
     public var contentType: String {
-        self == .demo ? "text/html; charset=utf-8" : "text/javascript; charset=utf-8"
+        switch self {
+        case .demo: "text/html; charset=utf-8"
+        case .clientModule, .clientScript: "text/javascript; charset=utf-8"
+        case .zstdDecoder: "application/wasm"
+        }
     }
 }
 
@@ -98,6 +106,9 @@ public struct PublicRoutingPolicy: Sendable {
     public var servePages: Bool
     /// `--allowed-origins`; nil: every origin.
     public var allowedOrigins: OriginPolicy?
+    /// The server holds the zstd decoder for browsers (`/herald-zstd.wasm`;
+    /// without it that path is a 404 and the client keeps deflate).
+    public var serveZstdDecoder = false
 
     public init(enableEcho: Bool, topicsPerConnectionMax: Int, jwtSecret: [UInt8]?, servePages: Bool = false,
                 allowedOrigins: OriginPolicy? = nil) {
@@ -125,7 +136,8 @@ public enum PublicRequestRouting {
             return .refuse(.serviceUnavailable, .capacity)
         }
         guard head.hasValidHost else { return .refuse(.badRequest, .badRequest) }
-        if policy.servePages, head.header("Upgrade") == nil, let page = PublicPage(path: head.path) {
+        if policy.servePages, head.header("Upgrade") == nil, let page = PublicPage(path: head.path),
+           page != .zstdDecoder || policy.serveZstdDecoder {
             // A plain request for a page (an upgrade to these paths is a 404).
             switch head.method {
             case "GET": return .page(page, headOnly: false)

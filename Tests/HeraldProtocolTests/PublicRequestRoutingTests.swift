@@ -254,6 +254,20 @@ import Testing
                                             nowSeconds: 0) == .methodNotAllowed)
     }
 
+    @Test func theZstdDecoderIsServedOnlyWhenTheServerHasOne() {
+        var withDecoder = Self.pages
+        withDecoder.serveZstdDecoder = true
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/herald-zstd.wasm"), overCapacity: false,
+                                            policy: withDecoder, nowSeconds: 0) == .page(.zstdDecoder, headOnly: false))
+        #expect(PublicPage.zstdDecoder.contentType == "application/wasm")
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/herald-zstd.wasm"), overCapacity: false,
+                                            policy: Self.pages, nowSeconds: 0) == .refuse(.notFound, .notFound))
+        var noPagesWithDecoder = Self.noPages
+        noPagesWithDecoder.serveZstdDecoder = true
+        #expect(PublicRequestRouting.decide(Self.head("GET", "/herald-zstd.wasm"), overCapacity: false,
+                                            policy: noPagesWithDecoder, nowSeconds: 0) == .refuse(.notFound, .notFound))
+    }
+
     @Test func withoutPagesOrAsAnUpgradeTheyAreNotFound() {
         #expect(PublicRequestRouting.decide(Self.head("GET", "/"), overCapacity: false, policy: Self.noPages,
                                             nowSeconds: 0) == .refuse(.notFound, .notFound))

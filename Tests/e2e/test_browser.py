@@ -72,6 +72,7 @@ window.client = new HeraldClient("ws://127.0.0.1:%(port)d/ws", {
   onState: (s) => record({ event: "state", ...s }),
   onOpen: () => window.client.subscribe("browser"),
   onMessage: (m) => record({ event: "message", seq: m.seq, data: m.data }),
+  onBinary: (m) => record({ event: "binary", seq: m.seq, data: Array.from(m.data) }),
   onReset: (r) => record({ event: "reset", reason: r.reason, seq: r.seq }),
   onGap: (g) => record({ event: "gap", ...g }),
   onError: (e) => record({ event: "error", code: e.code }),
@@ -257,7 +258,9 @@ def test_the_demo_page_served_by_herald_shows_messages_live(start_herald, chromi
         H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/live-demo").json()["subscribers"] == 1, 30,
                      desc="the demo page subscribed")
         assert browser.evaluate("document.getElementById('state').textContent") == "connected"
-        assert "permessage-deflate" in browser.evaluate("document.getElementById('codec').textContent")
+        # herald serves the zstd decoder next to its binary (make builds it):
+        # the page asks for zstd and gets it.
+        assert browser.evaluate("document.getElementById('codec').textContent") == "zstd (herald.zstd.v1)"
         for n in (1, 2):
             r = H.admin_request(herald.admin_port, "POST", "/v1/publish?topic=live-demo",
                                 body=json.dumps({"n": n}).encode(), content_type="application/json")
@@ -316,3 +319,90 @@ def test_the_demo_page_over_https_uses_wss(start_herald, chromium, tmp_path):
         assert (H.prom_value(samples, "herald_tls_handshakes_total") or 0) >= 2  # the page and its WebSocket
     finally:
         browser.close()
+
+
+def zstd_options(extra: str = "") -> str:
+    return GET_TOKEN + ', compression: "zstd"' + extra
+
+
+def test_the_js_client_in_chromium_decodes_zstd_with_trained_dictionaries(start_herald, chromium):
+    # libzstd's decoder compiled to WebAssembly (herald-zstd.wasm, built by
+    # make from Debian's libzstd source) loaded from herald itself (another
+    # origin than the page: CORS), a dictionary trained by the 20th message,
+    # a cut connection recovered (the replay arrives plain), the dictionary
+    # kept across the reconnect and listed in zstd_dicts= so it is not sent
+    # again, and binary publishes through zstd too.
+    from test_zstd import chat_event
+    port = free_port()
+    herald = start_herald("--listen", f"127.0.0.1:{port}", "--jwt-secret", SECRET, "--history-size", "100",
+                          "--zstd-train-after", "20")
+    pages = PageServer(port, auth=zstd_options())
+    browser = Browser(chromium, f"http://127.0.0.1:{pages.port}/")
+    try:
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/browser").json()["subscribers"] == 1, 30,
+                     desc="the page subscribed")
+        assert browser.evaluate("window.client.socket.protocol") == "herald.zstd.v1"
+
+        def messages() -> list[tuple[int, object]]:
+            return [(e["seq"], e["data"]) for e in browser.events() if e["event"] == "message"]
+
+        def metric(name: str) -> float:
+            samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+            return H.prom_value(samples, name) or 0
+
+        events = [chat_event(i) for i in range(40)]
+        for event in events[:25]:
+            publish(herald.admin_port, event)
+        H.wait_until(lambda: len(messages()) == 25, 15, desc="25 messages in the page")
+        assert metric("herald_zstd_dictionaries_sent_total") == 1
+        held = browser.evaluate("JSON.stringify(window.client.zstd.heldIds(16))")
+        assert len(json.loads(held)) == 1, held
+        zstd_bytes = json.loads(browser.evaluate("JSON.stringify(window.client.zstdBytes)"))
+        assert 0 < zstd_bytes["received"] < zstd_bytes["decoded"], zstd_bytes
+
+        pages.gate.clear()
+        cut = H.admin_request(herald.admin_port, "POST", "/v1/disconnect", body=b'{"sub":"page"}',
+                              content_type="application/json")
+        assert cut.status == 200 and cut.json() == {"closed": 1}, cut.body
+        for event in events[25:30]:
+            publish(herald.admin_port, event)
+        pages.gate.set()
+        H.wait_until(lambda: len(messages()) >= 30, 20, desc="the missed messages recovered in the page")
+        for event in events[30:]:
+            publish(herald.admin_port, event)
+        H.wait_until(lambda: len(messages()) >= 40, 15, desc="live zstd messages after the reconnect")
+        assert messages() == [(n + 1, event) for n, event in enumerate(events)], browser.events()
+        assert metric("herald_zstd_dictionaries_sent_total") == 1, "the held dictionary was sent again"
+        assert metric("herald_messages_replayed_total") == 5
+
+        binary = bytes(range(256)) * 4
+        r = H.admin_request(herald.admin_port, "POST", "/v1/publish?topic=browser", body=binary,
+                            content_type="application/octet-stream")
+        assert r.status == 200, r.body
+        H.wait_until(lambda: any(e["event"] == "binary" for e in browser.events()), 15, desc="a binary publish")
+        got = [e for e in browser.events() if e["event"] == "binary"]
+        assert got == [{"event": "binary", "seq": 41, "data": list(binary)}], got
+        everything = browser.events()
+        assert not [e for e in everything if e["event"] in ("gap", "error", "reset")], everything
+        assert json.loads(browser.evaluate("JSON.stringify(window.client.zstdBytes)"))["received"] > zstd_bytes["received"]
+    finally:
+        browser.close()
+        pages.close()
+
+
+def test_the_js_client_keeps_deflate_when_the_zstd_decoder_cannot_load(start_herald, chromium):
+    port = free_port()
+    herald = start_herald("--listen", f"127.0.0.1:{port}", "--jwt-secret", SECRET)
+    pages = PageServer(port, auth=zstd_options(', zstdDecoderUrl: "/no-such-decoder.wasm"'))
+    browser = Browser(chromium, f"http://127.0.0.1:{pages.port}/")
+    try:
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/browser").json()["subscribers"] == 1, 30,
+                     desc="the page subscribed")
+        assert [e for e in browser.events() if e["event"] == "error"] == [{"event": "error", "code": "zstd_unavailable"}]
+        assert browser.evaluate("window.client.socket.protocol") == ""
+        assert "permessage-deflate" in browser.evaluate("window.client.socket.extensions")
+        publish(herald.admin_port, {"n": 1})
+        H.wait_until(lambda: any(e["event"] == "message" for e in browser.events()), 15, desc="a message")
+    finally:
+        browser.close()
+        pages.close()

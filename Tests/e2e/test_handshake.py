@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import socket
+import subprocess
 import ssl
 import time
 from pathlib import Path
@@ -321,7 +323,41 @@ def test_the_demo_page_and_the_client_are_served_as_plain_http(herald):
     assert script.body == (root / "Clients/js/herald.global.js").read_bytes().rstrip(b"\n")
 
 
+def test_the_zstd_decoder_is_served_from_next_to_the_binary_or_as_configured(start_herald, tmp_path):
+    # make builds herald-zstd.wasm next to the herald binary (libzstd's
+    # decoder for browsers); --zstd-decoder names another file.
+    beside = Path(os.environ.get("HERALD_BIN", ".build/release/herald")).resolve().parent / "herald-zstd.wasm"
+    herald = start_herald()
+    decoder = H.http_get(herald.port, "/herald-zstd.wasm", check_close=True)
+    assert decoder.status == 200 and decoder.header("Content-Type") == "application/wasm"
+    assert decoder.header("Access-Control-Allow-Origin") == "*"
+    assert decoder.body == beside.read_bytes() and decoder.body.startswith(b"\0asm\1\0\0\0")
+    module = tmp_path / "other.wasm"
+    module.write_bytes(b"\0asm\1\0\0\0")  # the smallest valid module
+    other = start_herald("--zstd-decoder", str(module))
+    assert H.http_get(other.port, "/herald-zstd.wasm", check_close=True).body == module.read_bytes()
+    with H.connect(other.port) as sock:
+        sock.sendall(b"HEAD /herald-zstd.wasm HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _, body = H.SockReader(sock).read_to_eof(time.monotonic() + 5).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: 8" in head and body == b"", head + body
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "cannot read --zstd-decoder"),
+    (b"<html>not wasm</html>", "is not a WebAssembly module"),
+    (b"\0asm\1\0\0\0" + b"\0" * (4 << 20), "cannot read --zstd-decoder"),
+], ids=["missing", "not-wasm", "over-4-MiB"])
+def test_a_bad_zstd_decoder_file_stops_the_start(content, message, tmp_path):
+    path = tmp_path / "decoder.wasm"
+    if content is not None:
+        path.write_bytes(content)
+    result = subprocess.run([os.environ.get("HERALD_BIN", ".build/release/herald"), "--listen", "127.0.0.1:0",
+                             "--admin-listen", "127.0.0.1:0", "--zstd-decoder", str(path)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
 def test_without_the_demo_the_pages_are_not_found(start_herald):
     herald = start_herald("--disable-demo")
-    for path in ("/", "/herald.js", "/herald.global.js"):
+    for path in ("/", "/herald.js", "/herald.global.js", "/herald-zstd.wasm"):
         H.assert_http_error(H.http_get(herald.port, path, check_close=True), 404)
