@@ -34,10 +34,12 @@ def probe_binary() -> Path:
 
 
 class Probe:
-    def __init__(self, binary: Path, url: str, *topics: str, token_file: Path | None = None):
+    def __init__(self, binary: Path, url: str, *topics: str, token_file: Path | None = None, zstd: bool = False):
         argv = [str(binary), url, *topics]
         if token_file is not None:
             argv += ["--token-file", str(token_file)]
+        if zstd:
+            argv.append("--zstd")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         self.lines: queue.Queue = queue.Queue()
@@ -108,6 +110,49 @@ def test_live_messages_and_recovery_after_a_server_side_cut(start_herald, probe_
         rest = probe.messages(4)
         assert [m["seq"] for m in rest] == [4, 5, 6, 7]
         assert not [e for e in probe.seen if e["event"] in ("gap", "reset")], probe.seen
+    finally:
+        probe.stop()
+
+
+def test_zstd_with_a_trained_dictionary_across_a_cut(start_herald, probe_binary, tmp_path):
+    # LibzstdDecoder (HeraldClientZstd): the dictionary trained at the 20th
+    # message arrives once, messages decode with it, a cut is recovered (the
+    # replay comes plain) and the held dictionary is listed in zstd_dicts=,
+    # so the server does not send it again.
+    from test_zstd import chat_event
+    herald = start_herald("--jwt-secret", SECRET, "--history-size", "100", "--zstd-train-after", "20")
+    token_file = tmp_path / "token"
+    token_file.write_text(signed_token({"sub": "app-z", "topics": ["chat"], "exp": int(time.time()) + 3600}))
+    probe = Probe(probe_binary, f"ws://127.0.0.1:{herald.port}/ws", "chat", token_file=token_file, zstd=True)
+
+    def metric(name: str) -> float:
+        samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
+        return H.prom_value(samples, name) or 0
+
+    try:
+        probe.until(connected)
+        H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/chat").json()["subscribers"] == 1, 15,
+                     desc="the probe's subscription")
+        events = [chat_event(i) for i in range(40)]
+        for event in events[:25]:
+            publish(herald, "chat", event)
+        first = probe.messages(25)
+        assert [(m["seq"], m["data"]) for m in first] == [(n + 1, e) for n, e in enumerate(events[:25])]
+        assert metric("herald_zstd_dictionaries_sent_total") == 1
+        cut = H.admin_request(herald.admin_port, "POST", "/v1/disconnect", body=b'{"sub":"app-z"}',
+                              content_type="application/json")
+        assert cut.json() == {"closed": 1}
+        for event in events[25:30]:
+            publish(herald, "chat", event)
+        probe.until(lambda e: e["event"] == "state" and e["state"] == "disconnected")
+        probe.until(connected)
+        recovered = probe.messages(5)
+        for event in events[30:]:
+            publish(herald, "chat", event)
+        live = probe.messages(10)
+        assert [(m["seq"], m["data"]) for m in recovered + live] == [(n + 26, e) for n, e in enumerate(events[25:])]
+        assert metric("herald_zstd_dictionaries_sent_total") == 1, "the held dictionary was sent again"
+        assert not [e for e in probe.seen if e["event"] in ("gap", "reset", "error")], probe.seen
     finally:
         probe.stop()
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -19,6 +20,14 @@ import WSClient
 ///   long-lived connection is not closed with 4002.
 /// - `.state` events say connecting / connected / disconnected (with the
 ///   close code) / closed.
+/// - With a `zstd` decoder (the HeraldClientZstd product's
+///   `LibzstdDecoder`), it asks for `herald.zstd.v1`: each message arrives
+///   compressed once for every subscriber with the topic's trained
+///   dictionary. Dictionaries are kept (64 at most) across reconnects and
+///   listed in `zstd_dicts=`; a frame is decompressed only when it states a
+///   size of at most `messageBytesMax`; a frame the client cannot decode
+///   is reported (`.error(code: "zstd_frame")`) and the client reconnects,
+///   resubscribing from its last seq, so the server replays that message.
 ///
 /// ```swift
 /// let client = HeraldClient(url: "wss://push.example.com/ws", tokenProvider: { try await api.heraldToken() })
@@ -47,14 +56,17 @@ public actor HeraldClient {
     private var runTask: Task<Void, Never>?
     private var refreshTask: Task<Void, Never>?
     private var closing = false
+    /// `herald.zstd.v1` framing and dictionaries; nil: not asked for.
+    private var zstd: ZstdFrames?
 
     /// Largest message accepted (the server's default publish bound is 1 MiB).
     public static let messageBytesMax = 16 * 1024 * 1024
 
     public init(url: String, token: String? = nil, tokenProvider: TokenProvider? = nil,
                 minimumDelay: Duration = .milliseconds(500), maximumDelay: Duration = .seconds(30),
-                logger: Logger = Logger(label: "herald-client")) {
+                zstd: (any HeraldZstdDecoder)? = nil, logger: Logger = Logger(label: "herald-client")) {
         self.url = url
+        self.zstd = zstd.map(ZstdFrames.init(decoder:))
         self.token = token
         self.tokenProvider = tokenProvider
         backoff = Backoff(minimum: minimumDelay, maximum: maximumDelay)
@@ -109,7 +121,10 @@ public actor HeraldClient {
             var opened = false
             do {
                 if let tokenProvider { token = try await tokenProvider() }
-                let configuration = WebSocketClientConfiguration(maxFrameSize: Self.messageBytesMax)
+                var headers = HTTPFields()
+                if zstd != nil { headers[.secWebSocketProtocol] = ZstdFrames.subprotocol }
+                let configuration = WebSocketClientConfiguration(maxFrameSize: Self.messageBytesMax,
+                                                                 additionalHeaders: headers)
                 let frame = try await WebSocketClient.connect(url: connectURL(), configuration: configuration,
                                                               logger: logger) { inbound, outbound, _ in
                     await self.opened(outbound)
@@ -147,10 +162,17 @@ public actor HeraldClient {
     }
 
     private func connectURL() -> String {
-        guard let token else { return url }
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
-        let encoded = token.addingPercentEncoding(withAllowedCharacters: allowed) ?? token
-        return url + (url.contains("?") ? "&" : "?") + "token=" + encoded
+        var query: [String] = []
+        if let token {
+            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+            query.append("token=" + (token.addingPercentEncoding(withAllowedCharacters: allowed) ?? token))
+        }
+        // Dictionaries kept from an earlier connection are not sent again.
+        if let held = zstd?.heldIds, !held.isEmpty {
+            query.append("zstd_dicts=" + held.map(String.init).joined(separator: ","))
+        }
+        guard !query.isEmpty else { return url }
+        return url + (url.contains("?") ? "&" : "?") + query.joined(separator: "&")
     }
 
     private func opened(_ outbound: WebSocketOutboundWriter) async {
@@ -203,10 +225,26 @@ public actor HeraldClient {
 
     // MARK: Receiving
 
-    private func received(_ message: WebSocketMessage) {
+    private func received(_ message: WebSocketMessage) async {
         switch message {
         case .binary(let buffer):
-            guard let decoded = BinaryEnvelope.decode(Array(buffer.readableBytesView)) else { return }
+            var bytes = Array(buffer.readableBytesView)
+            if bytes.first == UInt8(ascii: "Z"), zstd != nil {
+                do {
+                    switch try zstd!.decode(bytes, limit: Self.messageBytesMax) {
+                    case .dictionary: return
+                    case .text(let text):
+                        handle(text)
+                        return
+                    case .envelope(let envelope): bytes = envelope
+                    }
+                } catch {
+                    continuation.yield(.error(code: "zstd_frame", message: "\(error)", topic: nil))
+                    if let writer { try? await writer.close(.init(codeNumber: 4000), reason: "undecodable zstd frame") }
+                    return
+                }
+            }
+            guard let decoded = BinaryEnvelope.decode(bytes) else { return }
             track(decoded.topic, decoded.seq)
             continuation.yield(.message(decoded))
         case .text(let text):

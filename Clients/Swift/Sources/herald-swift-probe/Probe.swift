@@ -1,7 +1,8 @@
 import Foundation
 import HeraldClient
+import HeraldClientZstd
 
-// herald-swift-probe URL TOPIC... [--token-file PATH] [--exit-after-messages N]
+// herald-swift-probe URL TOPIC... [--token-file PATH] [--exit-after-messages N] [--zstd]
 //
 // Runs one HeraldClient and prints each event as one JSON line on stdout
 // (for Tests/e2e/test_swift_client.py). With --token-file, the file is read
@@ -15,6 +16,11 @@ struct Probe {
         var arguments = Array(CommandLine.arguments.dropFirst())
         var tokenFile: String?
         var exitAfter = Int.max
+        var zstd = false
+        if let at = arguments.firstIndex(of: "--zstd") {
+            zstd = true
+            arguments.remove(at: at)
+        }
         if let at = arguments.firstIndex(of: "--token-file"), at + 1 < arguments.count {
             tokenFile = arguments[at + 1]
             arguments.removeSubrange(at...(at + 1))
@@ -33,7 +39,7 @@ struct Probe {
             }
         }
         let client = HeraldClient(url: url, tokenProvider: provider, minimumDelay: .milliseconds(100),
-                                  maximumDelay: .milliseconds(500))
+                                  maximumDelay: .milliseconds(500), zstd: zstd ? LibzstdDecoder() : nil)
         for topic in arguments.dropFirst() { await client.subscribe(topic) }
         await client.connect()
         let input = Task.detached {
