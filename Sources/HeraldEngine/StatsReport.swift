@@ -136,6 +136,9 @@ struct StatsReport {
                "idle topics freed (no subscribers, nothing published for --topic-idle-seconds)", registry.collectedTotal)
         single("publishes_backlogged_total", "counter",
                "publishes refused (503) because a shard's delivery backlog was full", registry.backlogRefusedTotal)
+        single("publish_frames_built_under_lock_total", "counter",
+               "publishes whose frames were built (and compressed) inside the registry lock: a topic's first publish, or two publishes to one topic at once; the others compress before taking it",
+               registry.framesBuiltUnderLockTotal)
         perShard("shard_delivery_backlog_bytes", "published bytes waiting for each shard",
                  registry.queues.map { $0.pendingBytes.load(ordering: .relaxed) })
         perShard("shard_delivery_backlog_messages", "published messages waiting for each shard",
@@ -155,7 +158,7 @@ struct StatsReport {
             [registry.publishLockWait])
         out += LatencyHistogram.prometheus(
             name: "registry_publish_lock_hold_seconds",
-            help: "how long a publish held the topic registry's lock (sequencing, building and compressing its frame, queueing it)",
+            help: "how long a publish held the topic registry's lock (sequencing and queueing its frames, which are built and compressed before it but for herald_publish_frames_built_under_lock_total)",
             [registry.publishLockHold])
         out += LatencyHistogram.prometheus(
             name: "handshake_seconds", help: "from a TCP accept until the 101 Switching Protocols was queued",

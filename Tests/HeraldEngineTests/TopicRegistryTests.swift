@@ -26,6 +26,37 @@ import Testing
         #expect(totals.published == 2)
     }
 
+    @Test func framesBuiltBeforeTheLockAreUsedOnlyWhileTheyAreStillTheTopicsNext() {
+        let registry = makeRegistry(shards: 1)
+        #expect(registry.nextPublish(of: "t") == nil, "no such topic yet")
+        _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
+        var insideBuilds: [UInt64] = []
+        let next = registry.nextPublish(of: "t")
+        #expect(next?.seq == 1 && next?.builds == true)
+        let early = PublishFrames(plain: OutboundFrame(copying: [1, 1]))
+        let first = registry.attempt(topic: "t", prebuilt: (seq: 1, dictionary: nil, frames: early)) { seq, _ in
+            insideBuilds.append(seq)
+            return plainFrames(seq)
+        }
+        #expect(first.seq == 1 && insideBuilds.isEmpty && registry.framesBuiltUnderLockTotal == 0)
+        // Another publish took seq 2 after this one looked ahead: its frames
+        // (made for seq 2) are not used; the right ones are built inside.
+        #expect(registry.publish(topic: "t") { plainFrames($0) } == 2)
+        let stale = PublishFrames(plain: OutboundFrame(copying: [2, 2]))
+        let third = registry.attempt(topic: "t", prebuilt: (seq: 2, dictionary: nil, frames: stale)) { seq, _ in
+            insideBuilds.append(seq)
+            return plainFrames(seq)
+        }
+        #expect(third.seq == 3 && insideBuilds == [3])
+        var delivered: [[UInt8]] = []
+        registry.queues[0].drain { delivery in
+            delivered.append(Array(delivery.frame.takeRetainedValue().bytes))
+        }
+        #expect(delivered.first == [1, 1], "the frames built before the lock went out")
+        #expect(delivered.count == 3 && delivered[2] != [2, 2], "never the stale ones")
+        #expect(registry.framesBuiltUnderLockTotal == 2)
+    }
+
     @Test func seqIsPerTopic() {
         let registry = makeRegistry(shards: 1)
         #expect(registry.publish(topic: "a") { plainFrames($0) } == 1)

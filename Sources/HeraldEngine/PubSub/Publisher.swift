@@ -17,12 +17,14 @@ struct PublishFrames {
 /// Turns a publish into one wire-ready frame — WebSocket header and
 /// envelope in a single buffer — built once per publish and shared by every
 /// subscriber on every shard (CONTRACT "Messages on the socket").
-final class Publisher: @unchecked Sendable {
-    // @unchecked: `deflater` is used only inside the registry's lock (the
-    // frame builder runs there), so publishes from any thread are serialized.
+final class Publisher: Sendable {
     let registry: TopicRegistry
-    private let deflater = MessageDeflater()
-    private let zstd: ZstdCompressor
+    /// A deflater and a zstd compressor per publish in progress: a publish
+    /// compresses before it takes the registry's lock, so publishes from
+    /// several admin threads compress at once. Bound: one pair per thread
+    /// publishing at the same time (the admin threads), made on demand and
+    /// kept for the next publish.
+    private let compressors: Mutex<[Compressors]>
     /// Messages shorter than this are sent uncompressed: deflate rarely
     /// wins on a few dozen bytes and costs the receiver an inflate.
     static let compressBytesMin = 128
@@ -41,7 +43,15 @@ final class Publisher: @unchecked Sendable {
         self.registry = registry
         self.zstdLevel = zstdLevel
         self.dictionaries = dictionaries
-        zstd = ZstdCompressor(level: zstdLevel)
+        compressors = Mutex([Compressors(zstdLevel: zstdLevel)])
+    }
+
+    final class Compressors: @unchecked Sendable {
+        // @unchecked: used by one publish at a time (taken from and put back
+        // into `Publisher.compressors`).
+        let deflater = MessageDeflater()
+        let zstd: ZstdCompressor
+        init(zstdLevel: Int32) { zstd = ZstdCompressor(level: zstdLevel) }
     }
 
     enum Payload: Equatable {
@@ -62,12 +72,20 @@ final class Publisher: @unchecked Sendable {
     }
 
     func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
-        let outcome = registry.attempt(topic: topic) { seq, dictionary in
+        let pair = compressors.withLock { $0.popLast() } ?? Compressors(zstdLevel: zstdLevel)
+        defer { compressors.withLock { $0.append(pair) } }
+        let build = { (seq: UInt64, dictionary: TopicDictionary?) in
             Publisher.frames(topic: topic, seq: seq, payload: payload,
-                             deflater: registry.deflateConnections.load(ordering: .relaxed) > 0 ? deflater : nil,
-                             zstd: registry.zstdConnections.load(ordering: .relaxed) > 0 ? zstd : nil,
+                             deflater: self.registry.deflateConnections.load(ordering: .relaxed) > 0 ? pair.deflater : nil,
+                             zstd: self.registry.zstdConnections.load(ordering: .relaxed) > 0 ? pair.zstd : nil,
                              dictionary: dictionary)
         }
+        // Built (and compressed) before the lock for the seq the topic will
+        // give; the registry builds again inside only if that moved.
+        let prebuilt = registry.nextPublish(of: topic).flatMap { next in
+            next.builds ? (seq: next.seq, dictionary: next.dictionary, frames: build(next.seq, next.dictionary)) : nil
+        }
+        let outcome = registry.attempt(topic: topic, prebuilt: prebuilt, build: build)
         if dictionaries.trainAfter > 0, outcome.seq == UInt64(dictionaries.trainAfter) {
             // `--zstd-train-after N`: the topic's Nth message; trained here,
             // on the publishing admin thread, once per topic and epoch.

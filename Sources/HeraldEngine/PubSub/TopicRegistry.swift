@@ -87,6 +87,10 @@ final class TopicRegistry: Sendable {
         var subscriptions = 0
         var refusedTotal: UInt64 = 0
         var backlogRefusedTotal: UInt64 = 0
+        /// Publishes whose frames were built inside the lock: the topic was
+        /// new, or another publish to it came between the look ahead and
+        /// the lock (`attempt`'s `prebuilt`).
+        var framesBuiltUnderLockTotal: UInt64 = 0
         var collectedTotal: UInt64 = 0
         /// Topics with a zstd dictionary, the memory those hold, and the
         /// last dictionary id handed out (ids are never reused).
@@ -234,8 +238,24 @@ final class TopicRegistry: Sendable {
         attempt(topic: topic) { seq, _ in build(seq) }
     }
 
+    /// What the next publish to `topic` will be, read without publishing:
+    /// its seq, the topic's dictionary, and whether it builds frames at all
+    /// (someone subscribes, or messages are kept). nil: no such topic yet.
+    /// Frames built from this outside the lock are used by `attempt` when
+    /// nothing moved in between.
+    func nextPublish(of topic: String) -> (seq: UInt64, dictionary: TopicDictionary?, builds: Bool)? {
+        state.withLock { state in
+            state.records[topic].map { ($0.seq &+ 1, $0.dictionary, $0.subscriberTotal > 0 || historySize > 0) }
+        }
+    }
+
     /// `attempt`, the frame builder also given the topic's zstd dictionary.
-    func attempt(topic: String, build: (UInt64, TopicDictionary?) -> PublishFrames) -> PublishOutcome {
+    /// `prebuilt`: frames built before the lock for a seq and dictionary
+    /// (`nextPublish`), used when they are still the topic's next — so the
+    /// compression of a publish runs outside the lock every shard's
+    /// subscribe takes; otherwise the frames are built inside, as before.
+    func attempt(topic: String, prebuilt: (seq: UInt64, dictionary: TopicDictionary?, frames: PublishFrames)? = nil,
+                 build: (UInt64, TopicDictionary?) -> PublishFrames) -> PublishOutcome {
         var targets: [Int] = []
         var wake: [Int] = []
         let time = now()
@@ -260,7 +280,13 @@ final class TopicRegistry: Sendable {
             record.seq &+= 1
             state.publishedTotal &+= 1
             if !targets.isEmpty || historySize > 0 {
-                let frames = build(record.seq, record.dictionary)
+                let frames: PublishFrames
+                if let prebuilt, prebuilt.seq == record.seq, prebuilt.dictionary === record.dictionary {
+                    frames = prebuilt.frames
+                } else {
+                    frames = build(record.seq, record.dictionary)
+                    state.framesBuiltUnderLockTotal &+= 1
+                }
                 let stamp = targets.isEmpty ? 0 : acquired
                 for shard in targets {
                     let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
@@ -559,4 +585,5 @@ final class TopicRegistry: Sendable {
 
     /// Publishes refused because a shard's delivery backlog was full.
     var backlogRefusedTotal: UInt64 { state.withLock { $0.backlogRefusedTotal } }
+    var framesBuiltUnderLockTotal: UInt64 { state.withLock { $0.framesBuiltUnderLockTotal } }
 }
