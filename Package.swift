@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(name: "herald", dependencies: ["HeraldEngine", "HeraldCore", "HeraldIO"]),
         .target(
             name: "LoadGenKit",
-            dependencies: ["HeraldIO", "HeraldProtocol", "HeraldTLS",
+            dependencies: ["HeraldIO", "HeraldProtocol", "HeraldTLS", "HeraldCompression",
                            .product(name: "Histogram", package: "hdrhistogram-swift")],
             path: "LoadGen/Sources/LoadGenKit"
         ),

@@ -48,6 +48,28 @@ public enum ZstdEnvelope {
         return out
     }
 
+    /// A received frame, read without copying (clients, the load generator).
+    public enum Parsed {
+        case message(kind: Kind, dictionaryID: UInt32, frame: UnsafeRawBufferPointer)
+        case dictionary(id: UInt32, topic: UnsafeRawBufferPointer, bytes: UnsafeRawBufferPointer)
+    }
+
+    /// Nil when `payload` is not one of these frames (too short, another
+    /// first byte, an unknown kind, a dictionary without its id).
+    public static func parse(_ payload: UnsafeRawBufferPointer) -> Parsed? {
+        guard payload.count >= headerBytes, payload[0] == magic, let kind = Kind(rawValue: payload[1]) else { return nil }
+        let id = payload[2..<6].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard kind == .dictionary else {
+            return .message(kind: kind, dictionaryID: id, frame: UnsafeRawBufferPointer(rebasing: payload[headerBytes...]))
+        }
+        guard id != 0, payload.count > headerBytes, payload.count >= headerBytes + 1 + Int(payload[headerBytes]) else {
+            return nil
+        }
+        let topicEnd = headerBytes + 1 + Int(payload[headerBytes])
+        return .dictionary(id: id, topic: UnsafeRawBufferPointer(rebasing: payload[(headerBytes + 1)..<topicEnd]),
+                           bytes: UnsafeRawBufferPointer(rebasing: payload[topicEnd...]))
+    }
+
     private static func header(_ kind: Kind, _ id: UInt32) -> [UInt8] {
         [magic, kind.rawValue, UInt8(truncatingIfNeeded: id >> 24), UInt8(truncatingIfNeeded: id >> 16),
          UInt8(truncatingIfNeeded: id >> 8), UInt8(truncatingIfNeeded: id)]

@@ -39,3 +39,29 @@ import Testing
         if case .success = result { Issue.record("trained from one three-byte sample") }
     }
 }
+
+@Suite struct ZstdFrameDecoderTests {
+    @Test func decodesWithAndWithoutDictionariesAndRefusesWhatItMust() throws {
+        let decoder = ZstdFrameDecoder()
+        let long = Array(String(repeating: #"{"user":"alice","text":"on my way"},"#, count: 20).utf8)
+        let plain = try #require(long.withUnsafeBytes { ZstdCompressor(level: 3).compress($0) })
+        let out = plain.withUnsafeBytes { decoder.decompress($0, dictionary: 0, bytesMax: 1 << 20).map(Array.init) }
+        #expect(out == long)
+        #expect(plain.withUnsafeBytes { decoder.decompress($0, dictionary: 0, bytesMax: long.count - 1) } == nil,
+                "over bytesMax: refused from the stated size")
+        let text = Array(#"{"type":"message","topic":"chat","seq":1,"data":{"user":"u3","text":"message number 3"}}"#.utf8)
+        let samples = (0..<200).map { Array(#"{"user":"u\#($0 % 7)","text":"message number \#($0)","room":"lobby"}"#.utf8) }
+        let trained = try ZstdDictionary.train(samples: samples, capacity: 4096).get()
+        let dictionary = try #require(ZstdDictionary(id: 7, bytes: trained, level: 3))
+        let small = try #require(text.withUnsafeBytes { ZstdCompressor(level: 3).compress($0, dictionary: dictionary) })
+        #expect(small.withUnsafeBytes { decoder.decompress($0, dictionary: 7, bytesMax: 1 << 20) } == nil,
+                "a dictionary not held")
+        #expect(trained.withUnsafeBytes { decoder.addDictionary(id: 7, $0) })
+        #expect(small.withUnsafeBytes { decoder.decompress($0, dictionary: 7, bytesMax: 1 << 20).map(Array.init) } == text)
+        var corrupt = small
+        corrupt[corrupt.count - 1] ^= 0x55
+        #expect(corrupt.withUnsafeBytes { decoder.decompress($0, dictionary: 7, bytesMax: 1 << 20) } == nil)
+        #expect([UInt8]().withUnsafeBytes { decoder.addDictionary(id: 8, $0) } == false)
+        #expect(decoder.dictionaryCount == 1)
+    }
+}

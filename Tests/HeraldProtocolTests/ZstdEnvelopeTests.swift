@@ -42,3 +42,26 @@ import Testing
         }
     }
 }
+
+@Suite struct ZstdEnvelopeParseTests {
+    @Test func parsesWhatItBuildsAndRefusesTheRest() {
+        let message = ZstdEnvelope.message(kind: .text, dictionaryID: 0x0102_0304, compressed: [9, 8, 7])
+        message.withUnsafeBytes { bytes in
+            guard case .message(let kind, let id, let frame) = ZstdEnvelope.parse(bytes) else {
+                Issue.record("not a message"); return
+            }
+            #expect(kind == .text && id == 0x0102_0304 && Array(frame) == [9, 8, 7])
+        }
+        let dictionary = ZstdEnvelope.dictionary(id: 5, topic: "chat", bytes: [1, 2, 3, 4])
+        dictionary.withUnsafeBytes { bytes in
+            guard case .dictionary(let id, let topic, let body) = ZstdEnvelope.parse(bytes) else {
+                Issue.record("not a dictionary"); return
+            }
+            #expect(id == 5 && Array(topic) == Array("chat".utf8) && Array(body) == [1, 2, 3, 4])
+        }
+        for bad: [UInt8] in [[], [0x5A, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0], [0x5A, 4, 0, 0, 0, 0],
+                             [0x5A, 3, 0, 0, 0, 0, 0], [0x5A, 3, 0, 0, 0, 1], [0x5A, 3, 0, 0, 0, 1, 5, 65]] {
+            #expect(bad.withUnsafeBytes { ZstdEnvelope.parse($0) } == nil, "\(bad)")
+        }
+    }
+}

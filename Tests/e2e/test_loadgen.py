@@ -52,6 +52,46 @@ def test_fanout_short_run_delivers_everything(start_herald, tmp_path):
     assert stats["messages_delivered_total"] == 2500
 
 
+@pytest.mark.parametrize("codec", ["deflate", "zstd"])
+def test_fanout_with_a_codec_decodes_and_checks_every_message(start_herald, tmp_path, codec):
+    # --codec: the subscribers ask for permessage-deflate or herald.zstd.v1
+    # and decode every message before its seq is checked; zstd with the
+    # dictionary trained at each topic's 16th message (--zstd-train-after),
+    # which each subscriber receives once.
+    herald = start_herald("--history-size", "100", "--zstd-train-after", "16")
+    report = tmp_path / "codec.json"
+    result = run_loadgen(
+        "fanout", "--targets", f"127.0.0.1:{herald.port}",
+        "--pub-url", f"http://127.0.0.1:{herald.admin_port}/v1/publish?topic={{topic}}",
+        "--connections", "100", "--topics", "2", "--messages", "160", "--publish-rate", "200",
+        "--chat", "--codec", codec, "--json", str(report), "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    assert data["codec"] == codec and data["errors_total"] == 0
+    assert data["deliveries"] == data["deliveries_expected"] == 160 * 50
+    assert data["payload_bytes_received"] < data["payload_bytes_decoded"], data
+    if codec == "zstd":
+        # Two topics, each trained at its 16th message: every subscriber got its topic's.
+        assert data["zstd_dictionaries_received"] == 100
+        assert data["payload_bytes_received"] < data["payload_bytes_decoded"] / 2, data
+    else:
+        assert data["zstd_dictionaries_received"] == 0
+
+
+def test_a_codec_the_server_does_not_agree_to_fails_the_run(start_herald, tmp_path):
+    # /ws answers herald.zstd.v1; --sub-message subscribes on /echo, which
+    # never does: the run fails instead of measuring plain frames as zstd.
+    herald = start_herald("--enable-echo")
+    report = tmp_path / "refused.json"
+    result = run_loadgen(
+        "hold", "--targets", f"127.0.0.1:{herald.port}", "--sub-url", f"ws://127.0.0.1:{herald.port}/echo",
+        "--sub-message", '{"type":"ping"}', "--connections", "5", "--duration", "1", "--codec", "zstd",
+        "--json", str(report), "--quiet")
+    assert result.returncode != 0
+    data = json.loads(report.read_text())
+    assert data["errors"]["handshake_rejected"] == 5, data
+
+
 def test_fanout_over_wss_delivers_everything(start_herald, tmp_path):
     """wss:// in the load generator (OpenSSL clients over memory BIOs on its
     io_uring loop): every connection a TLS 1.3 handshake handed over to

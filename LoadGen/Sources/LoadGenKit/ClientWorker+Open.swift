@@ -45,6 +45,8 @@ extension ClientWorker {
             slots[ring][Int(file)].lastSeq = 0
             slots[ring][Int(file)].seqOffset = ClientSlot.offsetUnset
         }
+        // Dictionaries come once per subscription: a new connection's own.
+        slots[ring][Int(file)].zstdDictionary = 0
         slots[ring][Int(file)].state = .connecting
         let generation = slots[ring][Int(file)].generation
         let target = id % options.targets.count
@@ -89,7 +91,9 @@ extension ClientWorker {
         append(hostHeaders[id % options.targets.count])
         append("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ".utf8)
         append(key.utf8)
-        append("\r\nSec-WebSocket-Version: 13\r\n\r\n".utf8)
+        append("\r\nSec-WebSocket-Version: 13".utf8)
+        append(options.codec.requestHeader.utf8)
+        append("\r\n\r\n".utf8)
         precondition(length < buffer.count, "upgrade request longer than a send-pool entry (URL too long)")
         return length
     }

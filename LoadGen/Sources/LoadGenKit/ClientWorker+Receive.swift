@@ -1,4 +1,5 @@
 import Glibc
+import HeraldCompression
 import HeraldIO
 import HeraldProtocol
 
@@ -67,7 +68,7 @@ extension ClientWorker {
             let id = connection(ring: ring, file: file)
             let generation = slots[ring][Int(file)].generation
             switch HandshakeResponse.check(bytes, expectedAccept:
-                    HandshakeResponse.expectedAccept(for: UInt64(id) << 24 | UInt64(generation))) {
+                    HandshakeResponse.expectedAccept(for: UInt64(id) << 24 | UInt64(generation)), codec: options.codec) {
             case .needMore:
                 partial[ring][file] = Array(bytes)
                 return
@@ -83,7 +84,7 @@ extension ClientWorker {
         // Bounded: every step consumes a whole frame or stops.
         while offset < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            switch ServerFrameParser.parse(rest) {
+            switch ServerFrameParser.parse(rest, deflate: inflater != nil) {
             case .needMore:
                 partial[ring][file] = Array(rest)
                 return
@@ -91,9 +92,9 @@ extension ClientWorker {
                 counters.count(.protocolViolation)
                 closeConnection(ring: ring, file: file, wasOpen: true)
                 return
-            case .frame(let opcode, _, let payloadStart, let payloadLength, let frameLength):
+            case .frame(let opcode, _, let payloadStart, let payloadLength, let frameLength, let compressed):
                 let payload = UnsafeRawBufferPointer(rebasing: rest[payloadStart..<(payloadStart + payloadLength)])
-                frame(opcode: opcode, payload: payload, ring: ring, file: file)
+                frame(opcode: opcode, payload: payload, compressed: compressed, ring: ring, file: file)
                 offset += frameLength
                 guard slots[ring][Int(file)].state == .open else { return }
             }
@@ -127,10 +128,21 @@ extension ClientWorker {
         }
     }
 
-    func frame(opcode: UInt8, payload: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
+    func frame(opcode: UInt8, payload: UnsafeRawBufferPointer, compressed: Bool, ring: Int, file: UInt32) {
         switch opcode {
         case Opcode.text.rawValue, Opcode.binary.rawValue, Opcode.continuation.rawValue:
-            delivered(payload, ring: ring, file: file)
+            if compressed, let inflater {
+                counters.payloadBytesReceived.add(payload.count, ordering: .relaxed)
+                switch inflater.decompress(payload, bytesMax: ServerFrameParser.payloadBytesMax) {
+                case .success(let plain): decoded(plain, ring: ring, file: file)
+                case .failure: undecodable(ring: ring, file: file)
+                }
+            } else if opcode == Opcode.binary.rawValue, let zstdFrames, payload.first == ZstdEnvelope.magic {
+                zstdFrame(payload, zstdFrames, ring: ring, file: file)
+            } else {
+                counters.payloadBytesReceived.add(payload.count, ordering: .relaxed)
+                decoded(payload, ring: ring, file: file)
+            }
         case Opcode.ping.rawValue:
             // RFC 6455 §5.5.3: a pong echoes the ping's application data.
             counters.pingsAnswered.add(1, ordering: .relaxed)
@@ -142,6 +154,40 @@ extension ClientWorker {
             closeConnection(ring: ring, file: file, wasOpen: true)
         default:
             break
+        }
+    }
+
+    func decoded(_ payload: UnsafeRawBufferPointer, ring: Int, file: UInt32) {
+        counters.payloadBytesDecoded.add(payload.count, ordering: .relaxed)
+        delivered(payload, ring: ring, file: file)
+    }
+
+    /// A message this connection cannot read is an error, and the
+    /// connection ends (what it would deliver next would be checked
+    /// against a seq it never saw).
+    func undecodable(ring: Int, file: UInt32) {
+        counters.count(.undecodable)
+        closeConnection(ring: ring, file: file, wasOpen: true)
+    }
+
+    /// `herald.zstd.v1` (Docs/PROTOCOL.md): a dictionary (kept by id for
+    /// the worker, remembered as this connection's), or a message made with
+    /// none or with the one this connection was sent.
+    func zstdFrame(_ payload: UnsafeRawBufferPointer, _ decoder: ZstdFrameDecoder, ring: Int, file: UInt32) {
+        guard let header = ZstdEnvelope.parse(payload) else { return undecodable(ring: ring, file: file) }
+        let slot = slots[ring] + Int(file)
+        switch header {
+        case .dictionary(let id, _, let bytes):
+            guard decoder.addDictionary(id: id, bytes) else { return undecodable(ring: ring, file: file) }
+            slot.pointee.zstdDictionary = id
+            counters.zstdDictionaries.add(1, ordering: .relaxed)
+            counters.zstdDictionaryBytes.add(payload.count, ordering: .relaxed)
+        case .message(_, let id, let frame):
+            counters.payloadBytesReceived.add(payload.count, ordering: .relaxed)
+            guard id == 0 || id == slot.pointee.zstdDictionary,
+                  let plain = decoder.decompress(frame, dictionary: id, bytesMax: ServerFrameParser.payloadBytesMax)
+            else { return undecodable(ring: ring, file: file) }
+            decoded(plain, ring: ring, file: file)
         }
     }
 

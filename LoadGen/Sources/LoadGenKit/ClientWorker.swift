@@ -1,4 +1,5 @@
 import Glibc
+import HeraldCompression
 import HeraldIO
 import HeraldTLS
 import Histogram
@@ -24,6 +25,9 @@ struct ClientSlot {
     /// `--recover`: the seam of the `recovered: true` reply, until this
     /// connection's lastSeq reaches it; 0 otherwise.
     var recoverTarget: UInt32 = 0
+    /// --codec zstd: the dictionary this connection was sent (one topic
+    /// per connection, so one at a time); a frame naming another is an error.
+    var zstdDictionary: UInt32 = 0
     var flags: UInt8 = 0
 
     static let offsetUnset = Int32.min
@@ -75,6 +79,11 @@ public final class ClientWorker: @unchecked Sendable {
     /// client's session and whether a send of it is in flight (and its
     /// size), per ring and file; nil/empty for ws://.
     let tlsContext: TLSContext?
+    /// --codec deflate / zstd: every message is decoded before it is
+    /// checked (one decoder per worker thread; no per-connection state:
+    /// the server takes no context over, and zstd dictionaries are by id).
+    let inflater: MessageInflater?
+    let zstdFrames: ZstdFrameDecoder?
     var tlsSessions: [[TLSSession?]] = []
     var tlsSending: [[Bool]] = []
     var tlsSendBytes: [[Int32]] = []
@@ -126,6 +135,8 @@ public final class ClientWorker: @unchecked Sendable {
         readersEverPerTopic = Array(repeating: 0, count: options.topics)
         topicEpochs = Array(repeating: [], count: options.topics)
         tlsContext = options.subscribeURL.secure ? try TLSContext.unverifiedClient() : nil
+        inflater = options.codec == .deflate ? MessageInflater() : nil
+        zstdFrames = options.codec == .zstd ? ZstdFrameDecoder() : nil
         addresses = .allocate(capacity: options.targets.count)
         for (index, target) in options.targets.enumerated() {
             var address = sockaddr_in()

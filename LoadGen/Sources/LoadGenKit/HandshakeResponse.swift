@@ -12,7 +12,7 @@ public enum HandshakeResponse {
     /// A head larger than this is not a WebSocket upgrade answer.
     public static let headBytesMax = 8_192
 
-    public static func check(_ bytes: UnsafeRawBufferPointer, expectedAccept: String) -> Verdict {
+    public static func check(_ bytes: UnsafeRawBufferPointer, expectedAccept: String, codec: Codec = .plain) -> Verdict {
         guard let end = headEnd(bytes) else {
             return bytes.count > headBytesMax ? .rejected("response head over \(headBytesMax) bytes") : .needMore
         }
@@ -27,6 +27,7 @@ public enum HandshakeResponse {
         var upgrade = false
         var connectionUpgrade = false
         var accept: Substring?
+        var codecAgreed = codec == .plain
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = line[..<colon].lowercased()
@@ -35,11 +36,13 @@ public enum HandshakeResponse {
             case "upgrade": upgrade = value.lowercased() == "websocket"
             case "connection": connectionUpgrade = value.lowercased().contains("upgrade")
             case "sec-websocket-accept": accept = value
-            default: break
+            default: if codec.agreed(name: name, value: value) { codecAgreed = true }
             }
         }
         guard upgrade, connectionUpgrade else { return .rejected("missing Upgrade/Connection headers") }
         guard let accept, accept == expectedAccept else { return .rejected("wrong Sec-WebSocket-Accept") }
+        // A run that asked for a codec measures it or fails: never plain in its name.
+        guard codecAgreed else { return .rejected("--codec \(codec.rawValue) not agreed by the server") }
         return .accepted(headLength: end + 4)
     }
 

@@ -239,6 +239,11 @@ final class Runner {
         report.churnClosed = sum { $0.churnClosed.load(ordering: .relaxed) }
         report.slowClosedByServer = sum { $0.slowClosedByServer.load(ordering: .relaxed) }
         report.receiveBufferStarved = sum { $0.receiveBufferStarved.load(ordering: .relaxed) }
+        report.codec = options.codec
+        report.payloadBytesReceived = sum { $0.payloadBytesReceived.load(ordering: .relaxed) }
+        report.payloadBytesDecoded = sum { $0.payloadBytesDecoded.load(ordering: .relaxed) }
+        report.zstdDictionaries = sum { $0.zstdDictionaries.load(ordering: .relaxed) }
+        report.zstdDictionaryBytes = sum { $0.zstdDictionaryBytes.load(ordering: .relaxed) }
         report.deliveries = sum { $0.deliveries.load(ordering: .relaxed) }
         report.gapsAnnounced = sum { $0.gapsAnnounced.load(ordering: .relaxed) }
         if options.recoverAfter != nil {

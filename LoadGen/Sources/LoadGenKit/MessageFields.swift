@@ -62,11 +62,23 @@ public enum MessageFields {
         return nil
     }
 
-    /// The published body for message `index` sent at `nanoseconds`.
-    public static func body(index: Int, nanoseconds: UInt64, paddingBytes: Int) -> [UInt8] {
+    /// The published body for message `index` sent at `nanoseconds`;
+    /// `chat`: with the fields of a chat application's event (~200 B of
+    /// JSON whose values vary from message to message, as in
+    /// LoadGen/scripts/zstd_sizes.py) — what compression is measured on.
+    public static func body(index: Int, nanoseconds: UInt64, paddingBytes: Int, chat: Bool = false) -> [UInt8] {
         var text = #"{"i":\#(index),"t":\#(nanoseconds)"#
+        if chat {
+            let user = index % chatUsers.count
+            text += #","event":"message.created","room":"general","user":{"id":\#(1000 + user),"#
+                + #""name":"\#(chatUsers[user])"},"text":"\#(chatTexts[(index * 7) % chatTexts.count])","#
+                + #""ts":\#(1_764_300_000 + index * 13),"reactions":[],"edited":false"#
+        }
         if paddingBytes > 0 { text += #","p":""# + String(repeating: "x", count: paddingBytes) + "\"" }
         text += "}"
         return Array(text.utf8)
     }
+
+    static let chatUsers = ["alice", "bob", "carol", "dave", "erin"]
+    static let chatTexts = ["on my way", "sounds good to me", "can we move the meeting to 3pm?", "lol", "see you tomorrow"]
 }

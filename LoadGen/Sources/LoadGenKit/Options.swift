@@ -33,6 +33,10 @@ public struct Options: Sendable, Equatable {
     public var publishRatePerSecond = 100.0
     /// Extra bytes of padding in each published message's data.
     public var payloadBytes = 0
+    /// `--chat`: messages look like a chat application's events.
+    public var chatPayload = false
+    /// What subscribers ask to be compressed with (every message is decoded).
+    public var codec = Codec.plain
     public var subscribeURL = URLTemplate.herald
     /// Sent as a text frame after the handshake when the server subscribes
     /// by message rather than by URL (`{topic}` is substituted).
@@ -126,6 +130,13 @@ public enum OptionsParser {
             case "--messages": options.messages = try int(argument)
             case "--publish-rate": options.publishRatePerSecond = try double(argument)
             case "--payload-bytes": options.payloadBytes = try int(argument)
+            case "--chat": options.chatPayload = true
+            case "--codec":
+                let name = try value(argument)
+                guard let codec = Codec(rawValue: name) else {
+                    throw UsageError("--codec must be plain, deflate or zstd (not '\(name)')")
+                }
+                options.codec = codec
             case "--sub-url": options.subscribeURL = try URLTemplate(try value(argument))
             case "--sub-message": options.subscribeMessage = try value(argument)
             case "--pub-url": options.publishURL = try value(argument)
@@ -230,6 +241,9 @@ public enum OptionsParser {
       --messages M            messages to publish, round-robin over the topics (default 100)
       --publish-rate R        messages per second (default 100)
       --payload-bytes B       padding added to each message's data (default 0)
+      --chat                  publish chat-application events (~200 B of varied JSON) instead of bare fields
+      --codec C               plain, deflate (permessage-deflate) or zstd (herald.zstd.v1): what
+                              subscribers ask for; every message is decoded and checked (default plain)
       --pub-url TEMPLATE      HTTP/1.1 keep-alive POST target, {topic} substituted
                               (default 'http://127.0.0.1:8081/v1/publish?topic={topic}')
       --pub-header 'K: V'     extra request header (repeatable), e.g. 'Authorization: Bearer T'

@@ -24,6 +24,7 @@ public final class PublishDriver: @unchecked Sendable {
     let messages: Int
     let ratePerSecond: Double
     let paddingBytes: Int
+    let chat: Bool
     let publishers: Int
     let pipeline: Int
     let batch: Int
@@ -39,6 +40,7 @@ public final class PublishDriver: @unchecked Sendable {
         messages = options.messages
         ratePerSecond = options.publishRatePerSecond
         paddingBytes = options.payloadBytes
+        chat = options.chatPayload
         publishers = max(1, min(options.publishers, options.topics))
         pipeline = max(1, options.pipeline)
         batch = options.batch
@@ -168,13 +170,13 @@ public final class PublishDriver: @unchecked Sendable {
             path = "/v1/publish/batch"
             for index in indexes {
                 body += Array(#"{"topic":"\#(topics[index % topics.count])","data":"#.utf8)
-                body += MessageFields.body(index: index, nanoseconds: Clock.nanoseconds(), paddingBytes: paddingBytes)
+                body += MessageFields.body(index: index, nanoseconds: Clock.nanoseconds(), paddingBytes: paddingBytes, chat: chat)
                 body += Array("}\n".utf8)
             }
         } else {
             let index = indexes.first!
             path = url.path(topic: topics[index % topics.count])
-            body = MessageFields.body(index: index, nanoseconds: Clock.nanoseconds(), paddingBytes: paddingBytes)
+            body = MessageFields.body(index: index, nanoseconds: Clock.nanoseconds(), paddingBytes: paddingBytes, chat: chat)
         }
         var head = "POST \(path) HTTP/1.1\r\nHost: \(url.host):\(url.port)\r\n"
         head += "Content-Type: \(batch > 0 ? "application/x-ndjson" : "application/json")\r\nContent-Length: \(body.count)\r\n"

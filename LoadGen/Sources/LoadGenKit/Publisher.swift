@@ -16,6 +16,7 @@ public final class Publisher: Sendable {
     let messages: Int
     let ratePerSecond: Double
     let paddingBytes: Int
+    let chat: Bool
     let control: RunControl
     /// Stops the publisher early (Ctrl-C).
     let stop: Atomic<Bool>
@@ -36,6 +37,7 @@ public final class Publisher: Sendable {
         messages = options.messages
         ratePerSecond = max(0.001, options.publishRatePerSecond)
         paddingBytes = options.payloadBytes
+        chat = options.chatPayload
         self.control = control
         stop = Atomic<Bool>(false)
         keyPrefix = "herald-loadgen-\(getpid())-\(Clock.nanoseconds())"
@@ -87,7 +89,7 @@ public final class Publisher: Sendable {
     /// Sends one POST and reads the whole reply; true on a 2xx.
     func post(index: Int, socket: Int32) -> Bool {
         let topic = topics[index % topics.count]
-        let body = MessageFields.body(index: index, nanoseconds: Clock.nanoseconds(), paddingBytes: paddingBytes)
+        let body = MessageFields.body(index: index, nanoseconds: Clock.nanoseconds(), paddingBytes: paddingBytes, chat: chat)
         var head = "POST \(url.path(topic: topic)) HTTP/1.1\r\nHost: \(url.host):\(url.port)\r\n"
         head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
         head += "Idempotency-Key: \(keyPrefix)-\(index)\r\n"

@@ -29,6 +29,12 @@ public struct Report: Sendable {
     public var slowConnections = 0
     public var slowClosedByServer = 0
     public var receiveBufferStarved = 0
+    /// --codec, and data frames' payload bytes as received and decoded.
+    public var codec = Codec.plain
+    public var payloadBytesReceived = 0
+    public var payloadBytesDecoded = 0
+    public var zstdDictionaries = 0
+    public var zstdDictionaryBytes = 0
     public var durationSeconds = 0.0
     public var serverPID: Int32?
     public var serverStart: ProcessSample?
@@ -128,6 +134,11 @@ public struct Report: Sendable {
         fields.append("\"slow_connections\":\(slowConnections)")
         fields.append("\"slow_closed_by_server\":\(slowClosedByServer)")
         fields.append("\"receive_buffer_starved\":\(receiveBufferStarved)")
+        fields.append("\"codec\":\"\(codec.rawValue)\"")
+        fields.append("\"payload_bytes_received\":\(payloadBytesReceived)")
+        fields.append("\"payload_bytes_decoded\":\(payloadBytesDecoded)")
+        fields.append("\"zstd_dictionaries_received\":\(zstdDictionaries)")
+        fields.append("\"zstd_dictionary_bytes_received\":\(zstdDictionaryBytes)")
         fields.append("\"duration_seconds\":\(durationSeconds)")
         fields.append("\"recovery\":" + (recovery?.json ?? "null"))
         fields.append("\"publishing\":" + (publishing?.json(published: messagesPublished) ?? "null"))

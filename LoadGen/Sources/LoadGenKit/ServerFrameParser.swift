@@ -2,7 +2,9 @@
 public enum ServerFrameStep: Equatable, Sendable {
     /// A whole frame: its payload is `bytes[payloadStart ..< payloadStart + payloadLength]`
     /// and the next frame starts at `frameLength`.
-    case frame(opcode: UInt8, fin: Bool, payloadStart: Int, payloadLength: Int, frameLength: Int)
+    /// `compressed`: RSV1 set (permessage-deflate), only when allowed.
+    case frame(opcode: UInt8, fin: Bool, payloadStart: Int, payloadLength: Int, frameLength: Int,
+               compressed: Bool = false)
     /// The frame is not complete yet; keep the bytes and wait for more.
     case needMore
     /// The server broke the protocol; the connection is failed.
@@ -17,7 +19,9 @@ public enum ServerFrameParser {
     /// reassembly buffer; published payloads in a load test are small).
     public static let payloadBytesMax = 16 << 20
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer) -> ServerFrameStep {
+    /// `deflate`: permessage-deflate was agreed, so a data frame may have
+    /// RSV1 set (RFC 7692 §6: on the first frame of a message only).
+    public static func parse(_ bytes: UnsafeRawBufferPointer, deflate: Bool = false) -> ServerFrameStep {
         guard bytes.count >= 2 else { return .needMore }
         let first = bytes[0]
         let second = bytes[1]
@@ -25,7 +29,10 @@ public enum ServerFrameParser {
         let fin = first & 0x80 != 0
         // §5.1: "A client MUST close a connection if it detects a masked frame."
         guard second & 0x80 == 0 else { return .invalid("masked server frame") }
-        guard first & 0x70 == 0 else { return .invalid("reserved bits set (no extension negotiated)") }
+        let compressed = first & 0x40 != 0
+        guard first & 0x30 == 0, !compressed || (deflate && (opcode == 1 || opcode == 2)) else {
+            return .invalid("reserved bits set (no extension negotiated)")
+        }
         switch opcode {
         case 0, 1, 2: break
         case 8, 9, 10:
@@ -51,6 +58,6 @@ public enum ServerFrameParser {
         let frameLength = headerLength + payloadLength
         guard bytes.count >= frameLength else { return .needMore }
         return .frame(opcode: opcode, fin: fin, payloadStart: headerLength, payloadLength: payloadLength,
-                      frameLength: frameLength)
+                      frameLength: frameLength, compressed: compressed)
     }
 }

@@ -6,6 +6,9 @@ public enum ErrorKind: Int, CaseIterable, Sendable {
     case receive, protocolViolation, closedByServer, sendPoolExhausted, serverErrorMessage
     /// wss://: a TLS handshake or record failure.
     case tls
+    /// --codec: a message that does not decode (corrupt, no stated size,
+    /// too large, or a zstd dictionary this connection was never sent).
+    case undecodable
     /// A seq received twice by one connection.
     case seqDuplicate
     /// A seq lower than one already received (out of order).
@@ -32,6 +35,7 @@ public enum ErrorKind: Int, CaseIterable, Sendable {
         case .sendPoolExhausted: "send_pool_exhausted"
         case .serverErrorMessage: "server_error_message"
         case .tls: "tls"
+        case .undecodable: "undecodable"
         case .seqDuplicate: "seq_duplicate"
         case .seqReordered: "seq_reordered"
         case .seqGap: "seq_gap_unannounced"
@@ -54,6 +58,13 @@ public final class WorkerCounters: Sendable {
     public let churnClosed = Atomic<Int>(0)
     public let slowClosedByServer = Atomic<Int>(0)
     public let receiveBufferStarved = Atomic<Int>(0)
+    /// Data frames' payload bytes as received (compressed with --codec),
+    /// and what they decoded to; zstd dictionaries received (not counted
+    /// as message bytes).
+    public let payloadBytesReceived = Atomic<Int>(0)
+    public let payloadBytesDecoded = Atomic<Int>(0)
+    public let zstdDictionaries = Atomic<Int>(0)
+    public let zstdDictionaryBytes = Atomic<Int>(0)
     /// Errors are rare, so a lock per count is fine (an array of atomics
     /// cannot be built: `Atomic` is not copyable).
     let errorCounts = Mutex<[Int]>(Array(repeating: 0, count: ErrorKind.allCases.count))

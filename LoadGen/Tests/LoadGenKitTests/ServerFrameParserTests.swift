@@ -37,15 +37,45 @@ import Testing
 
     @Test func twoFramesInOneBuffer() {
         let bytes = FrameEncoder.frame(opcode: .text, payload: Array("a".utf8)) + [0x89, 0x00]
-        guard case .frame(_, _, _, _, let first) = parse(bytes) else { Issue.record("no frame"); return }
+        guard case .frame(_, _, _, _, let first, _) = parse(bytes) else { Issue.record("no frame"); return }
         #expect(first == 3)
         #expect(parse(Array(bytes[first...])) == .frame(opcode: 9, fin: true, payloadStart: 2, payloadLength: 0, frameLength: 2))
+    }
+}
+
+@Suite struct CompressedFrameTests {
+    @Test func rsv1OnlyWhenDeflateWasAgreedAndOnlyOnDataFrames() {
+        let compressed: [UInt8] = [0xC1, 0x02, 0xAA, 0xBB]  // FIN, RSV1, text
+        #expect(compressed.withUnsafeBytes { ServerFrameParser.parse($0) } == .invalid("reserved bits set (no extension negotiated)"))
+        #expect(compressed.withUnsafeBytes { ServerFrameParser.parse($0, deflate: true) }
+                == .frame(opcode: 1, fin: true, payloadStart: 2, payloadLength: 2, frameLength: 4, compressed: true))
+        let ping: [UInt8] = [0xC9, 0x00]
+        #expect(ping.withUnsafeBytes { ServerFrameParser.parse($0, deflate: true) } == .invalid("reserved bits set (no extension negotiated)"))
+        let rsv2: [UInt8] = [0xA1, 0x00]
+        #expect(rsv2.withUnsafeBytes { ServerFrameParser.parse($0, deflate: true) } == .invalid("reserved bits set (no extension negotiated)"))
     }
 }
 
 @Suite struct HandshakeResponseTests {
     func check(_ text: String, _ accept: String) -> HandshakeResponse.Verdict {
         Array(text.utf8).withUnsafeBytes { HandshakeResponse.check($0, expectedAccept: accept) }
+    }
+
+    @Test func aCodecMustBeAgreed() {
+        let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        let accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        func verdict(_ text: String, _ codec: Codec) -> HandshakeResponse.Verdict {
+            Array(text.utf8).withUnsafeBytes { HandshakeResponse.check($0, expectedAccept: accept, codec: codec) }
+        }
+        let zstd = head + "Sec-WebSocket-Protocol: herald.zstd.v1\r\n\r\n"
+        let deflate = head + "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n"
+        #expect(verdict(zstd, .zstd) == .accepted(headLength: zstd.utf8.count))
+        #expect(verdict(deflate, .deflate) == .accepted(headLength: deflate.utf8.count))
+        #expect(verdict(head + "\r\n", .plain) == .accepted(headLength: head.utf8.count + 2))
+        for (text, codec) in [(head + "\r\n", Codec.zstd), (deflate, .zstd), (zstd, .deflate), (head + "\r\n", .deflate)] {
+            if case .rejected = verdict(text, codec) {} else { Issue.record("\(codec) passed without being agreed") }
+        }
     }
 
     @Test func rfcExample() {
