@@ -51,7 +51,7 @@ def run(herald: str, loadgen: str, codec: str, count: int, messages: int, rate: 
         command = [loadgen, "fanout", "--targets", f"127.0.0.1:{h.port}",
                    "--pub-url", f"http://127.0.0.1:{h.admin_port}/v1/publish?topic={{topic}}",
                    "--connections", str(count), "--messages", str(messages), "--publish-rate", str(rate),
-                   "--chat", "--codec", codec, "--server-pid", str(h.proc.pid), "--json", str(out), "--quiet"]
+                   "--chat", "--codec", codec, "--duration", "30", "--server-pid", str(h.proc.pid), "--json", str(out), "--quiet"]
         subprocess.run(command, check=False, capture_output=True, timeout=600)
         report = json.loads(out.read_text())
         assert report["succeeded"] and report["errors_total"] == 0, report
@@ -74,7 +74,7 @@ def run(herald: str, loadgen: str, codec: str, count: int, messages: int, rate: 
 def main() -> None:
     herald, loadgen = sys.argv[1], sys.argv[2]
     count, messages, rate, rounds = (int(sys.argv[i]) if len(sys.argv) > i else d
-                                     for i, d in ((3, 10_000), (4, 500), (5, 100), (6, 2)))
+                                     for i, d in ((3, 10_000), (4, 250), (5, 25), (6, 2)))
     for round_ in range(rounds):
         for codec in ("plain", "deflate", "zstd"):
             r = run(herald, loadgen, codec, count, messages, rate)
