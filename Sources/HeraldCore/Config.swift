@@ -178,6 +178,12 @@ public struct Config: Sendable, Equatable {
     public var zstdTrainAfter = 0
     /// zstd's level for messages (1–19): 3 is its default; paid once per publish.
     public var zstdLevel = 3
+    /// `--compress-min-bytes`: shorter messages go out uncompressed with
+    /// permessage-deflate and with zstd without a dictionary (both rarely
+    /// win on a few dozen bytes); a topic's dictionary is tried at any size.
+    public var compressMinBytes = 128
+    /// `--deflate-level`: zlib's level for permessage-deflate, paid once per publish.
+    public var deflateLevel = 6
     /// `--tls-ticket-key-file`: session ticket keys (80 bytes each, the
     /// first seals), shared by the nodes behind one name so each resumes
     /// the others' clients; re-read on SIGHUP. Nil: random keys in memory,

@@ -132,7 +132,7 @@ public final class Engine {
                                                         topicsMax: config.zstdDictionariesMax,
                                                         trainAfter: config.zstdTrainAfter)
         let router = AdminRouter(token: config.adminToken, stats: report,
-                                 publisher: Publisher(registry: registry, zstdLevel: Int32(config.zstdLevel),
+                                 publisher: Publisher(registry: registry, compression: Publisher.Compression(config),
                                                       dictionaries: dictionaries),
                                  control: control,
                                  idempotency: IdempotencyCache(

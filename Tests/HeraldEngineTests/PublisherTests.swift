@@ -144,7 +144,7 @@ import Testing
         _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)
         _ = publisher.publish(topic: "t", payload: .json(Array("1".utf8)))
         let delivery = try #require(drainDeliveries(registry.queues[0]).first)
-        #expect(try #require(parseFrame(delivery.bytes)).payload.count < Publisher.compressBytesMin)
+        #expect(try #require(parseFrame(delivery.bytes)).payload.count < publisher.compression.minBytes)
         #expect(delivery.compressed == nil)
     }
 }

@@ -477,6 +477,35 @@ def test_publishing_goes_on_while_redis_is_killed_and_restarted(start_herald, re
     assert old_epoch != new_epoch
 
 
+def test_zstd_subscribers_get_zstd_frames_of_messages_published_on_another_node(start_herald, redis_server):
+    # A message received through Redis is compressed once on the receiving
+    # node for its herald.zstd.v1 subscribers (without a dictionary: those
+    # are not trained in a cluster); a short one stays plain.
+    import asyncio
+
+    import websockets
+    from herald_client import decode_zstd_frame
+    redis = redis_server()
+    a, b = node(start_herald, redis), node(start_herald, redis)
+    long_event = {"text": "the quick brown fox jumps over the lazy dog " * 8, "n": 1}
+
+    async def scenario():
+        async with websockets.connect(f"ws://127.0.0.1:{b.port}/ws", subprotocols=["herald.zstd.v1"],
+                                      compression=None) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "topic": "zc"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "subscribed"
+            await asyncio.to_thread(published, a, "zc", long_event)
+            await asyncio.to_thread(published, a, "zc", {"n": 2})
+            frame = await asyncio.wait_for(ws.recv(), 10)
+            assert isinstance(frame, bytes) and frame[:6] == b"Z\x01\x00\x00\x00\x00", frame[:8]
+            is_text, message = decode_zstd_frame(frame)
+            assert is_text and len(frame) < len(message) / 3
+            assert json.loads(message) == {"type": "message", "topic": "zc", "seq": 1, "data": long_event}
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["data"] == {"n": 2}
+
+    H.run_async(scenario(), 30)
+
+
 def test_a_password_and_a_database_in_the_url(start_herald):
     redis = RedisServer(password="s3cret/pw").start()
     try:

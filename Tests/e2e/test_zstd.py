@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import time
 
 import pytest
 import websockets
@@ -103,6 +104,39 @@ def test_the_python_client_decodes_zstd_frames(herald):
             assert client._socket.subprotocol == SUBPROTOCOL
 
     H.run_async(scenario())
+
+
+def test_compress_min_bytes_and_deflate_level(start_herald):
+    """--compress-min-bytes: shorter messages go out plain to deflate and to
+    dictionary-less zstd subscribers (RSV1 clear, a JSON text frame); at the
+    minimum both are compressed. --deflate-level is accepted (zlib's level)."""
+    text = {"text": "the quick brown fox jumps over the lazy dog " * 8}
+    # The envelope a subscriber gets: the published JSON embedded as sent.
+    size = len('{"type":"message","topic":"m","seq":1,"data":' + json.dumps(text) + "}")
+
+    def first_frames(h) -> tuple:
+        deflate = H.RawWS.open(h.port, "/ws?topics=m", extra=[("Sec-WebSocket-Extensions", "permessage-deflate")])
+        zstd = H.RawWS.open(h.port, "/ws?topics=m", extra=[("Sec-WebSocket-Protocol", SUBPROTOCOL)])
+        with deflate, zstd:
+            H.wait_until(lambda: H.admin_get(h.admin_port, "/v1/topics/m").json()["subscribers"] == 2, 10,
+                         desc="both subscribed")
+            r = H.admin_request(h.admin_port, "POST", "/v1/publish?topic=m", body=json.dumps(text).encode(),
+                                content_type="application/json")
+            assert r.status == 200
+            frames = []
+            for ws in (deflate, zstd):
+                deadline = time.monotonic() + 10
+                while (parsed := H.parse_frame(ws.reader.buf)) is None:
+                    assert ws.reader._fill(deadline), "no frame"
+                frames.append(parsed[0])
+            return frames
+
+    deflated, zstd = first_frames(start_herald("--compress-min-bytes", str(size + 1), "--deflate-level", "1"))
+    assert deflated.rsv == 0 and json.loads(deflated.payload)["data"] == text, "under the minimum: plain"
+    assert zstd.opcode == H.OP_TEXT and json.loads(zstd.payload)["data"] == text
+    deflated, zstd = first_frames(start_herald("--compress-min-bytes", str(size), "--deflate-level", "9"))
+    assert deflated.rsv == 4 and len(deflated.payload) < size / 3, "at the minimum: compressed"
+    assert zstd.opcode == H.OP_BINARY and zstd.payload[:2] == b"Z\x01"
 
 
 def chat_event(i: int) -> dict:

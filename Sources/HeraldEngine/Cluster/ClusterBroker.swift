@@ -63,7 +63,8 @@ final class ClusterBroker: @unchecked Sendable {
     private var idleTopics: [(topic: String, atMilliseconds: UInt64)] = []
     private var idleHead = 0
     private var idleListed: Set<String> = []
-    private let deflater = MessageDeflater()
+    /// This thread's compressors for messages received through Redis.
+    private lazy var compressors = Publisher.Compressors(settings.compression)
     private let stopRequested = Atomic<Bool>(false)
     private var thread: SystemThread?
 
@@ -465,8 +466,13 @@ final class ClusterBroker: @unchecked Sendable {
 
     /// The frames of a message, built and compressed once on this node.
     private func followedMessage(_ topic: String, _ message: ClusterMessage) -> TopicRegistry.FollowedMessage {
+        // zstd without a dictionary: dictionaries are not trained in a
+        // cluster (Docs/SCALING.md), so a short message often stays plain.
         let frames = Publisher.frames(topic: topic, seq: message.seq, payload: message.payload,
-                                      deflater: registry.deflateConnections.load(ordering: .relaxed) > 0 ? deflater : nil)
+                                      deflater: registry.deflateConnections.load(ordering: .relaxed) > 0
+                                          ? compressors.deflater : nil,
+                                      zstd: registry.zstdConnections.load(ordering: .relaxed) > 0 ? compressors.zstd : nil,
+                                      compressMinBytes: settings.compression.minBytes)
         return TopicRegistry.FollowedMessage(seq: message.seq, frames: frames,
                                              publishedAtMilliseconds: message.publishedAtMilliseconds)
     }

@@ -10,6 +10,8 @@ struct ClusterSettings: Sendable {
     let historySize: Int
     let historyTTLMilliseconds: UInt64
     let topicTTLMilliseconds: UInt64
+    /// How a message received through Redis is compressed on this node.
+    let compression: Publisher.Compression
 
     init(_ config: Config) {
         endpoints = config.redis
@@ -17,6 +19,7 @@ struct ClusterSettings: Sendable {
         historySize = config.historySize
         historyTTLMilliseconds = UInt64(config.historyTTLSeconds * 1000)
         topicTTLMilliseconds = UInt64(config.redisTopicTTLSeconds * 1000)
+        compression = Publisher.Compression(config)
     }
 
     /// The instance holding `topic` (stable across nodes and restarts).

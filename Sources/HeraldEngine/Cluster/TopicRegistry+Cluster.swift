@@ -56,7 +56,8 @@ extension TopicRegistry {
                 let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: message.seq,
                                                         frame: Unmanaged.passRetained(message.frames.plain),
                                                         compressed: message.frames.compressed.map { Unmanaged.passRetained($0) },
-                                                        publishedAtMicroseconds: stamp))
+                                                        publishedAtMicroseconds: stamp,
+                                                        zstd: message.frames.zstd.map { Unmanaged.passRetained($0) }))
                 if wasEmpty { Socket.signalEvent(wakeDescriptors[shard]) }
             }
             if historySize > 0 {

@@ -1,4 +1,5 @@
 import HeraldCompression
+import HeraldCore
 import HeraldProtocol
 import Synchronization
 
@@ -25,9 +26,16 @@ final class Publisher: Sendable {
     /// publishing at the same time (the admin threads), made on demand and
     /// kept for the next publish.
     private let compressors: Mutex<[Compressors]>
-    /// Messages shorter than this are sent uncompressed: deflate rarely
-    /// wins on a few dozen bytes and costs the receiver an inflate.
-    static let compressBytesMin = 128
+    /// How messages are compressed: `--compress-min-bytes` (messages
+    /// shorter go out uncompressed with deflate and with zstd without a
+    /// dictionary: those rarely win on a few dozen bytes and cost the
+    /// receiver a decode), `--deflate-level`, `--zstd-level`.
+    struct Compression: Sendable {
+        var minBytes = 128
+        var deflateLevel: Int32 = 6
+        var zstdLevel: Int32 = 3
+    }
+    let compression: Compression
 
     /// `--zstd-dictionary-bytes`, `--zstd-dictionaries-max`, `--zstd-train-after`.
     struct DictionarySettings {
@@ -37,21 +45,25 @@ final class Publisher: Sendable {
         var trainAfter = 0
     }
     let dictionaries: DictionarySettings
-    private let zstdLevel: Int32
 
-    init(registry: TopicRegistry, zstdLevel: Int32 = 3, dictionaries: DictionarySettings = DictionarySettings()) {
+    init(registry: TopicRegistry, compression: Compression = Compression(),
+         dictionaries: DictionarySettings = DictionarySettings()) {
         self.registry = registry
-        self.zstdLevel = zstdLevel
+        self.compression = compression
         self.dictionaries = dictionaries
-        compressors = Mutex([Compressors(zstdLevel: zstdLevel)])
+        compressors = Mutex([Compressors(compression)])
     }
 
+    /// A deflater and a zstd compressor, used by one publish at a time.
     final class Compressors: @unchecked Sendable {
-        // @unchecked: used by one publish at a time (taken from and put back
-        // into `Publisher.compressors`).
-        let deflater = MessageDeflater()
+        // @unchecked: taken from and put back into `Publisher.compressors`
+        // (or owned by the cluster broker's one thread).
+        let deflater: MessageDeflater
         let zstd: ZstdCompressor
-        init(zstdLevel: Int32) { zstd = ZstdCompressor(level: zstdLevel) }
+        init(_ compression: Compression) {
+            deflater = MessageDeflater(level: compression.deflateLevel)
+            zstd = ZstdCompressor(level: compression.zstdLevel)
+        }
     }
 
     enum Payload: Equatable {
@@ -72,13 +84,13 @@ final class Publisher: Sendable {
     }
 
     func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
-        let pair = compressors.withLock { $0.popLast() } ?? Compressors(zstdLevel: zstdLevel)
+        let pair = compressors.withLock { $0.popLast() } ?? Compressors(compression)
         defer { compressors.withLock { $0.append(pair) } }
         let build = { (seq: UInt64, dictionary: TopicDictionary?) in
             Publisher.frames(topic: topic, seq: seq, payload: payload,
                              deflater: self.registry.deflateConnections.load(ordering: .relaxed) > 0 ? pair.deflater : nil,
                              zstd: self.registry.zstdConnections.load(ordering: .relaxed) > 0 ? pair.zstd : nil,
-                             dictionary: dictionary)
+                             dictionary: dictionary, compressMinBytes: self.compression.minBytes)
         }
         // Built (and compressed) before the lock for the seq the topic will
         // give; the registry builds again inside only if that moved.
@@ -122,7 +134,7 @@ final class Publisher: Sendable {
         case .success(let bytes): trained = bytes
         case .failure(let error): return .untrainable(error.description)
         }
-        switch registry.installDictionary(topic: topic, bytes: trained, level: zstdLevel,
+        switch registry.installDictionary(topic: topic, bytes: trained, level: compression.zstdLevel,
                                           dictionariesMax: dictionaries.topicsMax) {
         case .installed(let dictionary, let replaced):
             return .trained(id: dictionary.id, bytes: trained.count, samples: samples.count, replaced: replaced)
@@ -137,7 +149,7 @@ final class Publisher: Sendable {
     /// `herald.zstd.v1` frame with `zstd` likewise.
     static func frames(topic: String, seq: UInt64, payload: Payload,
                        deflater: MessageDeflater?, zstd: ZstdCompressor? = nil,
-                       dictionary: TopicDictionary? = nil) -> PublishFrames {
+                       dictionary: TopicDictionary? = nil, compressMinBytes: Int = 128) -> PublishFrames {
         let envelope = envelope(topic: topic, seq: seq, payload: payload)
         var frames = PublishFrames(plain: wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false))
         if let zstd, let dictionary, envelope.bytes.count >= ZstdEnvelope.headerBytes * 2,
@@ -147,7 +159,7 @@ final class Publisher: Sendable {
             frames.zstd = zstdFrame(compressed, envelope: envelope, dictionaryID: dictionary.id)
             frames.zstdDictionary = dictionary
         }
-        guard envelope.bytes.count >= compressBytesMin else { return frames }
+        guard envelope.bytes.count >= compressMinBytes else { return frames }
         if let deflater, let deflated = envelope.bytes.withUnsafeBytes({ deflater.compress($0) }) {
             // The same message for permessage-deflate connections: RSV1 on
             // the (only) frame marks it compressed (RFC 7692 §6).
@@ -205,5 +217,13 @@ final class Publisher: Sendable {
                 payload.withUnsafeBytes { (out.baseAddress! + at).copyMemory(from: $0.baseAddress!, byteCount: payload.count) }
             }
         }
+    }
+}
+
+extension Publisher.Compression {
+    init(_ config: Config) {
+        minBytes = config.compressMinBytes
+        deflateLevel = Int32(config.deflateLevel)
+        zstdLevel = Int32(config.zstdLevel)
     }
 }
