@@ -40,13 +40,13 @@ extension Reactor {
                                       name: topic, head: &slot.pointee.subscriptions,
                                       topicsMax: settings.topicsPerConnectionMax)
         switch result {
-        case .subscribed(let seq, let epoch, _):
+        case .subscribed(let seq, let epoch, let node):
             guard reply else { return }
             guard let since else {
                 sendText(index, ServerMessage.subscribed(topic: topic, seq: seq, epoch: epoch))
                 return
             }
-            recover(index, topic: topic, since: since, seam: seq, epoch: epoch)
+            recover(index, topic: topic, since: since, seam: seq, epoch: epoch, node: node)
         case .alreadySubscribed(let seq, let epoch):
             guard reply else { return }
             // Already live: nothing to replay; recovered only if nothing was missed.
@@ -77,15 +77,41 @@ extension Reactor {
     /// re-encoding), in order, up to the seam; every later message arrives
     /// live (the seam is where the shard's deliveries for this subscriber
     /// start, so there is no gap and no duplicate between the two).
-    func recover(_ index: UInt32, topic: String, since: Recovery.Position, seam: UInt64, epoch: String) {
+    /// A zstd connection gets the kept zstd frames (the dictionary first,
+    /// once, when the subscription `node` has not had it).
+    func recover(_ index: UInt32, topic: String, since: Recovery.Position, seam: UInt64, epoch: String,
+                 node: UInt32? = nil) {
         let kept = router.registry.recover(topic: topic, since: since, seam: seam, epoch: epoch)
         var decision = kept.decision
         let entries = kept.frames
         let slot = slab.pointer(index)
-        // Each kept message as this connection gets it, and what it costs its queue.
-        var frames = entries.map { entry in
-            let frame = frameFor(slot, plain: entry.plain, compressed: entry.compressed)
-            return (frame: frame, cost: frame._withUnsafeGuaranteedRef { $0.queueCost })
+        let zstd = slot.pointee.flags.contains(.zstd)
+        var dictionarySent = node.map { router.dictionarySent($0) } ?? 0
+        // Each kept message as this connection gets it (a dictionary it
+        // needs goes first), and what it costs its queue.
+        var frames: [(frame: Unmanaged<OutboundFrame>, cost: Int, dictionary: UInt32)] = []
+        frames.reserveCapacity(entries.count)
+        for entry in entries {
+            if zstd, let frame = entry.zstd {
+                if let dictionary = entry.zstdDictionary {
+                    let id = dictionary._withUnsafeGuaranteedRef { $0.id }
+                    // Without the subscription's node (a held cluster
+                    // subscribe; no dictionaries there) it is plain.
+                    guard let node else {
+                        frames.append(plainReplay(slot, entry))
+                        continue
+                    }
+                    if dictionarySent != id && !(slot.pointee.flags.contains(.heldDictionaries)
+                                                 && heldDictionaries[index]?.contains(id) == true) {
+                        let shared = dictionary._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.frame) }
+                        frames.append((shared, shared._withUnsafeGuaranteedRef { $0.queueCost }, id))
+                    }
+                    dictionarySent = id
+                }
+                frames.append((frame, frame._withUnsafeGuaranteedRef { $0.queueCost }, 0))
+            } else {
+                frames.append(plainReplay(slot, entry))
+            }
         }
         // The queue's byte count is 32 bits and the queue is bounded near
         // --send-queue-bytes-max (≤ 1 GiB) when a replay starts: a replay
@@ -98,14 +124,24 @@ extension Reactor {
         let recovered = decision != .notRecovered
         counters.add(recovered ? .recoveriesSucceeded : .recoveriesRefused)
         sendText(index, ServerMessage.subscribed(topic: topic, seq: seam, epoch: epoch, recovered: recovered))
-        for (frame, cost) in frames {
+        if let node, !frames.isEmpty, dictionarySent != router.dictionarySent(node) {
+            // What the replay ends with is what live deliveries go on from.
+            router.noteDictionarySent(node, id: dictionarySent)
+        }
+        for (frame, cost, dictionary) in frames {
             enqueueShared(index, frame, cost: cost)
-            counters.add(.messagesReplayed)
+            counters.add(dictionary != 0 ? .zstdDictionariesSent : .messagesReplayed)
         }
         for entry in entries {
             // `recover` handed over one reference per frame; the queue holds its own.
             entry.release()
         }
+    }
+
+    private func plainReplay(_ slot: UnsafeMutablePointer<ConnectionSlot>,
+                             _ entry: TopicHistory.Entry) -> (frame: Unmanaged<OutboundFrame>, cost: Int, dictionary: UInt32) {
+        let frame = frameFor(slot, plain: entry.plain, compressed: entry.compressed)
+        return (frame, frame._withUnsafeGuaranteedRef { $0.queueCost }, 0)
     }
 
     /// How far a replay may take a connection's queue (see `recover`).

@@ -16,6 +16,7 @@ import zstandard
 
 import herald_e2e as H
 from test_clients import HeraldClient, Message  # noqa: E402 (Clients/python on the path)
+from herald_client import decode_zstd_dictionary, decode_zstd_frame  # noqa: E402
 
 SUBPROTOCOL = "herald.zstd.v1"
 
@@ -282,6 +283,64 @@ def test_train_after_n_messages_and_dictionaries_a_client_holds(start_herald):
             H.run_async(websockets.connect(f"ws://127.0.0.1:{herald.port}/ws?zstd_dicts={bad}",
                                            subprotocols=[SUBPROTOCOL]).__aenter__())
         assert refused.value.response.status_code == 400
+
+
+def test_a_recovery_replays_the_kept_zstd_frames_with_their_dictionary(start_herald):
+    """Kept messages are replayed as they were sent live: the zstd frames
+    (byte-identical), the dictionary first when this subscription has not
+    had it (not at all when the client lists it in zstd_dicts=), old
+    dictionaries kept alive by the history for messages made with them, and
+    plain frames for what did not compress."""
+    herald = start_herald("--history-size", "200")
+    for i in range(60):
+        publish(herald, "rc", json.dumps(chat_event(i)).encode())
+    assert train(herald, "rc").status == 200
+    metrics = lambda: H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())  # noqa: E731
+    url = f"ws://127.0.0.1:{herald.port}/ws"
+
+    async def live_then_replay():
+        async with websockets.connect(url, subprotocols=[SUBPROTOCOL], compression=None) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "topic": "rc"}))
+            subscribed = json.loads(await ws.recv())
+            for i in range(60, 65):
+                await asyncio.to_thread(publish, herald, "rc", json.dumps(chat_event(i)).encode())
+            first = await receive_all(ws, 6)  # the dictionary, then 5 messages
+            # Retrained (this zstd connection still open, so messages are
+            # compressed): the next use a new dictionary, the kept ones the old.
+            assert (await asyncio.to_thread(train, herald, "rc")).status == 200
+            for i in range(65, 68):
+                await asyncio.to_thread(publish, herald, "rc", json.dumps(chat_event(i)).encode())
+            await receive_all(ws, 4)
+        assert first[0][:2] == b"Z\x03" and all(f[:2] == b"Z\x01" for f in first[1:]), [f[:6] for f in first]
+        ident = struct.unpack(">I", first[0][2:6])[0]
+        since = {"seq": 60, "epoch": subscribed["epoch"]}
+        async with websockets.connect(url, subprotocols=[SUBPROTOCOL], compression=None) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "topic": "rc", "since": since}))
+            reply = json.loads(await ws.recv())
+            assert reply["recovered"] is True and reply["seq"] == 68, reply
+            replay = await receive_all(ws, 10)  # dictionary A, 5 messages, dictionary B, 3 messages
+        kinds = [(f[1], struct.unpack(">I", f[2:6])[0]) for f in replay]
+        assert kinds[0] == (3, ident) and kinds[1:6] == [(1, ident)] * 5, kinds
+        assert kinds[6][0] == 3 and kinds[6][1] != ident and kinds[7:] == [(1, kinds[6][1])] * 3, kinds
+        assert replay[1:6] == first[1:], "the kept frames, byte for byte"
+        dictionaries = {ident: replay[0], kinds[6][1]: replay[6]}
+        decoded = [json.loads(decode_zstd_frame(frame, dictionaries={k: decode_zstd_dictionary(v)[2] for k, v in dictionaries.items()})[1])["data"]
+                   for frame in replay if frame[1] == 1]
+        assert decoded == [chat_event(i) for i in range(60, 68)]
+        # Holding both dictionaries (zstd_dicts=): the replay is the messages only.
+        held = ",".join(str(n) for n in dictionaries)
+        async with websockets.connect(f"{url}?zstd_dicts={held}", subprotocols=[SUBPROTOCOL],
+                                      compression=None) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "topic": "rc", "since": since}))
+            assert json.loads(await ws.recv())["recovered"] is True
+            again = await receive_all(ws, 8)
+        assert [f[1] for f in again] == [1] * 8 and again == [f for f in replay if f[1] == 1]
+
+    sent_before = H.prom_value(metrics(), "herald_zstd_dictionaries_sent_total") or 0
+    H.run_async(live_then_replay(), 30)
+    # Live: A, B; the first replay: A, B again; the second: none.
+    assert H.prom_value(metrics(), "herald_zstd_dictionaries_sent_total") - sent_before == 4
+    assert H.prom_value(metrics(), "herald_messages_replayed_total") == 16
 
 
 def test_the_python_client_keeps_at_most_64_dictionaries():

@@ -12,11 +12,26 @@ struct TopicHistory {
         /// What the entry costs against `--history-bytes-max`.
         let bytes: Int
         let publishedAtMilliseconds: UInt64
+        /// The `herald.zstd.v1` frame, when zstd connections existed at
+        /// publish, and the dictionary it was made with (kept alive by the
+        /// entry: a replay may need to send it first).
+        var zstd: Unmanaged<OutboundFrame>? = nil
+        var zstdDictionary: Unmanaged<TopicDictionary>? = nil
 
-        /// Gives the entry's frame references back.
+        /// Gives the entry's references back.
         func release() {
             plain.release()
             compressed?.release()
+            zstd?.release()
+            zstdDictionary?.release()
+        }
+
+        /// One more reference to everything the entry holds (a replay's).
+        func retain() {
+            _ = plain.retain()
+            _ = compressed?.retain()
+            _ = zstd?.retain()
+            _ = zstdDictionary?.retain()
         }
     }
 

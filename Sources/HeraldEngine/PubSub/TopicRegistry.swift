@@ -326,10 +326,13 @@ final class TopicRegistry: Sendable {
     /// evicted first, counted).
     func keep(_ frames: PublishFrames, seq: UInt64, topic: String,
               in record: inout Record, state: inout State, now time: UInt64) {
-        let bytes = frames.plain.count + (frames.compressed?.count ?? 0) + TopicHistory.entryOverheadBytes
+        let bytes = frames.plain.count + (frames.compressed?.count ?? 0) + (frames.zstd?.count ?? 0)
+            + TopicHistory.entryOverheadBytes
         let entry = TopicHistory.Entry(seq: seq, plain: Unmanaged.passRetained(frames.plain),
                                        compressed: frames.compressed.map { Unmanaged.passRetained($0) },
-                                       bytes: bytes, publishedAtMilliseconds: time)
+                                       bytes: bytes, publishedAtMilliseconds: time,
+                                       zstd: frames.zstd.map { Unmanaged.passRetained($0) },
+                                       zstdDictionary: frames.zstdDictionary.map { Unmanaged.passRetained($0) })
         expire(&record, state: &state, now: time)
         if record.history == nil { record.history = TopicHistory(capacity: historySize) }
         let storage = record.history!.storageBytes
@@ -385,10 +388,7 @@ final class TopicRegistry: Sendable {
                 guard let entries = record.history?.entries(from: from, through: through) else {
                     return (.notRecovered, [])
                 }
-                for entry in entries {
-                    _ = entry.plain.retain()
-                    _ = entry.compressed?.retain()
-                }
+                for entry in entries { entry.retain() }
                 return (decision, entries)
             }
             return (Recovery.decide(since: since, seam: seam, epoch: epoch), [])
