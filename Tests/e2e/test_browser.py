@@ -329,7 +329,7 @@ def test_the_js_client_in_chromium_decodes_zstd_with_trained_dictionaries(start_
     # libzstd's decoder compiled to WebAssembly (herald-zstd.wasm, built by
     # make from Debian's libzstd source) loaded from herald itself (another
     # origin than the page: CORS), a dictionary trained by the 20th message,
-    # a cut connection recovered (the replay arrives plain), the dictionary
+    # a cut connection recovered (the replay in zstd frames), the dictionary
     # kept across the reconnect and listed in zstd_dicts= so it is not sent
     # again, and binary publishes through zstd too.
     from test_zstd import chat_event

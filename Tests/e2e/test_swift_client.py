@@ -117,7 +117,7 @@ def test_live_messages_and_recovery_after_a_server_side_cut(start_herald, probe_
 def test_zstd_with_a_trained_dictionary_across_a_cut(start_herald, probe_binary, tmp_path):
     # LibzstdDecoder (HeraldClientZstd): the dictionary trained at the 20th
     # message arrives once, messages decode with it, a cut is recovered (the
-    # replay comes plain) and the held dictionary is listed in zstd_dicts=,
+    # replay in zstd frames too) and the held dictionary is listed in zstd_dicts=,
     # so the server does not send it again.
     from test_zstd import chat_event
     herald = start_herald("--jwt-secret", SECRET, "--history-size", "100", "--zstd-train-after", "20")
