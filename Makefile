@@ -13,10 +13,11 @@ AUTOBAHN     ?= ../shared/tools/autobahn
 RELEASE_BIN  := .build/release
 HERALD_ARGS  ?=
 
-.PHONY: run test deps test-deps apt-install pydeps build build-debug unit swift-client e2e autobahn fuzz fuzz-smoke bench-1m clean
+.PHONY: run test deps test-deps apt-install pydeps build build-server wasm build-debug unit swift-client e2e autobahn fuzz fuzz-smoke bench-1m clean
 
 ## Build release and start herald with the default configuration.
-run: deps build
+run: deps build-server
+	@$(MAKE) --no-print-directory wasm || echo "herald: the browsers' zstd decoder could not be built (see above): the demo page uses permessage-deflate"
 	@echo "herald: demo page  http://127.0.0.1:8080/?topic=demo   (open it, then publish with the curl below)"
 	@echo "herald: WebSocket  ws://127.0.0.1:8080/ws?topics=demo"
 	@echo "herald: admin API  http://127.0.0.1:8081/v1/stats   (publish: curl -XPOST 'http://127.0.0.1:8081/v1/publish?topic=demo' -d '\"hi\"' -H 'Content-Type: application/json')"
@@ -27,7 +28,7 @@ test: deps test-deps pydeps build unit swift-client fuzz-smoke e2e autobahn
 
 ## System packages: installs only what is missing (apt-get; sudo when not root).
 deps:
-	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(WASM_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
 
 ## What `make test` needs beyond the build: chromium for Tests/e2e/test_browser.py,
 ## redis-server for the multi-node tests (they start their own; never a system service).
@@ -49,9 +50,15 @@ pydeps:
 	@$(PYTHON) -c "import websockets, pytest, setuptools, wheel, zstandard" 2>/dev/null || $(PYTHON) -m pip install -q $(PY_TEST_PACKAGES) \
 	  || $(PYTHON) -m pip install -q --user --break-system-packages $(PY_TEST_PACKAGES)
 
-build:
+build: build-server wasm
+
+build-server:
 	$(SWIFT) build -c release --product herald
 	$(SWIFT) build -c release --product herald-loadgen
+
+## The browsers' zstd decoder next to the binary (its packages installed first).
+wasm:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(WASM_APT_PACKAGES)"
 	@$(MAKE) --no-print-directory $(RELEASE_BIN)/herald-zstd.wasm
 
 ## herald serves it at /herald-zstd.wasm (the one next to its executable).
