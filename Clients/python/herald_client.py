@@ -167,9 +167,16 @@ class HeraldClient:
 
     @property
     def url(self) -> str:
-        if not self.token:
+        query = []
+        if self.token:
+            query.append("token=" + urllib.parse.quote(self.token))
+        if self.compression == "zstd" and self.dictionaries:
+            # Dictionaries kept from an earlier connection are not sent again
+            # (the newest 16: the server's bound).
+            query.append("zstd_dicts=" + ",".join(str(i) for i in list(self.dictionaries)[::-1][:16]))
+        if not query:
             return self.base_url
-        return self.base_url + ("&" if "?" in self.base_url else "?") + "token=" + urllib.parse.quote(self.token)
+        return self.base_url + ("&" if "?" in self.base_url else "?") + "&".join(query)
 
     async def __aenter__(self) -> "HeraldClient":
         self._task = asyncio.create_task(self._run())

@@ -107,6 +107,15 @@ def test_the_python_client_decodes_zstd_frames(herald):
     H.run_async(scenario())
 
 
+def test_the_python_client_lists_the_dictionaries_it_holds_when_it_reconnects():
+    client = HeraldClient("ws://127.0.0.1:1/ws?topics=a", compression="zstd", token="t k")
+    assert client.url == "ws://127.0.0.1:1/ws?topics=a&token=t%20k"
+    for ident in range(1, 21):
+        client.dictionaries[ident] = b"d"
+    assert client.url.endswith("&zstd_dicts=" + ",".join(str(i) for i in range(20, 4, -1)))
+    assert "zstd_dicts" not in HeraldClient("ws://h/ws", compression="deflate").url
+
+
 def test_compress_min_bytes_and_deflate_level(start_herald):
     """--compress-min-bytes: shorter messages go out plain to deflate and to
     dictionary-less zstd subscribers (RSV1 clear, a JSON text frame); at the
