@@ -484,6 +484,7 @@ def test_zstd_subscribers_get_zstd_frames_of_messages_published_on_another_node(
     import asyncio
 
     import websockets
+    import test_clients  # noqa: F401 (puts Clients/python on the path)
     from herald_client import decode_zstd_frame
     redis = redis_server()
     a, b = node(start_herald, redis), node(start_herald, redis)
