@@ -105,8 +105,8 @@ export declare class ZstdDecoder {
   decodeFrame(buffer: ArrayBuffer, limit: number): string | ArrayBuffer | null;
 }
 
-/** Fetches and instantiates herald-zstd.wasm. */
-export declare function loadZstdDecoder(url: string): Promise<ZstdDecoder>;
+/** Fetches and instantiates herald-zstd.wasm (fails after `timeoutMs`, default 10 s). */
+export declare function loadZstdDecoder(url: string, timeoutMs?: number): Promise<ZstdDecoder>;
 
 export declare function decodeBinaryEnvelope(buffer: ArrayBuffer): HeraldBinaryMessage;
 

@@ -362,11 +362,19 @@ function zstdDecoderUrlFor(webSocketUrl) {
 }
 
 // Fetches and instantiates libzstd's decoder (WebAssembly, no imports).
-export async function loadZstdDecoder(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), {});
-  return new ZstdDecoder(instance.exports);
+// A fetch that does not finish within `timeoutMs` fails (the client then
+// connects with deflate instead of waiting on a stuck request).
+export async function loadZstdDecoder(url, timeoutMs = 10_000) {
+  const abort = typeof AbortController === "function" ? new AbortController() : null;
+  const timer = setTimeout(() => abort && abort.abort(), timeoutMs);
+  try {
+    const response = await fetch(url, abort ? { signal: abort.signal } : {});
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), {});
+    return new ZstdDecoder(instance.exports);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // libzstd's decompressor in WebAssembly memory, and the dictionaries the

@@ -360,3 +360,26 @@ def test_python_client_honours_retry_after_on_503(start_herald):
     # In 2.5 s: at most one attempt per Retry-After second, plus the first.
     assert len(refused) <= 4, f"{len(refused)} attempts: Retry-After was not honoured"
     assert "connected" in [s.state for s in states]
+
+
+def test_the_js_zstd_decoder_load_gives_up_on_a_stuck_server(tmp_path):
+    # A server that accepts and never answers: loadZstdDecoder fails after
+    # its timeout (and the client would connect with deflate), not never.
+    stuck = socket.socket()
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(4)
+    script = """
+import { loadZstdDecoder } from "%(module)s";
+const started = Date.now();
+loadZstdDecoder("http://127.0.0.1:%(port)d/herald-zstd.wasm", 300).then(
+  () => console.log("loaded"),
+  (error) => console.log(JSON.stringify({ failed: String(error), ms: Date.now() - started })));
+"""
+    try:
+        proc = start_node_client(tmp_path / "stuck.mjs", script, stuck.getsockname()[1])
+        out, err = proc.communicate(timeout=30)
+        result = json.loads(out.strip().splitlines()[-1])
+        assert "abort" in result["failed"].lower(), result
+        assert result["ms"] >= 300, result
+    finally:
+        stuck.close()
