@@ -20,6 +20,10 @@ public struct Config: Sendable, Equatable {
     /// Seconds a client may take to send its upgrade request head (slowloris
     /// guard). 10 s is the contract's default.
     public var handshakeTimeoutSeconds = 10.0
+    /// `--defer-accept`: TCP_DEFER_ACCEPT on the public listener — the
+    /// kernel hands a connection to herald when its first bytes arrive (or
+    /// after this many seconds of silence); 0: at once.
+    public var deferAcceptSeconds = 1
     /// Silence after which the server pings. 25 s stays under the 30 s idle
     /// timeouts common in load balancers and NAT tables.
     public var pingIntervalSeconds = 25.0

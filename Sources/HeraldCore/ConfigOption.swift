@@ -49,6 +49,8 @@ public struct ConfigOption: Sendable {
         integer("connections-max", "WebSocket connections held at most (default 100000)", \.connectionsMax,
                 range: 1...16_000_000),
         seconds("handshake-timeout", "seconds to receive the upgrade request (default 10)", \.handshakeTimeoutSeconds),
+        integer("defer-accept", "the kernel holds a new public connection until its first bytes arrive, or this many seconds (TCP_DEFER_ACCEPT: a silent connection costs herald nothing meanwhile; its handshake timeout starts when it is accepted); 0 = accept at once (default 1)",
+                \.deferAcceptSeconds, range: 0...3_600),
         seconds("ping-interval", "silence before the server pings (default 25)", \.pingIntervalSeconds),
         seconds("pong-timeout", "seconds a pinged client has to answer (default 10)", \.pongTimeoutSeconds),
         integer("message-bytes-max", "largest inbound message, else close 1009 (default 65536)", \.messageBytesMax,

@@ -47,7 +47,8 @@ public final class Engine {
         var port = config.listen.port
         for _ in 0..<plan.shards {
             let fd = try Socket.listen(host: config.listen.host, port: port, backlog: 4096, reusePort: true,
-                                       sendBufferBytes: config.socketSendBufferBytes)
+                                       sendBufferBytes: config.socketSendBufferBytes,
+                                       deferAcceptSeconds: config.deferAcceptSeconds)
             listeners.append(fd)
             port = Socket.boundPort(fd)
         }

@@ -16,8 +16,14 @@ public enum Socket {
     /// `sendBufferBytes` > 0 sets SO_SNDBUF on the listener; Linux copies it
     /// (and its lock against autotuning) into every accepted socket, which
     /// is how direct-descriptor connections get it without a syscall each.
+    /// `deferAcceptSeconds` > 0 sets TCP_DEFER_ACCEPT (tcp(7)): the kernel
+    /// completes the accept only when the client's first bytes arrive — so
+    /// the first receive finds them instead of arming a poll and waking
+    /// later (measured: 41–43 → 32–36 µs of server CPU per connection in a
+    /// 100k ramp) — or, for a client that stays silent, after that many
+    /// seconds (its SYN-ACK retransmissions).
     public static func listen(host: String, port: UInt16, backlog: Int32, reusePort: Bool,
-                              sendBufferBytes: Int = 0) throws -> Int32 {
+                              sendBufferBytes: Int = 0, deferAcceptSeconds: Int = 0) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -38,6 +44,15 @@ public enum Socket {
         if sendBufferBytes > 0 {
             var bytes = Int32(clamping: sendBufferBytes)
             setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if deferAcceptSeconds > 0 {
+            var seconds = Int32(clamping: deferAcceptSeconds)
+            guard setsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &seconds,
+                             socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+                let error = IOErrno.current
+                close(fd)
+                throw Failure(description: "TCP_DEFER_ACCEPT failed: \(error)")
+            }
         }
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let error = IOErrno.current

@@ -88,6 +88,7 @@ private let samples: [String: (value: String, check: @Sendable (Config) -> Bool)
     "zstd-level": ("7", { $0.zstdLevel == 7 }),
     "zstd-train-after": ("500", { $0.zstdTrainAfter == 500 }),
     "tls-ticket-key-file": ("/etc/herald/tickets.key", { $0.tlsTicketKeyFile == "/etc/herald/tickets.key" }),
+    "defer-accept": ("3", { $0.deferAcceptSeconds == 3 }),
     "compress-min-bytes": ("64", { $0.compressMinBytes == 64 }),
     "deflate-level": ("9", { $0.deflateLevel == 9 }),
     "zstd-decoder": ("/opt/herald/herald-zstd.wasm", { $0.zstdDecoderFile == "/opt/herald/herald-zstd.wasm" }),

@@ -240,6 +240,26 @@ def test_handshake_timeout_never_early(start_herald):
     assert min(lifetimes) >= 0.95, f"closed before the 1 s handshake timeout: {sorted(lifetimes)}"
 
 
+@pytest.mark.parametrize("defer", ["1", "0"])
+def test_defer_accept_holds_silent_connections_in_the_kernel(start_herald, defer):
+    """--defer-accept (TCP_DEFER_ACCEPT, default 1 s): a connection is handed
+    to herald when its first bytes arrive, so a silent one holds no slot
+    until then; --defer-accept 0 accepts at once. Either way an upgrade
+    sent right after connect is answered at once."""
+    h = start_herald("--defer-accept", defer, "--handshake-timeout", "30")
+    # A bare TCP connection (over TLS too: no ClientHello is sent).
+    with socket.create_connection(("127.0.0.1", h.port), timeout=5):
+        if defer == "1":
+            time.sleep(0.5)  # the kernel holds it: herald has not accepted it
+            assert H.get_stats(h.admin_port)["tcp_accepted_total"] == 0
+        else:
+            H.wait_stat(h.admin_port, lambda s: s["tcp_accepted_total"] == 1, desc="accepted at once")
+        assert H.http_get(h.port, "/healthz").status == 200, "a client that speaks is served meanwhile"
+    with H.RawWS.open(h.port, "/ws") as ws:
+        ws.send_json({"type": "ping"})
+        assert ws.recv_json() == {"type": "pong"}
+
+
 def test_handshake_timeout_counts_from_connect_not_last_byte(start_herald):
     # slowloris: one byte every 0.25 s must not extend the deadline.
     h = start_herald("--handshake-timeout", "1")
