@@ -93,6 +93,10 @@ class Unauthorized(Exception):
 ZSTD_SUBPROTOCOL = "herald.zstd.v1"
 
 
+class ZstdFrameError(ValueError):
+    """A herald.zstd.v1 frame that cannot be decoded."""
+
+
 def decode_zstd_frame(frame: bytes, *, dictionaries: dict[int, bytes] | None = None,
                       max_bytes: int = 16 << 20) -> tuple[bool, bytes]:
     """A herald.zstd.v1 message frame: 'Z' | kind (1 text, 2 binary envelope) |
@@ -102,27 +106,32 @@ def decode_zstd_frame(frame: bytes, *, dictionaries: dict[int, bytes] | None = N
     Needs `zstandard` (pip install 'herald-client[zstd]')."""
     import zstandard
 
+    if len(frame) < 6 or frame[:1] != b"Z":
+        raise ZstdFrameError("short zstd frame")
     kind = frame[1]
     (dictionary,) = struct.unpack(">I", frame[2:6])
     if kind not in (1, 2):
-        raise ValueError(f"unknown zstd frame kind {kind}")
-    size = zstandard.frame_content_size(frame[6:])
-    if size < 0 or size > max_bytes:
-        raise ValueError(f"zstd frame of unknown or too large size ({size})")
-    if dictionary == 0:
-        decompressor = zstandard.ZstdDecompressor()
-    else:
-        if not dictionaries or dictionary not in dictionaries:
-            raise ValueError(f"zstd dictionary {dictionary} was never received")
-        decompressor = zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(dictionaries[dictionary]))
-    return kind == 1, decompressor.decompress(frame[6:], max_output_size=size)
+        raise ZstdFrameError(f"unknown zstd frame kind {kind}")
+    try:
+        size = zstandard.frame_content_size(frame[6:])
+        if size < 0 or size > max_bytes:
+            raise ZstdFrameError(f"zstd frame of unknown or too large size ({size})")
+        if dictionary == 0:
+            decompressor = zstandard.ZstdDecompressor()
+        else:
+            if not dictionaries or dictionary not in dictionaries:
+                raise ZstdFrameError(f"zstd dictionary {dictionary} was never received")
+            decompressor = zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(dictionaries[dictionary]))
+        return kind == 1, decompressor.decompress(frame[6:], max_output_size=size)
+    except zstandard.ZstdError as error:
+        raise ZstdFrameError(f"corrupt zstd frame: {error}") from error
 
 
 def decode_zstd_dictionary(frame: bytes) -> tuple[int, str, bytes]:
     """'Z' | 3 | dictionary id (u32, big-endian) | topic length (u8) | topic |
     dictionary bytes → (id, topic, bytes)."""
-    if frame[:2] != b"Z\x03":
-        raise ValueError("not a zstd dictionary frame")
+    if frame[:2] != b"Z\x03" or len(frame) < 7 or len(frame) < 7 + frame[6]:
+        raise ZstdFrameError("not a zstd dictionary frame")
     (dictionary,) = struct.unpack(">I", frame[2:6])
     length = frame[6]
     return dictionary, frame[7:7 + length].decode(), frame[7 + length:]
@@ -298,7 +307,16 @@ class HeraldClient:
                     self._set_state("connected")
                     self._arm_refresh(_token_expiry(self.token))
                     async for raw in socket:
-                        self._handle(raw)
+                        try:
+                            self._handle(raw)
+                        except ZstdFrameError as error:
+                            # A frame this client cannot read (a dictionary it
+                            # dropped, a size over the limit): reported, and the
+                            # reconnect resubscribes from the last seq, so the
+                            # server replays that message.
+                            self.events.put_nowait(ServerError("zstd_frame", str(error)))
+                            await socket.close(4000, "undecodable zstd frame")
+                            break
                 code, reason = socket.close_code, socket.close_reason or ""
             except ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else 1006

@@ -107,6 +107,41 @@ def test_the_python_client_decodes_zstd_frames(herald):
     H.run_async(scenario())
 
 
+def test_the_python_client_reports_an_undecodable_frame_and_reconnects():
+    """A frame naming a dictionary the client never got: reported as
+    ServerError("zstd_frame"), the connection closed with 4000 and opened
+    again (resubscribing, so the server would replay the message)."""
+    from herald_client import ServerError
+
+    async def scenario():
+        from websockets.asyncio.server import serve
+        connections: list[str] = []
+        closes: list[int] = []
+
+        async def handler(ws):
+            connections.append(ws.request.path)
+            if len(connections) == 1:
+                await ws.send(b"Z\x01\x00\x00\x00\x07" + zstandard.ZstdCompressor().compress(b"{}"))
+            try:
+                async for _ in ws:
+                    pass
+            finally:
+                closes.append(ws.close_code)
+
+        async with serve(handler, "127.0.0.1", 0, subprotocols=[SUBPROTOCOL]) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with HeraldClient(f"ws://127.0.0.1:{port}/ws", compression="zstd", min_delay=0.05,
+                                    max_delay=0.1) as client:
+                error = await asyncio.wait_for(client.events.get(), 10)
+                while not isinstance(error, ServerError):
+                    error = await asyncio.wait_for(client.events.get(), 10)
+                assert error.code == "zstd_frame" and "7" in error.message, error
+                await asyncio.to_thread(H.wait_until, lambda: len(connections) >= 2, 10, desc="the reconnect")
+            assert closes[0] == 4000, closes
+
+    H.run_async(scenario(), 30)
+
+
 def test_the_python_client_lists_the_dictionaries_it_holds_when_it_reconnects():
     client = HeraldClient("ws://127.0.0.1:1/ws?topics=a", compression="zstd", token="t k")
     assert client.url == "ws://127.0.0.1:1/ws?topics=a&token=t%20k"
