@@ -65,8 +65,6 @@ export class HeraldClient {
     this.maxMessageBytes = options.maxMessageBytes ?? 16 << 20;
     this.zstd = null; // a ZstdDecoder once loaded
     this.zstdFailed = false;
-    // Bytes of zstd message frames received, and what they decoded to.
-    this.zstdBytes = { received: 0, decoded: 0 };
     this.connect();
   }
 
@@ -95,6 +93,11 @@ export class HeraldClient {
   unsubscribe(topic) {
     this.topics.delete(topic);
     this.send({ type: "unsubscribe", topic });
+  }
+
+  // Bytes of zstd message frames received, and what they decoded to.
+  get zstdBytes() {
+    return this.zstd ? { received: this.zstd.received, decoded: this.zstd.decoded } : { received: 0, decoded: 0 };
   }
 
   close() {
@@ -174,8 +177,6 @@ export class HeraldClient {
           return;
         }
         if (decoded === null) return; // a dictionary, kept
-        this.zstdBytes.received += event.data.byteLength;
-        this.zstdBytes.decoded += typeof decoded === "string" ? new TextEncoder().encode(decoded).length : decoded.byteLength;
         if (typeof decoded !== "string") {
           const envelope = decodeBinaryEnvelope(decoded);
           this.track(envelope.topic, envelope.seq);
@@ -383,6 +384,8 @@ export class ZstdDecoder {
   constructor(exports) {
     this.wasm = exports;
     this.dictionaries = new Map(); // id -> { topic, handle }, oldest first
+    this.received = 0; // bytes of message frames decoded, and what they held
+    this.decoded = 0;
   }
 
   // The ids kept, most recent first, at most `count` (for `zstd_dicts=`).
@@ -428,6 +431,8 @@ export class ZstdDecoder {
       if (!destination) throw new Error("zstd decoder out of memory");
       const written = this.wasm.hz_decompress(destination, size, source, frame.length - 6, dictionary);
       if (written !== size) throw new Error(`corrupt zstd frame (${written})`);
+      this.received += frame.length;
+      this.decoded += size;
       const bytes = new Uint8Array(this.wasm.memory.buffer, destination, size);
       return kind === 1 ? new TextDecoder().decode(bytes) : bytes.slice().buffer;
     } finally {

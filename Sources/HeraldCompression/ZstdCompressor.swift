@@ -40,25 +40,3 @@ public final class ZstdCompressor {
         return Array(output[0..<produced])
     }
 }
-
-/// Decompresses one zstd frame whose header states its size (tests, tools).
-public enum ZstdDecompressor {
-    /// Nil when the frame is invalid, has no stated size, or states more than `bytesMax`.
-    public static func decompress(_ frame: [UInt8], dictionary: [UInt8] = [], bytesMax: Int) -> [UInt8]? {
-        frame.withUnsafeBytes { input in
-            let size = ZSTD_getFrameContentSize(input.baseAddress, input.count)
-            // ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are the two top values.
-            guard size < UInt64.max - 1, size <= UInt64(bytesMax), let context = ZSTD_createDCtx() else { return nil }
-            defer { ZSTD_freeDCtx(context) }
-            var out = [UInt8](repeating: 0, count: Int(size))
-            let got = out.withUnsafeMutableBytes { out in
-                dictionary.withUnsafeBytes { dictionary in
-                    ZSTD_decompress_usingDict(context, out.baseAddress, out.count, input.baseAddress, input.count,
-                                              dictionary.baseAddress, dictionary.count)
-                }
-            }
-            guard ZSTD_isError(got) == 0, got == Int(size) else { return nil }
-            return out
-        }
-    }
-}

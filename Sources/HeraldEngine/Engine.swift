@@ -105,11 +105,12 @@ public final class Engine {
         }
         self.tls = tls
         let connectLimit = config.connectRatePerSource > 0 ? ConnectRateLimit(perSecond: config.connectRatePerSource) : nil
-        let zstdDecoder = config.disableDemo ? nil : try ZstdDecoderFile.load(configured: config.zstdDecoderFile)
+        let pages = config.disableDemo ? nil
+            : PublicPageResponses(zstdDecoder: try ZstdDecoderFile.load(configured: config.zstdDecoderFile))
         for index in 0..<plan.shards {
             shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
                                 wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget,
-                                control: control, tls: tls, connectLimit: connectLimit, zstdDecoder: zstdDecoder))
+                                control: control, tls: tls, connectLimit: connectLimit, pages: pages))
         }
         let failures = StartBarrier(count: plan.shards)
         for shard in shards {

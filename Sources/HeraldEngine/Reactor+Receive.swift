@@ -191,19 +191,13 @@ extension Reactor {
             respond(index, HTTPResponse.make(status: .ok, body: Array("ok".utf8), close: true, omitBody: headOnly))
             return false
         case .page(let page, let headOnly):
-            counters.add(.publicHTTPRequests)
-            let body = switch page {
-            case .demo: PublicAssets.demoPage
-            case .clientModule: PublicAssets.clientModule
-            case .clientScript: PublicAssets.clientScript
-            case .zstdDecoder: settings.zstdDecoder ?? []
+            // Routed only when served: `pages` exists and has this page.
+            guard let response = settings.pages?.response(page, headOnly: headOnly) else {
+                reject(index, .notFound, counter: Counter.forRefusal(.notFound))
+                return false
             }
-            // The client and its decoder are public files an app on any
-            // origin may load from here (no credentials involved).
-            let headers: [(String, String)] = page == .demo ? [("Cache-Control", "no-cache")]
-                : [("Cache-Control", "no-cache"), ("Access-Control-Allow-Origin", "*")]
-            respond(index, HTTPResponse.make(status: .ok, contentType: page.contentType, body: body,
-                                             headers: headers, close: true, omitBody: headOnly))
+            counters.add(.publicHTTPRequests)
+            respond(index, response)
             return false
         case .methodNotAllowed:
             counters.add(.publicHTTPRequests)
@@ -303,8 +297,13 @@ extension Reactor {
     }
 
     private func respond(_ index: UInt32, _ response: [UInt8]) {
+        respond(index, OutboundFrame(copying: response))
+    }
+
+    /// A whole response (a page's is shared), then the connection closes.
+    private func respond(_ index: UInt32, _ response: OutboundFrame) {
         let slot = slab.pointer(index)
-        enqueue(index, OutboundFrame(copying: response))
+        enqueue(index, response)
         slot.pointee.life.answeredHTTP()
         scheduleTimer(index, afterMilliseconds: settings.closeTimeoutMilliseconds)
     }

@@ -55,9 +55,9 @@ struct ReactorSettings {
     let jwtSecret: [UInt8]?
     /// What `PublicRequestRouting.decide` needs of the above.
     var routing: PublicRoutingPolicy
-    /// `/herald-zstd.wasm`'s bytes (`ZstdDecoderFile`); nil: not served.
-    var zstdDecoder: [UInt8]? {
-        didSet { routing.serveZstdDecoder = zstdDecoder != nil }
+    /// The pages' responses, shared by every shard; nil: `--disable-demo`.
+    var pages: PublicPageResponses? {
+        didSet { routing.serveZstdDecoder = pages?.servesZstdDecoder ?? false }
     }
     /// The liveness rules in wheel ticks (`Liveness.decide`).
     let liveness: Liveness.Timing

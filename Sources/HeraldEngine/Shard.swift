@@ -38,15 +38,15 @@ final class Shard: @unchecked Sendable {
     private let tls: TLSCertificates?
     /// `--connect-rate-per-source` (shared by every shard), nil: no limit.
     private let connectLimit: ConnectRateLimit?
-    private let zstdDecoder: [UInt8]?
+    private let pages: PublicPageResponses?
 
     init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
          registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl, tls: TLSCertificates? = nil,
-         connectLimit: ConnectRateLimit? = nil, zstdDecoder: [UInt8]? = nil) {
+         connectLimit: ConnectRateLimit? = nil, pages: PublicPageResponses? = nil) {
         self.control = control
         self.tls = tls
         self.connectLimit = connectLimit
-        self.zstdDecoder = zstdDecoder
+        self.pages = pages
         self.index = index
         self.budget = budget
         self.registry = registry
@@ -64,7 +64,7 @@ final class Shard: @unchecked Sendable {
         var settings = ReactorSettings(config)
         settings.tls = tls
         settings.connectLimit = connectLimit
-        settings.zstdDecoder = zstdDecoder
+        settings.pages = pages
         let now = Clock.monotonicMilliseconds()
         let router = ShardRouter(shardIndex: index, registry: registry)
         self.router = router

@@ -137,7 +137,7 @@ struct StatsReport {
         single("publishes_backlogged_total", "counter",
                "publishes refused (503) because a shard's delivery backlog was full", registry.backlogRefusedTotal)
         single("publish_frames_built_under_lock_total", "counter",
-               "publishes whose frames were built (and compressed) inside the registry lock: a topic's first publish, or two publishes to one topic at once; the others compress before taking it",
+               "publishes whose frames were built inside the registry lock: every one while no subscriber negotiated compression (a plain frame is cheap); with permessage-deflate or zstd subscribers, only a topic's first publish or two to one topic at once, the others compressing before they take it",
                registry.framesBuiltUnderLockTotal)
         perShard("shard_delivery_backlog_bytes", "published bytes waiting for each shard",
                  registry.queues.map { $0.pendingBytes.load(ordering: .relaxed) })

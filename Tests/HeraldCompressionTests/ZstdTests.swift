@@ -1,6 +1,18 @@
 import Testing
 @testable import HeraldCompression
 
+/// One frame through `ZstdFrameDecoder` (what the load generator decodes
+/// with), the dictionary given as bytes.
+private enum ZstdDecompressor {
+    static func decompress(_ frame: [UInt8], dictionary: [UInt8] = [], bytesMax: Int) -> [UInt8]? {
+        let decoder = ZstdFrameDecoder()
+        if !dictionary.isEmpty, !dictionary.withUnsafeBytes({ decoder.addDictionary(id: 1, $0) }) { return nil }
+        return frame.withUnsafeBytes {
+            decoder.decompress($0, dictionary: dictionary.isEmpty ? 0 : 1, bytesMax: bytesMax).map(Array.init)
+        }
+    }
+}
+
 @Suite struct ZstdTests {
     static func event(_ i: Int) -> [UInt8] {
         Array(#"{"type":"message","topic":"chat","seq":\#(i),"data":{"user":"u\#(i % 5)","text":"hello number \#(i % 7)","ok":true}}"#.utf8)

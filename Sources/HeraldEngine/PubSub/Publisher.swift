@@ -84,20 +84,30 @@ final class Publisher: Sendable {
     }
 
     func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
-        let pair = compressors.withLock { $0.popLast() } ?? Compressors(compression)
-        defer { compressors.withLock { $0.append(pair) } }
-        let build = { (seq: UInt64, dictionary: TopicDictionary?) in
-            Publisher.frames(topic: topic, seq: seq, payload: payload,
-                             deflater: self.registry.deflateConnections.load(ordering: .relaxed) > 0 ? pair.deflater : nil,
-                             zstd: self.registry.zstdConnections.load(ordering: .relaxed) > 0 ? pair.zstd : nil,
-                             dictionary: dictionary, compressMinBytes: self.compression.minBytes)
+        let deflate = registry.deflateConnections.load(ordering: .relaxed) > 0
+        let zstd = registry.zstdConnections.load(ordering: .relaxed) > 0
+        let outcome: TopicRegistry.PublishOutcome
+        if deflate || zstd {
+            let pair = compressors.withLock { $0.popLast() } ?? Compressors(compression)
+            defer { compressors.withLock { $0.append(pair) } }
+            let build = { (seq: UInt64, dictionary: TopicDictionary?) in
+                Publisher.frames(topic: topic, seq: seq, payload: payload, deflater: deflate ? pair.deflater : nil,
+                                 zstd: zstd ? pair.zstd : nil, dictionary: dictionary,
+                                 compressMinBytes: self.compression.minBytes)
+            }
+            // Built (and compressed) before the lock for the seq the topic
+            // will give; the registry builds again inside only if that moved.
+            let prebuilt = registry.nextPublish(of: topic).flatMap { next in
+                next.builds ? (seq: next.seq, dictionary: next.dictionary, frames: build(next.seq, next.dictionary)) : nil
+            }
+            outcome = registry.attempt(topic: topic, prebuilt: prebuilt, build: build)
+        } else {
+            // Nothing to compress: the plain frame is built inside, as cheap
+            // as a look-ahead's second lock would be.
+            outcome = registry.attempt(topic: topic) { seq, _ in
+                Publisher.frames(topic: topic, seq: seq, payload: payload, deflater: nil)
+            }
         }
-        // Built (and compressed) before the lock for the seq the topic will
-        // give; the registry builds again inside only if that moved.
-        let prebuilt = registry.nextPublish(of: topic).flatMap { next in
-            next.builds ? (seq: next.seq, dictionary: next.dictionary, frames: build(next.seq, next.dictionary)) : nil
-        }
-        let outcome = registry.attempt(topic: topic, prebuilt: prebuilt, build: build)
         if dictionaries.trainAfter > 0, outcome.seq == UInt64(dictionaries.trainAfter) {
             // `--zstd-train-after N`: the topic's Nth message; trained here,
             // on the publishing admin thread, once per topic and epoch.

@@ -87,9 +87,9 @@ final class TopicRegistry: Sendable {
         var subscriptions = 0
         var refusedTotal: UInt64 = 0
         var backlogRefusedTotal: UInt64 = 0
-        /// Publishes whose frames were built inside the lock: the topic was
-        /// new, or another publish to it came between the look ahead and
-        /// the lock (`attempt`'s `prebuilt`).
+        /// Publishes whose frames were built inside the lock: without a
+        /// look-ahead (nothing to compress, or the topic was new), or with a
+        /// stale one (another publish to it came in between: `prebuilt`).
         var framesBuiltUnderLockTotal: UInt64 = 0
         var collectedTotal: UInt64 = 0
         /// Topics with a zstd dictionary, the memory those hold, and the
