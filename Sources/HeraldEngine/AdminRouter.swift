@@ -17,6 +17,10 @@ struct AdminRouter {
     /// own connections); nil on a single node.
     var cluster: ClusterPublisher?
     var clusterStatus: ClusterStatus?
+    /// This admin thread's deferred shard wake-ups, flushed once the
+    /// requests answered together are done (`respond(all:)`); nil wakes a
+    /// shard at each publish (unit tests).
+    var wakes: ShardWakes?
 
     init(token: String?, stats: StatsReport, publisher: Publisher, control: ShardControl? = nil,
          idempotency: IdempotencyCache = IdempotencyCache(windowMilliseconds: 300_000, keysMax: 100_000),
@@ -328,6 +332,7 @@ struct AdminRouter {
     /// pipelines is not held to one Redis round trip per message. Requests
     /// run in order: a run is sent before any other request is answered.
     func respond(all requests: [AdminRequest]) -> [Response] {
+        defer { wakes?.flush() }
         guard let cluster, requests.count > 1 else { return requests.map { respond($0) } }
         var responses: [Response] = []
         responses.reserveCapacity(requests.count)
@@ -387,7 +392,7 @@ struct AdminRouter {
     /// Redis in a cluster (one pipelined round trip per instance).
     private func attempt(_ jobs: [(topic: String, payload: Publisher.Payload)]) -> [TopicRegistry.PublishOutcome] {
         if let cluster { return cluster.publish(jobs) }
-        return jobs.map { publisher.attempt(topic: $0.topic, payload: $0.payload) }
+        return jobs.map { publisher.attempt(topic: $0.topic, payload: $0.payload, wakes: wakes) }
     }
 
     /// Runs `body` once per `Idempotency-Key` within the window: a repeat
@@ -452,7 +457,7 @@ struct AdminRouter {
             // A topic past --topics-max stops the batch; earlier ones stay
             // published (each publish is independent), so say which.
             if position > 0 { body.append(UInt8(ascii: ",")) }
-            switch outcomes?[position] ?? publisher.attempt(topic: name, payload: .json(data)) {
+            switch outcomes?[position] ?? publisher.attempt(topic: name, payload: .json(data), wakes: wakes) {
             case .published(let seq, let epoch):
                 Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &body)
             case .topicLimit:
@@ -527,7 +532,7 @@ struct AdminRouter {
                     outcome = clusterOutcomes[nextOutcome]
                     nextOutcome += 1
                 } else {
-                    outcome = publisher.attempt(topic: name, payload: .json(object.data))
+                    outcome = publisher.attempt(topic: name, payload: .json(object.data), wakes: wakes)
                 }
                 switch outcome {
                 case .published(let seq, let epoch):

@@ -143,6 +143,7 @@ public final class Engine {
                                  publishBytesMax: config.publishBytesMax)
         for (counters, listener) in zip(serverCounters, adminListeners) {
             var threadRouter = router
+            threadRouter.wakes = ShardWakes(descriptors: registry.wakeDescriptors)
             if let clusterStatus {
                 // Each admin thread publishes on its own Redis connections.
                 threadRouter.cluster = ClusterPublisher(settings: clusterSettings, status: clusterStatus)

@@ -9,12 +9,44 @@ public struct HTTPRequestHead: Sendable {
     public var query: String
     /// The x of HTTP/1.x: 0 or 1.
     public var versionMinor: Int
+    /// The field lines' bytes, copied once from the receive buffer: every
+    /// field's name and value is a range into it. Lookups compare bytes and
+    /// build a String only for a value asked for, so a head costs two
+    /// allocations (these two arrays) instead of two Strings per field —
+    /// the head of every handshake and every admin request (issue 12).
+    private var fieldBytes: [UInt8]
+    /// Each field's name and value (without leading and trailing OWS) in
+    /// `fieldBytes`, in the order received.
+    private var fieldRanges: [FieldRange]
+
+    struct FieldRange: Sendable {
+        let name: Range<Int>
+        let value: Range<Int>
+    }
+
     /// Fields in the order received; values without leading and trailing OWS.
-    public var headers: [(name: String, value: String)]
+    /// Built on demand (tests, diagnostics): the server reads fields through
+    /// `header(_:)` and `headerContainsToken(_:_:)`.
+    public var headers: [(name: String, value: String)] {
+        fieldRanges.map { (name: fieldString($0.name), value: fieldString($0.value)) }
+    }
 
     public init(
         method: String, target: String, versionMinor: Int, headers: [(name: String, value: String)]
     ) {
+        var bytes: [UInt8] = []
+        var ranges: [FieldRange] = []
+        for field in headers {
+            let nameStart = bytes.count
+            bytes += field.name.utf8
+            let valueStart = bytes.count
+            bytes += field.value.utf8
+            ranges.append(FieldRange(name: nameStart..<valueStart, value: valueStart..<bytes.count))
+        }
+        self.init(method: method, target: target, versionMinor: versionMinor, fieldBytes: bytes, fieldRanges: ranges)
+    }
+
+    init(method: String, target: String, versionMinor: Int, fieldBytes: [UInt8], fieldRanges: [FieldRange]) {
         self.method = method
         self.target = target
         let origin = HTTPRequestHead.originForm(of: target)
@@ -26,7 +58,26 @@ public struct HTTPRequestHead: Sendable {
             query = ""
         }
         self.versionMinor = versionMinor
-        self.headers = headers
+        self.fieldBytes = fieldBytes
+        self.fieldRanges = fieldRanges
+    }
+
+    private func fieldString(_ range: Range<Int>) -> String {
+        fieldBytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+    }
+
+    /// Calls `body` with the value bytes of every field named `name`
+    /// (case-insensitive, RFC 9110 §5.1), in order, until it returns false.
+    private func forEachValue(of name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) {
+        var name = name
+        name.withUTF8 { name in
+            fieldBytes.withUnsafeBufferPointer { bytes in
+                for field in fieldRanges where field.name.count == name.count
+                    && ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: bytes[field.name]), name) {
+                    if !body(UnsafeBufferPointer(rebasing: bytes[field.value])) { return }
+                }
+            }
+        }
     }
 
     /// The origin-form part (path and query) of a request-target. RFC 9112
@@ -34,8 +85,9 @@ public struct HTTPRequestHead: Sendable {
     /// what proxies send), whose path is then "/" when the URI has none.
     /// Other forms (origin, asterisk, authority) are returned as they are.
     static func originForm(of target: String) -> Substring {
+        // Origin-form, what nearly every request sends: nothing to copy.
+        guard let first = target.utf8.first, first != UInt8(ascii: "/") else { return Substring(target) }
         let bytes = Array(target.utf8)
-        guard let first = bytes.first, first != UInt8(ascii: "/") else { return Substring(target) }
         // scheme "://" authority [ path-abempty ] [ "?" query ]
         var colon = 0
         while colon < bytes.count && bytes[colon] != UInt8(ascii: ":") { colon += 1 }
@@ -55,7 +107,12 @@ public struct HTTPRequestHead: Sendable {
     /// MUST answer 400 to an HTTP/1.1 request with none, and to any request
     /// with more than one.
     public var hostFieldCount: Int {
-        headers.reduce(0) { $0 + (ASCII.equalsIgnoringCase($1.name, "Host") ? 1 : 0) }
+        var count = 0
+        forEachValue(of: "Host") { _ in
+            count += 1
+            return true
+        }
+        return count
     }
 
     /// True when the Host rule above is met.
@@ -76,12 +133,10 @@ public struct HTTPRequestHead: Sendable {
     /// §5.3 allows for list-based fields. Nil when absent.
     public func header(_ name: String) -> String? {
         var result: String?
-        for field in headers where ASCII.equalsIgnoringCase(field.name, name) {
-            if let existing = result {
-                result = existing + ", " + field.value
-            } else {
-                result = field.value
-            }
+        forEachValue(of: name) { value in
+            let text = String(decoding: value, as: UTF8.self)
+            result = result.map { $0 + ", " + text } ?? text
+            return true
         }
         return result
     }
@@ -90,19 +145,28 @@ public struct HTTPRequestHead: Sendable {
     /// elements (RFC 9110 §5.6.1), compared case-insensitively. This is how
     /// `Connection: keep-alive, Upgrade` is read (RFC 6455 §4.2.1 items 3-4).
     public func headerContainsToken(_ name: String, _ token: String) -> Bool {
-        for field in headers where ASCII.equalsIgnoringCase(field.name, name) {
-            // Elements between commas, OWS trimmed, without splitting into
-            // an array (this runs for `Connection` and `Upgrade` of every
-            // handshake).
-            let value = field.value.utf8
-            var start = value.startIndex
-            while start < value.endIndex {
-                let end = value[start...].firstIndex(of: ASCII.comma) ?? value.endIndex
-                let element = ASCII.trimmed(Substring(value[start..<end]))
-                if !element.isEmpty && ASCII.equalsIgnoringCase(element, token) { return true }
-                start = end == value.endIndex ? end : value.index(after: end)
+        var found = false
+        var token = token
+        token.withUTF8 { token in
+            forEachValue(of: name) { value in
+                // Elements between commas, OWS trimmed, compared in place
+                // (this runs for `Connection` and `Upgrade` of every handshake).
+                var start = 0
+                while start < value.count && !found {
+                    var end = start
+                    while end < value.count && value[end] != ASCII.comma { end += 1 }
+                    var low = start
+                    var high = end
+                    while low < high && ASCII.isWhitespace(value[low]) { low += 1 }
+                    while high > low && ASCII.isWhitespace(value[high - 1]) { high -= 1 }
+                    if high > low && ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: value[low..<high]), token) {
+                        found = true
+                    }
+                    start = end + 1
+                }
+                return !found
             }
         }
-        return false
+        return found
     }
 }

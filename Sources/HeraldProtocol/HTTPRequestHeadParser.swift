@@ -53,42 +53,49 @@ public enum HTTPRequestHeadParser {
     /// Parses the request line and fields in `bytes[from..<to]`, a sequence
     /// of CRLF-terminated lines already checked for line endings.
     static func parseLines(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> HTTPRequestHead? {
-        var lines: [Range<Int>] = []
-        var lineStart = from
-        var index = from
-        while index < to {
-            if bytes[index] == ASCII.cr {
-                lines.append(lineStart..<index)
+        // The request line ends at the first CR (`parse` checked every CR
+        // is followed by LF).
+        var lineEnd = from
+        while lineEnd < to && bytes[lineEnd] != ASCII.cr { lineEnd += 1 }
+        guard let (method, target, versionMinor) = parseRequestLine(bytes, from..<lineEnd) else { return nil }
+        // The field lines are copied once; names and values are ranges
+        // into the copy (`HTTPRequestHead.fieldBytes`).
+        let fieldsStart = min(lineEnd + 2, to)
+        let fieldBytes = Array(UnsafeRawBufferPointer(rebasing: bytes[fieldsStart..<to]))
+        var fieldRanges: [HTTPRequestHead.FieldRange] = []
+        var lineStart = fieldsStart
+        var index = fieldsStart
+        while index <= to {
+            if index == to || bytes[index] == ASCII.cr {
+                if index > lineStart || index < to {
+                    guard let field = parseField(bytes, lineStart..<index) else { return nil }
+                    fieldRanges.append(HTTPRequestHead.FieldRange(name: field.name.lowerBound - fieldsStart
+                                                                        ..< field.name.upperBound - fieldsStart,
+                                                                  value: field.value.lowerBound - fieldsStart
+                                                                        ..< field.value.upperBound - fieldsStart))
+                }
                 index += 2
                 lineStart = index
             } else {
                 index += 1
             }
         }
-        guard let requestLine = lines.first,
-            let (method, target, versionMinor) = parseRequestLine(bytes, requestLine)
-        else { return nil }
-        var headers: [(name: String, value: String)] = []
-        for line in lines.dropFirst() {
-            guard let field = parseField(bytes, line) else { return nil }
-            headers.append(field)
-        }
-        return HTTPRequestHead(method: method, target: target, versionMinor: versionMinor, headers: headers)
+        return HTTPRequestHead(method: method, target: target, versionMinor: versionMinor, fieldBytes: fieldBytes,
+                               fieldRanges: fieldRanges)
     }
 
-    /// RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
     static func parseRequestLine(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> (String, String, Int)? {
-        var parts: [Range<Int>] = []
-        var partStart = line.lowerBound
+        // Exactly two spaces: method SP request-target SP HTTP-version.
+        var spaces = (line.upperBound, line.upperBound)
+        var count = 0
         for index in line where bytes[index] == ASCII.space {
-            parts.append(partStart..<index)
-            partStart = index + 1
+            count += 1
+            if count == 1 { spaces.0 = index } else if count == 2 { spaces.1 = index } else { return nil }
         }
-        parts.append(partStart..<line.upperBound)
-        guard parts.count == 3 else { return nil }
-        let methodRange = parts[0]
-        let targetRange = parts[1]
-        let versionRange = parts[2]
+        guard count == 2 else { return nil }
+        let methodRange = line.lowerBound..<spaces.0
+        let targetRange = spaces.0 + 1..<spaces.1
+        let versionRange = spaces.1 + 1..<line.upperBound
         guard !methodRange.isEmpty, methodRange.allSatisfy({ ASCII.isTokenChar(bytes[$0]) }) else { return nil }
         // A request-target is URI text (RFC 3986): visible ASCII only.
         guard !targetRange.isEmpty,
@@ -107,7 +114,7 @@ public enum HTTPRequestHeadParser {
     }
 
     /// RFC 9112 §5: field-name ":" OWS field-value OWS.
-    static func parseField(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> (name: String, value: String)? {
+    static func parseField(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> (name: Range<Int>, value: Range<Int>)? {
         // An empty name also catches obs-fold: a line starting with SP or
         // HTAB is not a token char (RFC 9112 §5.2: reject or unfold; we reject).
         var colon = line.lowerBound
@@ -123,7 +130,7 @@ public enum HTTPRequestHeadParser {
             let byte = bytes[index]
             if (byte < ASCII.space && byte != ASCII.tab) || byte == ASCII.del { return nil }
         }
-        return (string(bytes, line.lowerBound..<colon), string(bytes, valueStart..<valueEnd))
+        return (line.lowerBound..<colon, valueStart..<valueEnd)
     }
 
     static func string(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {

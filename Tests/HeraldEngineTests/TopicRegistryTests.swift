@@ -159,6 +159,32 @@ import Testing
         _ = drainDeliveries(registry.queues[1])
     }
 
+    /// An admin thread's burst: publishes with `ShardWakes` wake nobody
+    /// until the flush, which wakes each shard that got deliveries once.
+    @Test func deferredWakesSignalEachTargetShardOnceAtTheFlush() throws {
+        let descriptors = [try Socket.eventDescriptor(), try Socket.eventDescriptor(), try Socket.eventDescriptor()]
+        defer { for fd in descriptors { close(fd) } }
+        let registry = TopicRegistry(wakeDescriptors: descriptors)
+        _ = registry.subscribersChanged(shard: 0, topic: "a", delta: 1)
+        _ = registry.subscribersChanged(shard: 2, topic: "b", delta: 1)
+        let wakes = ShardWakes(descriptors: descriptors)
+        var value: UInt64 = 0
+        for round in 1...2 {
+            for topic in ["a", "b", "a", "nobody"] {
+                _ = registry.attempt(topic: topic, wakes: wakes) { seq, _ in plainFrames(seq) }
+            }
+            for fd in descriptors { #expect(read(fd, &value, 8) == -1, "round \(round): nobody woken before the flush") }
+            wakes.flush()
+            #expect(read(descriptors[0], &value, 8) == 8 && value == 1, "round \(round): one wake for two publishes")
+            #expect(read(descriptors[1], &value, 8) == -1, "round \(round): no subscribers on shard 1")
+            #expect(read(descriptors[2], &value, 8) == 8 && value == 1)
+            wakes.flush()
+            for fd in descriptors { #expect(read(fd, &value, 8) == -1, "round \(round): a second flush wakes nobody") }
+            #expect(drainDeliveries(registry.queues[0]).count == 2)
+            #expect(drainDeliveries(registry.queues[2]).count == 1)
+        }
+    }
+
     @Test func concurrentPublishersGetDistinctConsecutiveSeqs() {
         let registry = makeRegistry(shards: 1)
         _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)

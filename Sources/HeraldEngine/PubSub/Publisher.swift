@@ -83,7 +83,8 @@ final class Publisher: Sendable {
         attempt(topic: topic, payload: payload).seq
     }
 
-    func attempt(topic: String, payload: Payload) -> TopicRegistry.PublishOutcome {
+    /// `wakes`: the calling thread's deferred shard wake-ups (see `ShardWakes`).
+    func attempt(topic: String, payload: Payload, wakes: ShardWakes? = nil) -> TopicRegistry.PublishOutcome {
         let deflate = registry.deflateConnections.load(ordering: .relaxed) > 0
         let zstd = registry.zstdConnections.load(ordering: .relaxed) > 0
         let outcome: TopicRegistry.PublishOutcome
@@ -100,11 +101,11 @@ final class Publisher: Sendable {
             let prebuilt = registry.nextPublish(of: topic).flatMap { next in
                 next.builds ? (seq: next.seq, dictionary: next.dictionary, frames: build(next.seq, next.dictionary)) : nil
             }
-            outcome = registry.attempt(topic: topic, prebuilt: prebuilt, build: build)
+            outcome = registry.attempt(topic: topic, prebuilt: prebuilt, wakes: wakes, build: build)
         } else {
             // Nothing to compress: the plain frame is built inside, as cheap
             // as a look-ahead's second lock would be.
-            outcome = registry.attempt(topic: topic) { seq, _ in
+            outcome = registry.attempt(topic: topic, wakes: wakes) { seq, _ in
                 Publisher.frames(topic: topic, seq: seq, payload: payload, deflater: nil)
             }
         }

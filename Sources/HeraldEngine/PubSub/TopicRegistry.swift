@@ -254,9 +254,13 @@ final class TopicRegistry: Sendable {
     /// (`nextPublish`), used when they are still the topic's next — so the
     /// compression of a publish runs outside the lock every shard's
     /// subscribe takes; otherwise the frames are built inside, as before.
+    /// `wakes`: the publishing thread's deferred wake-ups (the shards are
+    /// woken when it flushes them); nil wakes them before returning.
     func attempt(topic: String, prebuilt: (seq: UInt64, dictionary: TopicDictionary?, frames: PublishFrames)? = nil,
+                 wakes: ShardWakes? = nil,
                  build: (UInt64, TopicDictionary?) -> PublishFrames) -> PublishOutcome {
-        var targets: [Int] = []
+        // Shards to wake after the lock when there is no `wakes` to defer
+        // them to (allocated only then).
         var wake: [Int] = []
         let time = now()
         let requested = SystemClock.monotonicMicroseconds()
@@ -270,16 +274,20 @@ final class TopicRegistry: Sendable {
             guard var record = state.takeRecord(topic, shards: shardCount, topicsMax: topicsMax, now: time) else {
                 return .topicLimit
             }
-            for shard in 0..<shardCount where record.subscribers[shard] > 0 { targets.append(shard) }
-            for shard in targets where queues[shard].pendingBytes.load(ordering: .relaxed) > deliveryBacklogBytesMax {
-                state.backlogRefusedTotal &+= 1
-                targets = []
-                state.records[topic] = record  // unchanged (it has subscribers: not a new record)
-                return .backlogged
+            // The shards with subscribers (walked twice rather than listed:
+            // no allocation per publish).
+            var targetCount = 0
+            for shard in 0..<shardCount where record.subscribers[shard] > 0 {
+                if queues[shard].pendingBytes.load(ordering: .relaxed) > deliveryBacklogBytesMax {
+                    state.backlogRefusedTotal &+= 1
+                    state.records[topic] = record  // unchanged (it has subscribers: not a new record)
+                    return .backlogged
+                }
+                targetCount += 1
             }
             record.seq &+= 1
             state.publishedTotal &+= 1
-            if !targets.isEmpty || historySize > 0 {
+            if targetCount > 0 || historySize > 0 {
                 let frames: PublishFrames
                 if let prebuilt, prebuilt.seq == record.seq, prebuilt.dictionary === record.dictionary {
                     frames = prebuilt.frames
@@ -287,15 +295,17 @@ final class TopicRegistry: Sendable {
                     frames = build(record.seq, record.dictionary)
                     state.framesBuiltUnderLockTotal &+= 1
                 }
-                let stamp = targets.isEmpty ? 0 : acquired
-                for shard in targets {
+                let stamp = targetCount == 0 ? 0 : acquired
+                for shard in 0..<shardCount where record.subscribers[shard] > 0 {
                     let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
                                                             frame: Unmanaged.passRetained(frames.plain),
                                                             compressed: frames.compressed.map { Unmanaged.passRetained($0) },
                                                             publishedAtMicroseconds: stamp,
                                                             zstd: frames.zstd.map { Unmanaged.passRetained($0) },
                                                             zstdDictionary: frames.zstdDictionary.map { Unmanaged.passRetained($0) }))
-                    if wasEmpty { wake.append(shard) }
+                    if wasEmpty {
+                        if let wakes { wakes.request(shard) } else { wake.append(shard) }
+                    }
                 }
                 if historySize > 0 { keep(frames, seq: record.seq, topic: topic, in: &record, state: &state, now: time) }
             }
