@@ -17,9 +17,9 @@ struct AdminRouter {
     /// own connections); nil on a single node.
     var cluster: ClusterPublisher?
     var clusterStatus: ClusterStatus?
-    /// This admin thread's deferred shard wake-ups, flushed once the
-    /// requests answered together are done (`respond(all:)`); nil wakes a
-    /// shard at each publish (unit tests).
+    /// This admin thread's deferred shard wake-ups, flushed by the admin
+    /// server after each batch of completions it handled (every burst
+    /// they carried answered); nil wakes a shard at each publish (unit tests).
     var wakes: ShardWakes?
 
     init(token: String?, stats: StatsReport, publisher: Publisher, control: ShardControl? = nil,
@@ -332,7 +332,6 @@ struct AdminRouter {
     /// pipelines is not held to one Redis round trip per message. Requests
     /// run in order: a run is sent before any other request is answered.
     func respond(all requests: [AdminRequest]) -> [Response] {
-        defer { wakes?.flush() }
         guard let cluster, requests.count > 1 else { return requests.map { respond($0) } }
         var responses: [Response] = []
         responses.reserveCapacity(requests.count)
@@ -378,7 +377,9 @@ struct AdminRouter {
 
     /// `{"topic":"T","seq":N,"epoch":"E"}`: one publish's result.
     static func appendResult(topic: String, seq: UInt64, epoch: String, to body: inout [UInt8]) {
-        body.reserveCapacity(body.count + topic.utf8.count + epoch.utf8.count + 48)
+        // No reserveCapacity: a batch's results are appended one after
+        // another into one body, and Array reserves exactly what is asked,
+        // so reserving per result would copy the body at every line.
         body.append(contentsOf: #"{"topic":"#.utf8)
         JSONString.append(topic.utf8, to: &body)
         body.append(contentsOf: #","seq":"#.utf8)

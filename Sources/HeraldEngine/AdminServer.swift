@@ -92,6 +92,10 @@ final class AdminServer: @unchecked Sendable {
                 let count = ring.reap(into: batch)
                 if count == 0 { break }
                 for position in 0..<count { handle(batch[position]) }
+                // One wake per shard for every publish these completions
+                // carried (several connections' bursts), before their
+                // answers are submitted.
+                router.wakes?.flush()
             }
             closeIdleConnections()
             // The admin thread wakes at least once a second: it also frees
@@ -296,9 +300,8 @@ final class AdminServer: @unchecked Sendable {
 
     /// Queues a response; `close` ends the connection once it is sent.
     private func respond(_ connection: AdminConnection, _ response: AdminRouter.Response, close: Bool, omitBody: Bool) {
-        connection.output += HTTPResponse.make(status: response.status, contentType: response.contentType,
-                                               body: response.body, headers: response.headers, close: close,
-                                               omitBody: omitBody)
+        HTTPResponse.append(status: response.status, contentType: response.contentType, body: response.body,
+                            headers: response.headers, close: close, omitBody: omitBody, to: &connection.output)
         if close { connection.closeAfterSend = true }
     }
 

@@ -14,8 +14,30 @@ public enum HTTPResponse {
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + body.count)
-        appendLine("HTTP/1.1 \(status.code) \(status.reason)", to: &out)
-        appendField("Content-Length", String(body.count), to: &out)
+        append(status: status, contentType: contentType, body: body, headers: headers, close: close,
+               omitBody: omitBody, to: &out)
+        return out
+    }
+
+    /// `make`, written at the end of `out` (an admin connection's output:
+    /// a pipelined burst's answers are written in place, not built and copied).
+    public static func append(
+        status: HTTPStatus, contentType: String = "text/plain; charset=utf-8", body: [UInt8],
+        headers: [(String, String)] = [], close: Bool, omitBody: Bool = false, to out: inout [UInt8]
+    ) {
+        // No reserveCapacity here: `out` may collect a burst's answers, and
+        // reserving for each would grow it one answer at a time (Array
+        // reserves exactly what is asked); appends grow it geometrically.
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(status.code, to: &out)
+        out.append(ASCII.space)
+        appendSanitized(status.reason, to: &out)
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
+        out.append(contentsOf: "Content-Length: ".utf8)
+        appendDecimal(body.count, to: &out)
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
         appendField("Content-Type", contentType, to: &out)
         for (name, value) in headers {
             appendField(name, value, to: &out)
@@ -24,7 +46,18 @@ public enum HTTPResponse {
         out.append(ASCII.cr)
         out.append(ASCII.lf)
         if !omitBody { out.append(contentsOf: body) }
-        return out
+    }
+
+    /// A non-negative integer in decimal, without a String.
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        precondition(value >= 0, "status codes and lengths are not negative")
+        var divisor = 1
+        // Safe: stops before overflow (value / divisor ≥ 10 implies divisor × 10 ≤ value).
+        while value / divisor >= 10 { divisor &*= 10 }
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / divisor % 10))
+            divisor /= 10
+        }
     }
 
     /// An interim (1xx) response: status line and an empty field section.
@@ -53,10 +86,12 @@ public enum HTTPResponse {
 
     private static func appendSanitized(_ s: String, to out: inout [UInt8]) {
         // Common case (every header herald writes): nothing to drop, one copy.
-        if !s.utf8.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf }) {
-            out.append(contentsOf: s.utf8)
-            return
+        let copied = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard !bytes.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf }) else { return false }
+            out.append(contentsOf: bytes)
+            return true
         }
+        if copied == true { return }
         for byte in s.utf8 where byte != ASCII.cr && byte != ASCII.lf {
             out.append(byte)
         }

@@ -20,8 +20,31 @@ public enum JSONString {
         out.append(JSONLexer.quote)
     }
 
+    /// `append` for a String's bytes, which are valid UTF-8 by construction:
+    /// no validation, and one copy when nothing needs escaping (topic
+    /// names and epochs: every publish's envelope and result).
+    public static func append(_ s: String.UTF8View, to out: inout [UInt8]) {
+        let done = s.withContiguousStorageIfAvailable { bytes -> Bool in
+            out.append(JSONLexer.quote)
+            if bytes.contains(where: { $0 == JSONLexer.quote || $0 == JSONLexer.backslash
+                                       || $0 < JSONLexer.firstNonControl }) {
+                appendEscaped(bytes, to: &out)
+            } else {
+                out.append(contentsOf: bytes)
+            }
+            out.append(JSONLexer.quote)
+            return true
+        }
+        if done == nil {
+            out.append(JSONLexer.quote)
+            appendEscaped(s, to: &out)
+            out.append(JSONLexer.quote)
+        }
+    }
+
     static func appendEscaped(_ s: some Collection<UInt8>, to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + s.count)
+        // No reserveCapacity: `out` may be a long body written piece by
+        // piece, and an exact reservation per piece would copy it each time.
         for byte in s {
             if byte == JSONLexer.quote || byte == JSONLexer.backslash {
                 out.append(JSONLexer.backslash)

@@ -181,6 +181,23 @@ public enum PublicRequestRouting {
         return upgrade
     }
 
+    /// Topic lists up to this long are de-duplicated by search, longer
+    /// ones through a set (`topicsPerConnectionMax` may be large).
+    static let linearDeduplicationMax = 16
+
+    /// Calls `body` with each non-empty element of a comma-separated list,
+    /// without an array of them; false as soon as `body` is.
+    static func forEachElement(of list: String, _ body: (Substring) -> Bool) -> Bool {
+        var rest = Substring(list)
+        while !rest.isEmpty {
+            let end = rest.utf8.firstIndex(of: ASCII.comma) ?? rest.endIndex
+            let part = rest[..<end]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            if !part.isEmpty && !body(part) { return false }
+        }
+        return true
+    }
+
     private static func routeUpgrade(_ head: HTTPRequestHead, route: PublicRoute, accept: String,
                                      deflate: DeflateOffer?, policy: PublicRoutingPolicy,
                                      nowSeconds: Int64) -> PublicRequestDecision {
@@ -196,23 +213,33 @@ public enum PublicRequestRouting {
         // topics is a 400 before the upgrade, not a surprise after.
         guard let query = QueryString.parse(head.query) else { return .refuse(.badRequest, .badRequest) }
         var topics: [String] = []
-        var seen = Set<String>()
+        // Names already taken, for lists past a few (a short list is
+        // searched: no hashing and no set for the one topic most
+        // connections name).
+        var seen: Set<String>?
         for (name, value) in query where name == "topics" {
-            for part in value.split(separator: ",", omittingEmptySubsequences: true) {
+            let valid = forEachElement(of: value) { part in
                 let topic = String(part)
-                guard TopicName.isValid(topic) else { return .refuse(.badRequest, .badRequest) }
+                guard TopicName.isValid(topic) else { return false }
                 // A name given twice is one subscription, and counts once.
-                if seen.insert(topic).inserted { topics.append(topic) }
-                guard topics.count <= policy.topicsPerConnectionMax else { return .refuse(.badRequest, .badRequest) }
+                if topics.count < Self.linearDeduplicationMax {
+                    if !topics.contains(topic) { topics.append(topic) }
+                } else {
+                    if seen == nil { seen = Set(topics) }
+                    if seen!.insert(topic).inserted { topics.append(topic) }
+                }
+                return topics.count <= policy.topicsPerConnectionMax
             }
+            guard valid else { return .refuse(.badRequest, .badRequest) }
         }
         var held: [UInt32] = []
         for (name, value) in query where name == "zstd_dicts" {
-            for part in value.split(separator: ",", omittingEmptySubsequences: true) {
-                guard let id = UInt32(part), id > 0 else { return .refuse(.badRequest, .badRequest) }
+            let valid = forEachElement(of: value) { part in
+                guard let id = UInt32(part), id > 0 else { return false }
                 held.append(id)
-                guard held.count <= ZstdEnvelope.heldDictionariesMax else { return .refuse(.badRequest, .badRequest) }
+                return held.count <= ZstdEnvelope.heldDictionariesMax
             }
+            guard valid else { return .refuse(.badRequest, .badRequest) }
         }
         var token: ConnectionToken?
         if let secret = policy.jwtSecret {

@@ -16,19 +16,27 @@ public struct PublishRequest: Sendable, Equatable {
     }
 
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<PublishRequest, Failure> {
-        guard let members = JSONValidator.topLevelMembers(bytes), let object = JSONValue.parse(bytes) else {
+        // One validating pass over the object gives each member's value
+        // range; only the topic member is parsed into a value. (The data,
+        // often most of the bytes, is validated once and forwarded as it
+        // is: a batch line is not parsed into a tree.) Duplicate names: the
+        // last one counts, as `JSONValue`'s subscript reads them.
+        guard let members = JSONValidator.topLevelMembers(bytes) else {
             return .failure(.init("must be a JSON object {\"topic\"|\"topics\", \"data\"}"))
         }
         guard let dataRange = members.last(where: { $0.name == "data" })?.valueRange else {
             return .failure(.init("missing \"data\""))
         }
+        func member(_ name: String) -> JSONValue? {
+            members.last(where: { $0.name == name }).flatMap { JSONValue.parse(UnsafeRawBufferPointer(rebasing: bytes[$0.valueRange])) }
+        }
         var topics: [String] = []
         let single: Bool
-        if let value = object["topic"] {
+        if let value = member("topic") {
             guard let name = value.stringValue else { return .failure(.init("\"topic\" must be a string")) }
             topics = [name]
             single = true
-        } else if let list = object["topics"] {
+        } else if let list = member("topics") {
             guard let array = list.arrayValue, !array.isEmpty else {
                 return .failure(.init("\"topics\" must be a non-empty array of strings"))
             }

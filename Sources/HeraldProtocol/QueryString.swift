@@ -8,7 +8,14 @@ public enum QueryString {
     /// answer 400 rather than guess.
     public static func parse(_ query: String) -> [(name: String, value: String)]? {
         var pairs: [(name: String, value: String)] = []
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+        var rest = Substring(query)
+        // Pairs between `&`, empty ones skipped (no array of the pieces:
+        // this runs for every upgrade and every publish).
+        while !rest.isEmpty {
+            let end = rest.utf8.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
+            let pair = rest[..<end]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            if pair.isEmpty { continue }
             let name: Substring
             let value: Substring
             if let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {

@@ -18,6 +18,19 @@ import Testing
                 == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\nX-A: 1\r\nX-B: 2\r\nConnection: keep-alive\r\n\r\n{}")
     }
 
+    /// A burst's answers are written one after another into one buffer,
+    /// each exactly what `make` gives.
+    @Test func appendWritesAfterWhatIsThere() {
+        var out: [UInt8] = []
+        let bodies = [bytes("{}"), [UInt8](repeating: 0x61, count: 12_345), []]
+        for body in bodies { HTTPResponse.append(status: .ok, body: body, close: false, to: &out) }
+        let expected = bodies.flatMap { HTTPResponse.make(status: .ok, body: $0, close: false) }
+        #expect(out == expected)
+        #expect(String(decoding: out, as: UTF8.self).contains("Content-Length: 12345\r\n"))
+        #expect(String(decoding: HTTPResponse.make(status: .notFound, body: [], close: true), as: UTF8.self)
+            .hasPrefix("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"))
+    }
+
     @Test func headerInjectionIsStripped() {
         let response = HTTPResponse.make(status: .ok, body: [], headers: [("X", "a\r\nSet-Cookie: b")], close: true)
         let text = String(decoding: response, as: UTF8.self)

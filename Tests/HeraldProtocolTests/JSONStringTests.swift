@@ -30,6 +30,18 @@ import Testing
         #expect(out.withUnsafeBytes { JSONValidator.isValid($0) })
     }
 
+    /// A String's bytes (the fast path: no validation, one copy when
+    /// nothing needs escaping) come out as the generic path writes them.
+    @Test func stringsMatchTheByteCollectionPath() {
+        for text in ["topic-1", "", "a\"b\\c", "\n\t\u{0}\u{1F}x", "é/😀\u{7F}", String(repeating: "long-", count: 40)] {
+            var fromString: [UInt8] = [0x2C]
+            JSONString.append(text.utf8, to: &fromString)
+            var fromBytes: [UInt8] = [0x2C]
+            JSONString.append(Array(text.utf8), to: &fromBytes)
+            #expect(fromString == fromBytes, "\(text)")
+        }
+    }
+
     @Test func everyByteStringRoundTrips() {
         var random = SplitMix64(seed: 77)
         for _ in 0..<500 {

@@ -41,6 +41,18 @@ import Testing
         #expect(upgrade.topics == ["a", "b"])
     }
 
+    /// Past `linearDeduplicationMax` names the list is de-duplicated
+    /// through a set: the same answer, order kept, each name once.
+    @Test func longTopicListsDeduplicateThroughASet() throws {
+        let policy = PublicRoutingPolicy(enableEcho: false, topicsPerConnectionMax: 40, jwtSecret: nil)
+        let names = (0..<30).map { "t\($0)" }
+        let query = (names + names.reversed() + ["t3", "t29"]).joined(separator: ",")
+        let upgrade = try #require(Self.upgrade(Self.decide(Self.head("/ws?topics=\(query)&topics=t0,x"), policy: policy)))
+        #expect(upgrade.topics == names + ["x"])
+        let tooMany = (0..<41).map { "u\($0)" }.joined(separator: ",")
+        #expect(Self.decide(Self.head("/ws?topics=\(tooMany)"), policy: policy) == .refuse(.badRequest, .badRequest))
+    }
+
     @Test func tooManyDistinctTopicsIs400() {
         #expect(Self.decide(Self.head("/ws?topics=a,b,c,d,e")) == .refuse(.badRequest, .badRequest))
         #expect(Self.upgrade(Self.decide(Self.head("/ws?topics=a,b,c,d"))) != nil)
