@@ -2,7 +2,10 @@ import HeraldCore
 import HeraldProtocol
 
 /// Maps one admin request to its response (CONTRACT "Admin listener").
-struct AdminRouter {
+/// One per admin thread, used by that thread only. A class: as a struct
+/// of eight references it was copied — every reference retained and
+/// released — into the closures of each request it answered.
+final class AdminRouter {
     let token: String?
     let stats: StatsReport
     let publisher: Publisher
@@ -295,15 +298,14 @@ struct AdminRouter {
     private func rawPayload(topic: String, _ request: AdminRequest) -> Result<Publisher.Payload, Refusal> {
         guard TopicName.isValid(topic) else { return .failure(Refusal(response: Self.error(.badRequest, "bad topic name"))) }
         guard !request.body.isEmpty else { return .failure(Refusal(response: Self.error(.badRequest, "missing body"))) }
-        let mediaType = Self.mediaType(request.head.header("Content-Type") ?? "text/plain")
-        switch mediaType {
-        case "application/json":
+        // Absent, repeated or any other type: UTF-8 text.
+        if request.head.hasMediaType("application/json") {
             let valid = request.body.withUnsafeBytes { JSONValidator.isValid($0) }
             guard valid else { return .failure(Refusal(response: Self.error(.badRequest, "body is not valid JSON"))) }
             return .success(.json(request.body))
-        case "application/octet-stream":
+        } else if request.head.hasMediaType("application/octet-stream") {
             return .success(.binary(request.body))
-        default:
+        } else {
             let valid = request.body.withUnsafeBytes { UTF8Validator.isValid($0) }
             guard valid else {
                 return .failure(Refusal(response: Self.error(
@@ -361,18 +363,6 @@ struct AdminRouter {
               let topic = query.first(where: { $0.name == "topic" })?.value,
               case .success(let payload) = rawPayload(topic: topic, request) else { return nil }
         return (topic, payload)
-    }
-
-    /// The media type of a Content-Type value, lower-cased, parameters and
-    /// spaces cut ("Application/JSON; charset=utf-8" → "application/json",
-    /// RFC 9110 §8.3.1), without splitting the string.
-    static func mediaType(_ value: String) -> String {
-        let end = value.utf8.firstIndex(of: UInt8(ascii: ";")) ?? value.endIndex
-        var type = value[..<end]
-        while type.first == " " || type.first == "\t" { type = type.dropFirst() }
-        while type.last == " " || type.last == "\t" { type = type.dropLast() }
-        // Lower-casing allocates only when there is an upper-case letter.
-        return type.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? type.lowercased() : String(type)
     }
 
     /// `{"topic":"T","seq":N,"epoch":"E"}`: one publish's result.

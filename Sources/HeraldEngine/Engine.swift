@@ -133,16 +133,15 @@ public final class Engine {
         let dictionaries = Publisher.DictionarySettings(bytes: config.zstdDictionaryBytes,
                                                         topicsMax: config.zstdDictionariesMax,
                                                         trainAfter: config.zstdTrainAfter)
-        let router = AdminRouter(token: config.adminToken, stats: report,
-                                 publisher: Publisher(registry: registry, compression: Publisher.Compression(config),
-                                                      dictionaries: dictionaries),
-                                 control: control,
-                                 idempotency: IdempotencyCache(
-                                    windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
-                                    keysMax: config.idempotencyKeysMax, counters: cacheCounters),
-                                 publishBytesMax: config.publishBytesMax)
+        let publisher = Publisher(registry: registry, compression: Publisher.Compression(config),
+                                  dictionaries: dictionaries)
+        let idempotency = IdempotencyCache(windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
+                                           keysMax: config.idempotencyKeysMax, counters: cacheCounters)
         for (counters, listener) in zip(serverCounters, adminListeners) {
-            var threadRouter = router
+            // A router per thread, sharing the publisher and the cache.
+            let threadRouter = AdminRouter(token: config.adminToken, stats: report, publisher: publisher,
+                                           control: control, idempotency: idempotency,
+                                           publishBytesMax: config.publishBytesMax)
             threadRouter.wakes = ShardWakes(descriptors: registry.wakeDescriptors)
             if let clusterStatus {
                 // Each admin thread publishes on its own Redis connections.

@@ -141,6 +141,31 @@ public struct HTTPRequestHead: Sendable {
         return result
     }
 
+    /// Whether the request's one `field` (Content-Type) names the media
+    /// type `type` (lower-case): compared case-insensitively without its
+    /// parameters and OWS ("Application/JSON; charset=utf-8" is
+    /// "application/json", RFC 9110 §8.3.1). False when the field is absent
+    /// or repeated (a repeated Content-Type names no one type). Compares
+    /// bytes: this runs for every publish.
+    public func hasMediaType(_ type: String, field: String = "Content-Type") -> Bool {
+        var matches = 0
+        var found = false
+        var type = type
+        type.withUTF8 { type in
+            forEachValue(of: field) { value in
+                matches += 1
+                var end = 0
+                while end < value.count && value[end] != UInt8(ascii: ";") { end += 1 }
+                var low = 0
+                while low < end && ASCII.isWhitespace(value[low]) { low += 1 }
+                while end > low && ASCII.isWhitespace(value[end - 1]) { end -= 1 }
+                found = ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: value[low..<end]), type)
+                return true
+            }
+        }
+        return found && matches == 1
+    }
+
     /// Whether any field `name` lists `token` among its comma-separated
     /// elements (RFC 9110 §5.6.1), compared case-insensitively. This is how
     /// `Connection: keep-alive, Upgrade` is read (RFC 6455 §4.2.1 items 3-4).

@@ -128,4 +128,21 @@ import Testing
         let head = try #require(parsedHead("GET / HTTP/1.1\r\nX-Name: caf\u{E9}\r\n\r\n"))
         #expect(head.header("x-name") == "café")
     }
+
+    /// Content-Type is read from the field's bytes: case, parameters and
+    /// OWS do not matter; an absent or repeated field names no type.
+    @Test func mediaTypeComparesWithoutParametersOrCase() {
+        func head(_ values: [String]) -> HTTPRequestHead {
+            HTTPRequestHead(method: "POST", target: "/", versionMinor: 1,
+                            headers: [(name: "Host", value: "h")] + values.map { (name: "content-TYPE", value: $0) })
+        }
+        #expect(head(["application/json"]).hasMediaType("application/json"))
+        #expect(head(["Application/JSON; charset=utf-8"]).hasMediaType("application/json"))
+        #expect(head([" application/json ;x=1"]).hasMediaType("application/json"))
+        #expect(!head(["application/jsonx"]).hasMediaType("application/json"))
+        #expect(!head(["application/json", "application/json"]).hasMediaType("application/json"))
+        #expect(!head([]).hasMediaType("application/json"))
+        #expect(!head([";application/json"]).hasMediaType("application/json"))
+        #expect(head(["APPLICATION/OCTET-STREAM"]).hasMediaType("application/octet-stream"))
+    }
 }

@@ -191,6 +191,9 @@ final class TopicRegistry: Sendable {
     /// Names this process's seq sequences: start time and randomness, so a
     /// restarted node never reuses an epoch.
     let processToken: String
+    /// `processToken` and the dot, joined once (every publish's result
+    /// names its epoch).
+    let epochPrefix: String
     /// Monotonic milliseconds (injected so tests can move time).
     let now: @Sendable () -> UInt64
     /// Records looked at per collection sweep: bounds the lock hold time.
@@ -219,6 +222,7 @@ final class TopicRegistry: Sendable {
         self.now = now
         var random = SystemRandomNumberGenerator()
         processToken = String(UInt64(SystemClock.wallSeconds()), radix: 36) + String(random.next() & 0xFFFFFF, radix: 36)
+        epochPrefix = processToken + "."
         self.deliveryBacklogBytesMax = deliveryBacklogBytesMax
         queues = wakeDescriptors.map { _ in DeliveryQueue() }
     }
@@ -446,7 +450,7 @@ final class TopicRegistry: Sendable {
     }
 
     /// The epoch string of record `id`: process token and record id.
-    func epoch(_ id: UInt32) -> String { processToken + "." + String(id, radix: 36) }
+    func epoch(_ id: UInt32) -> String { epochPrefix + String(id, radix: 36) }
 
     /// A record's epoch: Redis's on a followed topic, else the process's own.
     func epoch(_ record: Record) -> String { record.clusterEpoch ?? epoch(record.id) }
