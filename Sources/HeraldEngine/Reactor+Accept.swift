@@ -5,11 +5,11 @@ import HeraldIO
 /// accepted socket lands in the ring's file table at that slot's index
 /// (slot index == file index), never in the process fd table.
 extension Reactor {
-    /// Keeps up to `acceptsInFlightMax` accepts armed while slots are free.
-    /// A full ring arms none: its share of the listener's backlog is taken
-    /// by the shard's other rings, or waits until a slot frees.
+    /// Keeps up to `acceptsInFlightMax` accepts armed while slots are free
+    /// and the shard wants this ring to accept. A full ring arms none: the
+    /// shard then chooses another, or the backlog waits until a slot frees.
     func replenishAccepts() {
-        guard accepting, nowMilliseconds >= acceptBackoffUntilMilliseconds else { return }
+        guard accepting, acceptsWanted, nowMilliseconds >= acceptBackoffUntilMilliseconds else { return }
         while acceptsInFlight < ReactorSettings.acceptsInFlightMax {
             guard let handle = slab.allocate() else {
                 if acceptsInFlight == 0 { counters.add(.acceptPausedFull) }

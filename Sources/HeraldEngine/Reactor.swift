@@ -54,6 +54,12 @@ final class Reactor {
     /// Accepts stay unarmed until then after an unexpected accept error.
     var acceptBackoffUntilMilliseconds: UInt64 = 0
     var accepting = true
+    /// Whether the shard wants this ring to arm accepts now (`Shard`
+    /// arms them on one ring at a time: see `Shard.chooseAcceptingRing`).
+    var acceptsWanted = true
+    /// Room for another connection in this ring's file table (its armed
+    /// accepts hold theirs already).
+    var hasFreeSlot: Bool { !slab.isFull }
     var shuttingDown = false
     /// WebSocket connections open on this ring (a gauge for stats).
     var openConnections = 0
