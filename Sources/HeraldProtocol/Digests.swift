@@ -6,16 +6,11 @@ import CCrypto
 public enum SHA1 {
     public static let digestBytes = 20
 
-    /// The 20-byte digest of `bytes`.
-    /// A context on the stack, not the one-shot `SHA1()` (see CCrypto's shim.h).
+    /// The 20-byte digest of `bytes`: a context on the stack, not the
+    /// one-shot `SHA1()` (see CCrypto's shim.h).
     public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        oneShot(bytes, digestBytes) { input, count, output in
-            var context = SHA_CTX()
-            SHA1_Init(&context)
-            SHA1_Update(&context, input, count)
-            SHA1_Final(output, &context)
-            return output
-        }
+        digest(bytes, digestBytes, SHA_CTX(), initialize: { SHA1_Init(&$0) }, update: { SHA1_Update(&$0, $1, $2) },
+               finish: { SHA1_Final($0, &$1) })
     }
 }
 
@@ -23,16 +18,10 @@ public enum SHA1 {
 public enum SHA256 {
     public static let digestBytes = 32
 
-    /// The 32-byte digest of `bytes`.
-    /// A context on the stack, like `SHA1.hash`.
+    /// The 32-byte digest of `bytes`, like `SHA1.hash`.
     public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        oneShot(bytes, digestBytes) { input, count, output in
-            var context = SHA256_CTX()
-            SHA256_Init(&context)
-            SHA256_Update(&context, input, count)
-            SHA256_Final(output, &context)
-            return output
-        }
+        digest(bytes, digestBytes, SHA256_CTX(), initialize: { SHA256_Init(&$0) },
+               update: { SHA256_Update(&$0, $1, $2) }, finish: { SHA256_Final($0, &$1) })
     }
 }
 
@@ -79,16 +68,17 @@ public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     return a.withUnsafeBytes { a in b.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 } }
 }
 
-/// libcrypto's one-shot digest `function(input, length, output)` of `bytes`.
-private func oneShot(_ bytes: some Collection<UInt8>, _ digestBytes: Int,
-                     _ function: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UInt8>?) -> UnsafeMutablePointer<UInt8>?)
-    -> [UInt8] {
+/// The digest of `bytes` through one of libcrypto's low-level contexts
+/// (`SHA_CTX`, `SHA256_CTX`), kept on the stack.
+private func digest<Context>(_ bytes: some Collection<UInt8>, _ digestBytes: Int, _ initial: Context,
+                             initialize: (inout Context) -> Int32,
+                             update: (inout Context, UnsafeRawPointer?, Int) -> Int32,
+                             finish: (UnsafeMutablePointer<UInt8>?, inout Context) -> Int32) -> [UInt8] {
+    var context = initial
     var digest = [UInt8](repeating: 0, count: digestBytes)
-    withContiguous(bytes) { input in
-        digest.withUnsafeMutableBufferPointer { output in
-            _ = function(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, output.baseAddress)
-        }
-    }
+    _ = initialize(&context)
+    withContiguous(bytes) { input in _ = update(&context, input.baseAddress, input.count) }
+    digest.withUnsafeMutableBufferPointer { output in _ = finish(output.baseAddress, &context) }
     return digest
 }
 
