@@ -34,8 +34,8 @@ public enum HMACSHA256 {
     /// H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ message)). Written out because OpenSSL
     /// 3.0's one-shot `HMAC()` fetches the digest and MAC from the provider
     /// and allocates contexts on every call: 2.4 µs for a token here, against
-    /// a few hundred ns for the four or five blocks hashed below — and every
-    /// connection with a token pays it. RFC 4231's vectors pin it
+    /// ~0.6 µs for the same steps as below (C loops of 10^6 calls) — and
+    /// every connection with a token pays it. RFC 4231's vectors pin it
     /// (ConnectionTokenTests).
     public static func authenticate(_ message: some Collection<UInt8>, key: some Collection<UInt8>) -> [UInt8] {
         // RFC 2104 §2: a key longer than B is hashed first; then zero-padded to B.
