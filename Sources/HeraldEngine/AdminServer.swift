@@ -38,6 +38,10 @@ final class AdminServer: @unchecked Sendable {
     /// From a request's first byte to the end of its body: a 1 MiB publish
     /// at 35 KB/s still fits, a body that trickles forever does not.
     static let requestTimeoutMilliseconds: UInt64 = 30_000
+    /// How often deadlines and idle topics are looked at: far below every
+    /// deadline above (seconds) and `--topic-idle-seconds`.
+    static let maintenanceIntervalMilliseconds: UInt64 = 100
+    private var lastMaintenanceMilliseconds: UInt64 = 0
     /// Counters of the admin listener (written by the admin thread only).
     let counters: ShardCounters
 
@@ -97,10 +101,18 @@ final class AdminServer: @unchecked Sendable {
                 // answers are submitted.
                 router.wakes?.flush()
             }
-            closeIdleConnections()
-            // The admin thread wakes at least once a second: it also frees
-            // idle topics (a bounded batch per pass).
-            router.publisher.registry.collectIdle()
+            // The admin thread wakes at least once a second: it also checks
+            // its connections' deadlines and frees idle topics (a bounded
+            // batch per pass) — every `maintenanceIntervalMilliseconds`, not
+            // at every wake: under load it wakes tens of thousands of times
+            // a second, and each pass walked every connection and took the
+            // registry's lock.
+            let now = Clock.monotonicMilliseconds()
+            if now &- lastMaintenanceMilliseconds >= AdminServer.maintenanceIntervalMilliseconds {
+                lastMaintenanceMilliseconds = now
+                closeIdleConnections()
+                router.publisher.registry.collectIdle()
+            }
         }
         for connection in connections.values { Socket.close(connection.descriptor) }
         connections.removeAll()
