@@ -84,8 +84,9 @@ public enum HTTPRequestHeadParser {
                                fieldRanges: fieldRanges)
     }
 
+    /// RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
     static func parseRequestLine(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> (String, String, Int)? {
-        // Exactly two spaces: method SP request-target SP HTTP-version.
+        // Exactly two spaces, found without an array of the parts.
         var spaces = (line.upperBound, line.upperBound)
         var count = 0
         for index in line where bytes[index] == ASCII.space {
