@@ -51,12 +51,22 @@ extension Reactor {
         }
         freeAssembly(index)
         dropPartialControl(index)
-        // Cancel first (the multishot receive would otherwise hold the
-        // socket open), then close the table entry. SQEs of one submission
-        // are issued in order, so no link is needed — and a link would turn
-        // the close into ECANCELED whenever there is nothing to cancel.
-        slot.pointee.pendingOperations += 2
-        ring.prepareCancelFixedFile(index, userData: userData(.cancel, index))
+        // Cancel first (the multishot receive, a send waiting for room or a
+        // writable poll would otherwise hold the socket open), then close the
+        // table entry. SQEs of one submission are issued in order, so no link
+        // is needed — and a link would turn the close into ECANCELED whenever
+        // there is nothing to cancel. Each operation is cancelled by its
+        // user_data, which the kernel finds through its cancel hash; a cancel
+        // by file (`IORING_ASYNC_CANCEL_FD`) walks every armed request of the
+        // ring instead — with 15,000 connections on a ring and 1,800 closes a
+        // second, that walk (`io_cancel_req_match`) was 80 % of herald's CPU.
+        var cancels: UInt16 = 0
+        for (flag, kind) in [(ConnectionFlags.receiveArmed, OperationKind.receive), (.sendInFlight, .send),
+                             (.writableWait, .writable)] where slot.pointee.flags.contains(flag) {
+            ring.prepareCancel(target: userData(kind, index), userData: userData(.cancel, index))
+            cancels += 1
+        }
+        slot.pointee.pendingOperations += cancels + 1
         ring.prepareCloseDirect(fileIndex: index, userData: userData(.close, index))
     }
 
