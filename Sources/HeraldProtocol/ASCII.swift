@@ -59,6 +59,21 @@ enum ASCII {
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
 
     /// `s` without leading and trailing OWS.
+    /// Calls `body` with each non-empty element of a list separated by
+    /// `separator` (topic lists, query pairs), without an array of them;
+    /// false as soon as `body` is.
+    static func forEachElement(of list: Substring, separatedBy separator: UInt8,
+                               _ body: (Substring) -> Bool) -> Bool {
+        var rest = list
+        while !rest.isEmpty {
+            let end = rest.utf8.firstIndex(of: separator) ?? rest.endIndex
+            let part = rest[..<end]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            if !part.isEmpty && !body(part) { return false }
+        }
+        return true
+    }
+
     static func trimmed(_ s: Substring) -> Substring {
         var start = s.utf8.startIndex
         var end = s.utf8.endIndex

@@ -66,6 +66,15 @@ public struct HTTPRequestHead: Sendable {
         fieldBytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
     }
 
+    /// `bytes[range]` without leading and trailing OWS (RFC 9110 §5.6.3).
+    private static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+        var low = range.lowerBound
+        var high = range.upperBound
+        while low < high && ASCII.isWhitespace(bytes[low]) { low += 1 }
+        while high > low && ASCII.isWhitespace(bytes[high - 1]) { high -= 1 }
+        return UnsafeBufferPointer(rebasing: bytes[low..<high])
+    }
+
     /// Calls `body` with the value bytes of every field named `name`
     /// (case-insensitive, RFC 9110 §5.1), in order, until it returns false.
     private func forEachValue(of name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) {
@@ -156,10 +165,7 @@ public struct HTTPRequestHead: Sendable {
                 matches += 1
                 var end = 0
                 while end < value.count && value[end] != UInt8(ascii: ";") { end += 1 }
-                var low = 0
-                while low < end && ASCII.isWhitespace(value[low]) { low += 1 }
-                while end > low && ASCII.isWhitespace(value[end - 1]) { end -= 1 }
-                found = ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: value[low..<end]), type)
+                found = ASCII.equalsIgnoringCase(Self.trimmed(value, 0..<end), type)
                 return true
             }
         }
@@ -180,13 +186,8 @@ public struct HTTPRequestHead: Sendable {
                 while start < value.count && !found {
                     var end = start
                     while end < value.count && value[end] != ASCII.comma { end += 1 }
-                    var low = start
-                    var high = end
-                    while low < high && ASCII.isWhitespace(value[low]) { low += 1 }
-                    while high > low && ASCII.isWhitespace(value[high - 1]) { high -= 1 }
-                    if high > low && ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: value[low..<high]), token) {
-                        found = true
-                    }
+                    let element = Self.trimmed(value, start..<end)
+                    if !element.isEmpty && ASCII.equalsIgnoringCase(element, token) { found = true }
                     start = end + 1
                 }
                 return !found

@@ -29,13 +29,13 @@ public enum HTTPResponse {
         // reserving for each would grow it one answer at a time (Array
         // reserves exactly what is asked); appends grow it geometrically.
         out.append(contentsOf: "HTTP/1.1 ".utf8)
-        appendDecimal(status.code, to: &out)
+        JSONNumber.append(UInt64(status.code), to: &out)
         out.append(ASCII.space)
         appendSanitized(status.reason, to: &out)
         out.append(ASCII.cr)
         out.append(ASCII.lf)
         out.append(contentsOf: "Content-Length: ".utf8)
-        appendDecimal(body.count, to: &out)
+        JSONNumber.append(UInt64(body.count), to: &out)
         out.append(ASCII.cr)
         out.append(ASCII.lf)
         appendField("Content-Type", contentType, to: &out)
@@ -48,17 +48,6 @@ public enum HTTPResponse {
         if !omitBody { out.append(contentsOf: body) }
     }
 
-    /// A non-negative integer in decimal, without a String.
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        precondition(value >= 0, "status codes and lengths are not negative")
-        var divisor = 1
-        // Safe: stops before overflow (value / divisor ≥ 10 implies divisor × 10 ≤ value).
-        while value / divisor >= 10 { divisor &*= 10 }
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / divisor % 10))
-            divisor /= 10
-        }
-    }
 
     /// An interim (1xx) response: status line and an empty field section.
     public static func interim(_ status: HTTPStatus) -> [UInt8] {

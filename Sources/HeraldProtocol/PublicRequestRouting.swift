@@ -185,19 +185,6 @@ public enum PublicRequestRouting {
     /// ones through a set (`topicsPerConnectionMax` may be large).
     static let linearDeduplicationMax = 16
 
-    /// Calls `body` with each non-empty element of a comma-separated list,
-    /// without an array of them; false as soon as `body` is.
-    static func forEachElement(of list: String, _ body: (Substring) -> Bool) -> Bool {
-        var rest = Substring(list)
-        while !rest.isEmpty {
-            let end = rest.utf8.firstIndex(of: ASCII.comma) ?? rest.endIndex
-            let part = rest[..<end]
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
-            if !part.isEmpty && !body(part) { return false }
-        }
-        return true
-    }
-
     private static func routeUpgrade(_ head: HTTPRequestHead, route: PublicRoute, accept: String,
                                      deflate: DeflateOffer?, policy: PublicRoutingPolicy,
                                      nowSeconds: Int64) -> PublicRequestDecision {
@@ -218,7 +205,7 @@ public enum PublicRequestRouting {
         // connections name).
         var seen: Set<String>?
         for (name, value) in query where name == "topics" {
-            let valid = forEachElement(of: value) { part in
+            let valid = ASCII.forEachElement(of: Substring(value), separatedBy: ASCII.comma) { part in
                 let topic = String(part)
                 guard TopicName.isValid(topic) else { return false }
                 // A name given twice is one subscription, and counts once.
@@ -234,7 +221,7 @@ public enum PublicRequestRouting {
         }
         var held: [UInt32] = []
         for (name, value) in query where name == "zstd_dicts" {
-            let valid = forEachElement(of: value) { part in
+            let valid = ASCII.forEachElement(of: Substring(value), separatedBy: ASCII.comma) { part in
                 guard let id = UInt32(part), id > 0 else { return false }
                 held.append(id)
                 return held.count <= ZstdEnvelope.heldDictionariesMax

@@ -8,14 +8,9 @@ public enum QueryString {
     /// answer 400 rather than guess.
     public static func parse(_ query: String) -> [(name: String, value: String)]? {
         var pairs: [(name: String, value: String)] = []
-        var rest = Substring(query)
-        // Pairs between `&`, empty ones skipped (no array of the pieces:
-        // this runs for every upgrade and every publish).
-        while !rest.isEmpty {
-            let end = rest.utf8.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
-            let pair = rest[..<end]
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
-            if pair.isEmpty { continue }
+        // Pairs between `&`, empty ones skipped (this runs for every
+        // upgrade and every publish).
+        let valid = ASCII.forEachElement(of: Substring(query), separatedBy: UInt8(ascii: "&")) { pair in
             let name: Substring
             let value: Substring
             if let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
@@ -25,11 +20,11 @@ public enum QueryString {
                 name = pair
                 value = ""
             }
-            guard let decodedName = percentDecode(name), let decodedValue = percentDecode(value) else {
-                return nil
-            }
+            guard let decodedName = percentDecode(name), let decodedValue = percentDecode(value) else { return false }
             pairs.append((decodedName, decodedValue))
+            return true
         }
+        guard valid else { return nil }
         return pairs
     }
 
