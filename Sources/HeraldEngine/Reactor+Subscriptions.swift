@@ -97,7 +97,7 @@ extension Reactor {
                     let id = dictionary._withUnsafeGuaranteedRef { $0.id }
                     // Without the subscription's node (a held cluster
                     // subscribe; no dictionaries there) it is plain.
-                    guard let node else {
+                    guard node != nil else {
                         frames.append(plainReplay(slot, entry))
                         continue
                     }

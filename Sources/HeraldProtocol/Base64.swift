@@ -14,35 +14,49 @@ public enum Base64 {
     }()
 
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
-        let input = [UInt8](bytes)
-        var out: [UInt8] = []
-        out.reserveCapacity((input.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= input.count {
-            let group = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-            out.append(alphabet[Int(group >> 18 & 0x3F)])
-            out.append(alphabet[Int(group >> 12 & 0x3F)])
-            out.append(alphabet[Int(group >> 6 & 0x3F)])
-            out.append(alphabet[Int(group & 0x3F)])
-            index += 3
+        if let text = bytes.withContiguousStorageIfAvailable({ encode($0) }) { return text }
+        return Array(bytes).withUnsafeBufferPointer { encode($0) }
+    }
+
+    /// Written straight into the String's storage: one allocation (none up
+    /// to 15 characters). The accept value of every handshake comes here.
+    public static func encode(_ input: UnsafeBufferPointer<UInt8>) -> String {
+        alphabet.withUnsafeBufferPointer { alphabet in
+            String(unsafeUninitializedCapacity: (input.count + 2) / 3 * 4) { out in
+                func symbol(_ bits: UInt32) -> UInt8 { alphabet[Int(bits & 0x3F)] }
+                var written = 0
+                func put(_ symbol: UInt8) {
+                    out[written] = symbol
+                    written += 1
+                }
+                var index = 0
+                while index + 3 <= input.count {
+                    let group = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+                    put(symbol(group >> 18))
+                    put(symbol(group >> 12))
+                    put(symbol(group >> 6))
+                    put(symbol(group))
+                    index += 3
+                }
+                switch input.count - index {
+                case 1:
+                    let group = UInt32(input[index]) << 16
+                    put(symbol(group >> 18))
+                    put(symbol(group >> 12))
+                    put(padding)
+                    put(padding)
+                case 2:
+                    let group = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
+                    put(symbol(group >> 18))
+                    put(symbol(group >> 12))
+                    put(symbol(group >> 6))
+                    put(padding)
+                default:
+                    break
+                }
+                return written
+            }
         }
-        switch input.count - index {
-        case 1:
-            let group = UInt32(input[index]) << 16
-            out.append(alphabet[Int(group >> 18 & 0x3F)])
-            out.append(alphabet[Int(group >> 12 & 0x3F)])
-            out.append(padding)
-            out.append(padding)
-        case 2:
-            let group = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
-            out.append(alphabet[Int(group >> 18 & 0x3F)])
-            out.append(alphabet[Int(group >> 12 & 0x3F)])
-            out.append(alphabet[Int(group >> 6 & 0x3F)])
-            out.append(padding)
-        default:
-            break
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Strict decoding: the length must be a multiple of 4, padding is
@@ -51,43 +65,61 @@ public enum Base64 {
     /// rejecting them), so every byte string has exactly one accepted
     /// encoding. Returns nil otherwise.
     public static func decode(_ s: String) -> [UInt8]? {
-        let input = Array(s.utf8)
-        guard input.count % 4 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count / 4 * 3)
-        var index = 0
-        while index < input.count {
-            let isLast = index + 4 == input.count
-            var group: UInt32 = 0
-            var pads = 0
-            for offset in 0..<4 {
-                let symbol = input[index + offset]
-                if symbol == padding {
-                    // Only the last two positions of the last group may be padding.
-                    guard isLast, offset >= 2 else { return nil }
-                    pads += 1
-                    group <<= 6
-                    continue
-                }
-                let value = decodeTable[Int(symbol)]
-                guard value != notInAlphabet, pads == 0 else { return nil }
-                group = group << 6 | UInt32(value)
-            }
-            switch pads {
-            case 0:
-                out.append(UInt8(truncatingIfNeeded: group >> 16))
-                out.append(UInt8(truncatingIfNeeded: group >> 8))
-                out.append(UInt8(truncatingIfNeeded: group))
-            case 1:
-                guard group & 0xFF == 0 else { return nil }
-                out.append(UInt8(truncatingIfNeeded: group >> 16))
-                out.append(UInt8(truncatingIfNeeded: group >> 8))
-            default:
-                guard group & 0xFFFF == 0 else { return nil }
-                out.append(UInt8(truncatingIfNeeded: group >> 16))
-            }
-            index += 4
+        var s = s
+        return s.withUTF8 { input in
+            var out: [UInt8] = []
+            out.reserveCapacity(input.count / 4 * 3)
+            return decode(input, { out.append($0) }) ? out : nil
         }
-        return out
+    }
+
+    /// How many bytes `input` decodes to under the rules of `decode`, nil
+    /// when it is not such an encoding; decodes nothing into memory (the
+    /// `Sec-WebSocket-Key` check of every handshake).
+    public static func decodedCount(_ input: UnsafeBufferPointer<UInt8>) -> Int? {
+        var count = 0
+        return decode(input, { _ in count += 1 }) ? count : nil
+    }
+
+    /// The strict decoder: passes each decoded byte to `emit`; false (having
+    /// emitted some) when `input` breaks a rule of `decode`.
+    private static func decode(_ input: UnsafeBufferPointer<UInt8>, _ emit: (UInt8) -> Void) -> Bool {
+        guard input.count % 4 == 0 else { return false }
+        return decodeTable.withUnsafeBufferPointer { decodeTable in
+            var index = 0
+            while index < input.count {
+                let isLast = index + 4 == input.count
+                var group: UInt32 = 0
+                var pads = 0
+                for offset in 0..<4 {
+                    let symbol = input[index + offset]
+                    if symbol == padding {
+                        // Only the last two positions of the last group may be padding.
+                        guard isLast, offset >= 2 else { return false }
+                        pads += 1
+                        group <<= 6
+                        continue
+                    }
+                    let value = decodeTable[Int(symbol)]
+                    guard value != notInAlphabet, pads == 0 else { return false }
+                    group = group << 6 | UInt32(value)
+                }
+                switch pads {
+                case 0:
+                    emit(UInt8(truncatingIfNeeded: group >> 16))
+                    emit(UInt8(truncatingIfNeeded: group >> 8))
+                    emit(UInt8(truncatingIfNeeded: group))
+                case 1:
+                    guard group & 0xFF == 0 else { return false }
+                    emit(UInt8(truncatingIfNeeded: group >> 16))
+                    emit(UInt8(truncatingIfNeeded: group >> 8))
+                default:
+                    guard group & 0xFFFF == 0 else { return false }
+                    emit(UInt8(truncatingIfNeeded: group >> 16))
+                }
+                index += 4
+            }
+            return true
+        }
     }
 }

@@ -12,6 +12,21 @@ public enum SHA1 {
         digest(bytes, digestBytes, SHA_CTX(), initialize: { SHA1_Init(&$0) }, update: { SHA1_Update(&$0, $1, $2) },
                finish: { SHA1_Final($0, &$1) })
     }
+
+    /// The digest of `first` followed by `second`, handed to `body` from
+    /// the stack: the accept value hashes the client's key and the GUID
+    /// without joining them into a new array first.
+    public static func withDigest<R>(of first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
+                                     _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        var context = SHA_CTX()
+        SHA1_Init(&context)
+        SHA1_Update(&context, first.baseAddress, first.count)
+        SHA1_Update(&context, second.baseAddress, second.count)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digestBytes) { digest in
+            SHA1_Final(digest.baseAddress, &context)
+            return body(UnsafeBufferPointer(digest))
+        }
+    }
 }
 
 /// SHA-256 (FIPS 180-4), libcrypto's: idempotency keys, HMAC-SHA256.

@@ -49,17 +49,25 @@ public struct HTTPRequestHead: Sendable {
     init(method: String, target: String, versionMinor: Int, fieldBytes: [UInt8], fieldRanges: [FieldRange]) {
         self.method = method
         self.target = target
-        let origin = HTTPRequestHead.originForm(of: target)
-        if let question = origin.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            path = String(origin[..<question])
-            query = String(origin[origin.index(after: question)...])
-        } else {
-            path = String(origin)
-            query = ""
-        }
+        (path, query) = HTTPRequestHead.pathAndQuery(of: HTTPRequestHead.originForm(of: target))
         self.versionMinor = versionMinor
         self.fieldBytes = fieldBytes
         self.fieldRanges = fieldRanges
+    }
+
+    /// `origin` split at its first `?`, through its bytes (String indices
+    /// cost more: this runs for every handshake and admin request).
+    private static func pathAndQuery(of origin: Substring) -> (path: String, query: String) {
+        let split = origin.utf8.withContiguousStorageIfAvailable { bytes -> (String, String) in
+            guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else {
+                return (String(decoding: bytes, as: UTF8.self), "")
+            }
+            return (String(decoding: UnsafeBufferPointer(rebasing: bytes[..<question]), as: UTF8.self),
+                    String(decoding: UnsafeBufferPointer(rebasing: bytes[(question + 1)...]), as: UTF8.self))
+        }
+        if let split { return split }
+        guard let question = origin.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (String(origin), "") }
+        return (String(origin[..<question]), String(origin[origin.index(after: question)...]))
     }
 
     private func fieldString(_ range: Range<Int>) -> String {
@@ -148,6 +156,30 @@ public struct HTTPRequestHead: Sendable {
             return true
         }
         return result
+    }
+
+    /// Whether any field is named `name` (case-insensitive).
+    public func hasHeader(_ name: String) -> Bool {
+        var found = false
+        forEachValue(of: name) { _ in
+            found = true
+            return false
+        }
+        return found
+    }
+
+    /// `body` applied in place to the value of the one field named `name`;
+    /// nil when there is none or several (`header(_:)` would join several,
+    /// which no single-valued field survives: "13, 13" is no version).
+    public func withSoleValue<R>(of name: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        var matches = 0
+        var result: R?
+        forEachValue(of: name) { value in
+            matches += 1
+            if matches == 1 { result = body(value) }
+            return matches == 1
+        }
+        return matches == 1 ? result : nil
     }
 
     /// Whether the request's one `field` (Content-Type) names the media

@@ -25,6 +25,7 @@ public enum HTTPRequestHeadParser {
         var lineStart = start
         var index = start
         var end = -1
+        var lines = 0
         while index < count {
             // Byte `index` would make the head at least index + 1 bytes long.
             if index >= maxHeadBytes { return .tooLarge }
@@ -37,6 +38,7 @@ public enum HTTPRequestHeadParser {
                     break
                 }
                 lineStart = index + 1
+                lines += 1
             } else if index > start && bytes[index - 1] == ASCII.cr {
                 // A CR not followed by LF.
                 return .malformed
@@ -46,13 +48,14 @@ public enum HTTPRequestHeadParser {
         if end < 0 {
             return count >= maxHeadBytes ? .tooLarge : .incomplete
         }
-        guard let head = parseLines(bytes, from: start, to: end - 2) else { return .malformed }
+        // `lines` counted the request line and each field line.
+        guard let head = parseLines(bytes, from: start, to: end - 2, fieldLines: lines - 1) else { return .malformed }
         return .complete(head, headLength: end)
     }
 
     /// Parses the request line and fields in `bytes[from..<to]`, a sequence
     /// of CRLF-terminated lines already checked for line endings.
-    static func parseLines(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> HTTPRequestHead? {
+    static func parseLines(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int, fieldLines: Int) -> HTTPRequestHead? {
         // The request line ends at the first CR (`parse` checked every CR
         // is followed by LF).
         var lineEnd = from
@@ -61,8 +64,14 @@ public enum HTTPRequestHeadParser {
         // The field lines are copied once; names and values are ranges
         // into the copy (`HTTPRequestHead.fieldBytes`).
         let fieldsStart = min(lineEnd + 2, to)
-        let fieldBytes = Array(UnsafeRawBufferPointer(rebasing: bytes[fieldsStart..<to]))
+        // A block copy (Array's init from a sequence copies byte by byte).
+        let fieldBytes = [UInt8](unsafeUninitializedCapacity: to - fieldsStart) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[fieldsStart..<to]))
+            initialized = to - fieldsStart
+        }
+        // One allocation for the ranges.
         var fieldRanges: [HTTPRequestHead.FieldRange] = []
+        fieldRanges.reserveCapacity(max(fieldLines, 0))
         var lineStart = fieldsStart
         var index = fieldsStart
         while index <= to {

@@ -136,7 +136,7 @@ public enum PublicRequestRouting {
             return .refuse(.serviceUnavailable, .capacity)
         }
         guard head.hasValidHost else { return .refuse(.badRequest, .badRequest) }
-        if policy.servePages, head.header("Upgrade") == nil, let page = PublicPage(path: head.path),
+        if policy.servePages, !head.hasHeader("Upgrade"), let page = PublicPage(path: head.path),
            page != .zstdDecoder || policy.serveZstdDecoder {
             // A plain request for a page (an upgrade to these paths is a 404).
             switch head.method {
@@ -157,7 +157,10 @@ public enum PublicRequestRouting {
         case "/echo" where policy.enableEcho: route = .echo
         default: return .refuse(.notFound, .notFound)
         }
-        if head.header("Transfer-Encoding") != nil || (head.header("Content-Length").map { $0 != "0" } ?? false) {
+        // A body on an upgrade request (anything but one `Content-Length: 0`).
+        if head.hasHeader("Transfer-Encoding")
+            || (head.hasHeader("Content-Length")
+                && head.withSoleValue(of: "Content-Length", { $0.elementsEqual("0".utf8) }) != true) {
             return .refuse(.badRequest, .badRequest)
         }
         let accept: String

@@ -18,20 +18,33 @@ public enum WebSocketHandshake {
         guard head.method == "GET", head.versionMinor >= 1 else { return .reject(.badRequest) }
         guard head.headerContainsToken("Upgrade", "websocket") else { return .reject(.badRequest) }
         guard head.headerContainsToken("Connection", "upgrade") else { return .reject(.badRequest) }
-        guard head.header("Host") != nil else { return .reject(.badRequest) }
-        guard head.header("Sec-WebSocket-Version") == version else { return .reject(.upgradeRequired) }
-        // Several key fields are joined by header(), which then fails to decode.
-        guard let key = head.header("Sec-WebSocket-Key"), Base64.decode(key)?.count == keyBytes else {
-            return .reject(.badRequest)
+        guard head.hasHeader("Host") else { return .reject(.badRequest) }
+        // Fields read in place (issue 12: the connect path). A repeated
+        // version or key field is refused like a wrong one.
+        guard head.withSoleValue(of: "Sec-WebSocket-Version", { $0.elementsEqual(version.utf8) }) == true else {
+            return .reject(.upgradeRequired)
         }
+        let accept = head.withSoleValue(of: "Sec-WebSocket-Key") { key in
+            Base64.decodedCount(key) == keyBytes ? acceptValue(forKey: key) : nil
+        }
+        guard let accept = accept ?? nil else { return .reject(.badRequest) }
         let deflate = head.header("Sec-WebSocket-Extensions").flatMap(DeflateOffer.parse)
-        return .upgrade(accept: acceptValue(forKey: key), deflate: deflate)
+        return .upgrade(accept: accept, deflate: deflate)
     }
+
+    static let acceptGUIDBytes: [UInt8] = Array(acceptGUID.utf8)
 
     /// base64(SHA-1(key + GUID)), RFC 6455 §4.2.2 step 5.4. The key is used
     /// as sent (its base64 text), not decoded.
     public static func acceptValue(forKey key: String) -> String {
-        Base64.encode(SHA1.hash(Array((key + acceptGUID).utf8)))
+        var key = key
+        return key.withUTF8 { acceptValue(forKey: $0) }
+    }
+
+    static func acceptValue(forKey key: UnsafeBufferPointer<UInt8>) -> String {
+        acceptGUIDBytes.withUnsafeBytes { guid in
+            SHA1.withDigest(of: UnsafeRawBufferPointer(key), guid) { Base64.encode($0) }
+        }
     }
 
     /// The 101 response (RFC 6455 §4.2.2 step 5). No body follows; frames

@@ -112,6 +112,10 @@ private func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
             precondition(Set(upgrade.topics).count == upgrade.topics.count, "a topic counted twice")
             precondition(upgrade.topics.allSatisfy(TopicName.isValid), "an invalid topic passed")
             precondition(head.hasValidHost, "an upgrade without exactly one Host")
+            // The key read in place gives the accept value its joined text gives.
+            precondition(head.header("Sec-WebSocket-Key").map(WebSocketHandshake.acceptValue(forKey:)) == upgrade.accept,
+                         "the accept value is not that of the one key")
+            precondition(head.header("Sec-WebSocket-Version") == WebSocketHandshake.version, "upgraded without version 13")
         }
         _ = HTTPBodyFraming.of(head, bodyBytesMax: 1 << 20)
         _ = head.expectsContinue

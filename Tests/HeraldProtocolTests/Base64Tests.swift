@@ -24,6 +24,16 @@ import Testing
     @Test(arguments: ["Zg=", "Zg", "Z===", "====", "Zm9v\n", " Zm9v", "Zh==", "Zm9=", "Zm=v", "Zm9vYg==Zm9v", "Zm9v-_==", "Zg==="])
     func rejectsNonCanonicalInput(input: String) {
         #expect(Base64.decode(input) == nil)
+        #expect(Array(input.utf8).withUnsafeBufferPointer { Base64.decodedCount($0) } == nil)
+    }
+
+    /// `decodedCount` (the handshake's key check) counts what `decode` would produce.
+    @Test func decodedCountAgreesWithDecode() {
+        for (plain, encoded) in Self.vectors {
+            #expect(Array(encoded.utf8).withUnsafeBufferPointer { Base64.decodedCount($0) } == plain.utf8.count)
+        }
+        let key = Array("dGhlIHNhbXBsZSBub25jZQ==".utf8)
+        #expect(key.withUnsafeBufferPointer { Base64.decodedCount($0) } == 16)
     }
 
     @Test func roundTripsEveryByteValue() {

@@ -51,6 +51,25 @@ import Testing
         #expect(head.header("Empty") == "")
     }
 
+    @Test func presenceAndSoleValues() throws {
+        let head = try #require(parsedHead(Self.request))
+        #expect(head.hasHeader("host") && head.hasHeader("EMPTY") && !head.hasHeader("Missing"))
+        #expect(head.withSoleValue(of: "HOST") { String(decoding: $0, as: UTF8.self) } == "example.com")
+        #expect(head.withSoleValue(of: "Empty") { $0.count } == 0)
+        // Absent or repeated: no sole value, and a repeated field's body never sees the second.
+        #expect(head.withSoleValue(of: "Missing") { _ in true } == nil)
+        #expect(head.withSoleValue(of: "X-Multi") { _ in true } == nil)
+    }
+
+    /// Many fields (past any capacity the ranges are reserved with) all kept, in order.
+    @Test func manyFieldsAreAllKept() throws {
+        let fields = (0..<40).map { "F\($0): v\($0)\r\n" }.joined()
+        let head = try #require(parsedHead("GET / HTTP/1.1\r\nHost: h\r\n" + fields + "\r\n"))
+        #expect(head.headers.count == 41)
+        #expect(head.header("f39") == "v39")
+        #expect(head.headers.last?.name == "F39")
+    }
+
     @Test func tokenLookup() throws {
         let head = try #require(parsedHead(Self.request))
         #expect(head.headerContainsToken("connection", "upgrade"))

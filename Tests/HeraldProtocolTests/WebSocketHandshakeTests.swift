@@ -55,6 +55,20 @@ import Testing
         #expect(WebSocketHandshake.evaluate(head) == .reject(.badRequest))
     }
 
+    /// A repeated key or version is refused like a wrong one (`header(_:)`
+    /// would join them into "k, k" and "13, 13"; the fields are read in
+    /// place now, and must still be one each).
+    @Test func repeatedKeyOrVersionIsRefused() {
+        var head = request()
+        var fields = head.headers
+        fields.append(("Sec-WebSocket-Key", Self.rfcKey))
+        head = HTTPRequestHead(method: "GET", target: "/ws", versionMinor: 1, headers: fields)
+        #expect(WebSocketHandshake.evaluate(head) == .reject(.badRequest))
+        fields = request().headers + [("sec-websocket-version", "13")]
+        head = HTTPRequestHead(method: "GET", target: "/ws", versionMinor: 1, headers: fields)
+        #expect(WebSocketHandshake.evaluate(head) == .reject(.upgradeRequired))
+    }
+
     @Test func wrongVersionIs426() {
         #expect(WebSocketHandshake.evaluate(request(setting: [("Sec-WebSocket-Version", "8")])) == .reject(.upgradeRequired))
         #expect(WebSocketHandshake.evaluate(request(removing: ["Sec-WebSocket-Version"])) == .reject(.upgradeRequired))
