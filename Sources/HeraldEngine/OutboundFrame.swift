@@ -34,7 +34,14 @@ public final class OutboundFrame: @unchecked Sendable {
 
     public convenience init(copying source: some Collection<UInt8>, shared: Bool = false) {
         self.init(count: source.count, shared: shared) { buffer in
-            _ = buffer.initializeMemory(as: UInt8.self, from: source)
+            // A block copy where the source is contiguous (an array: the
+            // 101 of every handshake); initializeMemory(as:from:) copies
+            // byte by byte through the collection's iterator.
+            let copied = source.withContiguousStorageIfAvailable { bytes -> Bool in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(bytes))
+                return true
+            }
+            if copied == nil { _ = buffer.initializeMemory(as: UInt8.self, from: source) }
         }
     }
 

@@ -68,7 +68,9 @@ enum ASCII {
         while !rest.isEmpty {
             let end = rest.utf8.firstIndex(of: separator) ?? rest.endIndex
             let part = rest[..<end]
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            // Stepped over as a byte: Substring.index(after:) steps a whole
+            // Character (grapheme breaking), for every list element.
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.utf8.index(after: end)...]
             if !part.isEmpty && !body(part) { return false }
         }
         return true

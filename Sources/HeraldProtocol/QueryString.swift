@@ -15,7 +15,7 @@ public enum QueryString {
             let value: Substring
             if let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
                 name = pair[..<equals]
-                value = pair[pair.index(after: equals)...]
+                value = pair[pair.utf8.index(after: equals)...]  // a byte, not a Character, past "="
             } else {
                 name = pair
                 value = ""

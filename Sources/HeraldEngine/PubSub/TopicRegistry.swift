@@ -490,13 +490,14 @@ final class TopicRegistry: Sendable {
     /// Another local subscriber of a topic this shard already counts.
     func added(shard: Int, topic: String) {
         state.withLock { state in
-            guard var record = state.records.removeValue(forKey: topic) else {
+            // Counted in place: one lookup (removing and re-inserting the
+            // record hashed the name twice, for every subscribe).
+            guard let position = state.records.index(forKey: topic) else {
                 preconditionFailure("a shard added a subscriber to a topic it does not hold: \(topic)")
             }
-            record.subscribers[shard] += 1
-            record.subscriberTotal += 1
+            state.records.values[position].subscribers[shard] += 1
+            state.records.values[position].subscriberTotal += 1
             state.subscriptions += 1
-            state.records[topic] = record
         }
     }
 
