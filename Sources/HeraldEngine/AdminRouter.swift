@@ -272,19 +272,20 @@ final class AdminRouter {
     /// `POST /v1/publish?topic=T` (raw body, Content-Type picks the
     /// envelope) or `POST /v1/publish` with `{"topic"|"topics", "data"}`.
     private func publish(_ request: AdminRequest) -> Response {
-        guard let query = QueryString.parse(request.head.query) else {
-            return Self.error(.badRequest, "bad query string")
-        }
-        if let topic = query.first(where: { $0.name == "topic" })?.value {
-            return publishRaw(topic: topic, request)
-        }
+        let query = QueryString.firstValue(named: "topic", in: request.head.query)
+        guard query.valid else { return Self.error(.badRequest, "bad query string") }
+        if let topic = query.value { return publishRaw(topic: topic, request) }
         return publishJSON(request)
     }
 
     private func publishRaw(topic: String, _ request: AdminRequest) -> Response {
         switch rawPayload(topic: topic, request) {
         case .failure(let refusal): return refusal.response
-        case .success(let payload): return rawResult(topic: topic, attempt([(topic, payload)])[0])
+        case .success(let payload):
+            // On one node straight to the publisher: no one-job array and
+            // no array of one outcome for every single publish.
+            guard cluster == nil else { return rawResult(topic: topic, attempt([(topic, payload)])[0]) }
+            return rawResult(topic: topic, publisher.attempt(topic: topic, payload: payload, wakes: wakes))
         }
     }
 
@@ -319,7 +320,11 @@ final class AdminRouter {
     private func rawResult(topic: String, _ outcome: TopicRegistry.PublishOutcome) -> Response {
         var body: [UInt8] = []
         switch outcome {
-        case .published(let seq, let epoch): Self.appendResult(topic: topic, seq: seq, epoch: epoch, to: &body)
+        case .published(let seq, let epoch):
+            // One answer in this body: reserved once (the members' names,
+            // the topic, 20 digits, the epoch; escapes may still grow it).
+            body.reserveCapacity(50 + topic.utf8.count + epoch.utf8.count)
+            Self.appendResult(topic: topic, seq: seq, epoch: epoch, to: &body)
         case .topicLimit: return topicLimit()
         case .backlogged: return backlogged()
         case .unavailable(let reason): return Self.error(.serviceUnavailable, reason, headers: [("Retry-After", "1")])
@@ -359,8 +364,8 @@ final class AdminRouter {
     /// publish; nil for anything else (answered by `respond`).
     private func plainRawPublish(_ request: AdminRequest) -> (topic: String, payload: Publisher.Payload)? {
         guard request.head.method == "POST", request.head.path == "/v1/publish", refusal(for: request.head) == nil,
-              request.head.header("Idempotency-Key") == nil, let query = QueryString.parse(request.head.query),
-              let topic = query.first(where: { $0.name == "topic" })?.value,
+              request.head.header("Idempotency-Key") == nil,
+              let topic = QueryString.firstValue(named: "topic", in: request.head.query).value,
               case .success(let payload) = rawPayload(topic: topic, request) else { return nil }
         return (topic, payload)
     }

@@ -8,9 +8,28 @@ public enum QueryString {
     /// answer 400 rather than guess.
     public static func parse(_ query: String) -> [(name: String, value: String)]? {
         var pairs: [(name: String, value: String)] = []
+        guard forEachPair(of: query, { pairs.append(($0, $1)) }) else { return nil }
+        return pairs
+    }
+
+    /// What `parse` would give for the first pair named `name`, without
+    /// the array of pairs (the `topic` of every publish): `valid` false
+    /// when `parse` gives nil (every pair is still checked), `value` nil
+    /// when no pair has that name.
+    public static func firstValue(named name: String, in query: String) -> (valid: Bool, value: String?) {
+        var value: String?
+        let valid = forEachPair(of: query) { pairName, pairValue in
+            if value == nil && pairName == name { value = pairValue }
+        }
+        return valid ? (true, value) : (false, nil)
+    }
+
+    /// Decodes each pair in order and hands it to `body`; false (having
+    /// handed over the pairs before it) at the first malformed one.
+    private static func forEachPair(of query: String, _ body: (String, String) -> Void) -> Bool {
         // Pairs between `&`, empty ones skipped (this runs for every
         // upgrade and every publish).
-        let valid = ASCII.forEachElement(of: Substring(query), separatedBy: UInt8(ascii: "&")) { pair in
+        ASCII.forEachElement(of: Substring(query), separatedBy: UInt8(ascii: "&")) { pair in
             let name: Substring
             let value: Substring
             if let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
@@ -21,11 +40,9 @@ public enum QueryString {
                 value = ""
             }
             guard let decodedName = percentDecode(name), let decodedValue = percentDecode(value) else { return false }
-            pairs.append((decodedName, decodedValue))
+            body(decodedName, decodedValue)
             return true
         }
-        guard valid else { return nil }
-        return pairs
     }
 
     /// Decodes `%XX` escapes and `+` (as space, since this is query text).

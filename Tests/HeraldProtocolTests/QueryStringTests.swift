@@ -21,6 +21,17 @@ import Testing
     @Test(arguments: ["a=%", "a=%2", "a=%G0", "a=%0G", "%zz=1", "a=%FF", "a=%C3", "a=%ED%A0%80"])
     func rejects(query: String) {
         #expect(QueryString.parse(query) == nil)
+        // A bad pair anywhere refuses the lookup too, even after a match.
+        let lookup = QueryString.firstValue(named: "topic", in: "topic=t&" + query)
+        #expect(!lookup.valid && lookup.value == nil)
+    }
+
+    /// `firstValue` agrees with `parse` followed by `first(where:)`.
+    @Test(arguments: ["topic=t1", "a=1&topic=x%2Fy&topic=z", "topic", "x=1", "", "%74opic=enc", "topic=a+b"])
+    func firstValueAgreesWithParse(query: String) {
+        let lookup = QueryString.firstValue(named: "topic", in: query)
+        #expect(lookup.valid)
+        #expect(lookup.value == QueryString.parse(query)?.first(where: { $0.name == "topic" })?.value)
     }
 
     @Test func percentDecode() {
