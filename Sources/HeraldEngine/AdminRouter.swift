@@ -281,11 +281,7 @@ final class AdminRouter {
     private func publishRaw(topic: String, _ request: AdminRequest) -> Response {
         switch rawPayload(topic: topic, request) {
         case .failure(let refusal): return refusal.response
-        case .success(let payload):
-            // On one node straight to the publisher: no one-job array and
-            // no array of one outcome for every single publish.
-            guard cluster == nil else { return rawResult(topic: topic, attempt([(topic, payload)])[0]) }
-            return rawResult(topic: topic, publisher.attempt(topic: topic, payload: payload, wakes: wakes))
+        case .success(let payload): return rawResult(topic: topic, attempt(topic: topic, payload: payload))
         }
     }
 
@@ -388,7 +384,14 @@ final class AdminRouter {
     /// Redis in a cluster (one pipelined round trip per instance).
     private func attempt(_ jobs: [(topic: String, payload: Publisher.Payload)]) -> [TopicRegistry.PublishOutcome] {
         if let cluster { return cluster.publish(jobs) }
-        return jobs.map { publisher.attempt(topic: $0.topic, payload: $0.payload, wakes: wakes) }
+        return jobs.map { attempt(topic: $0.topic, payload: $0.payload) }
+    }
+
+    /// One publish, the same way: on one node without the arrays of one
+    /// job and one outcome (every single publish comes here).
+    private func attempt(topic: String, payload: Publisher.Payload) -> TopicRegistry.PublishOutcome {
+        if let cluster { return cluster.publish([(topic, payload)])[0] }
+        return publisher.attempt(topic: topic, payload: payload, wakes: wakes)
     }
 
     /// Runs `body` once per `Idempotency-Key` within the window: a repeat

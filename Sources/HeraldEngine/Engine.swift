@@ -38,9 +38,6 @@ public final class Engine {
     /// process exits non-zero) when io_uring or a feature is missing.
     public func start() throws {
         Log.configure(level: config.logLevel)
-        // libcrypto loads its providers at its first use (~2 MB, once):
-        // at start, not inside the first client's upgrade.
-        _ = SHA1.hash([])
         let fdLimit = Socket.openFilesLimit()
         // Each shard listens on its own SO_REUSEPORT socket; with port 0 the
         // first picks the port and the others join it.

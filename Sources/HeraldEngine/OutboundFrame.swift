@@ -32,16 +32,12 @@ public final class OutboundFrame: @unchecked Sendable {
         fill(bytes)
     }
 
-    public convenience init(copying source: some Collection<UInt8>, shared: Bool = false) {
+    /// A block copy of bytes already built (the 101 of every handshake,
+    /// control frames, plain HTTP answers). It took any collection and
+    /// copied it byte by byte through its iterator; every caller has an array.
+    public convenience init(copying source: [UInt8], shared: Bool = false) {
         self.init(count: source.count, shared: shared) { buffer in
-            // A block copy where the source is contiguous (an array: the
-            // 101 of every handshake); initializeMemory(as:from:) copies
-            // byte by byte through the collection's iterator.
-            let copied = source.withContiguousStorageIfAvailable { bytes -> Bool in
-                buffer.copyMemory(from: UnsafeRawBufferPointer(bytes))
-                return true
-            }
-            if copied == nil { _ = buffer.initializeMemory(as: UInt8.self, from: source) }
+            source.withUnsafeBytes { buffer.copyMemory(from: $0) }
         }
     }
 

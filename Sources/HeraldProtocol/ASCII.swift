@@ -58,7 +58,6 @@ enum ASCII {
     /// RFC 9110 §5.6.3 OWS.
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
 
-    /// `s` without leading and trailing OWS.
     /// Calls `body` with each non-empty element of a list separated by
     /// `separator` (topic lists, query pairs), without an array of them;
     /// false as soon as `body` is.
@@ -76,6 +75,7 @@ enum ASCII {
         return true
     }
 
+    /// `s` without leading and trailing OWS.
     static func trimmed(_ s: Substring) -> Substring {
         var start = s.utf8.startIndex
         var end = s.utf8.endIndex

@@ -77,6 +77,9 @@ public enum HMACSHA256 {
     }
 }
 
+/// Equal contents, compared in time that depends only on the length
+/// (libcrypto's `CRYPTO_memcmp`): a signature check that leaks nothing
+/// about where a forged signature first differs.
 public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     guard a.count == b.count else { return false }
     guard !a.isEmpty else { return true }

@@ -58,16 +58,14 @@ public struct HTTPRequestHead: Sendable {
     /// `origin` split at its first `?`, through its bytes (String indices
     /// cost more: this runs for every handshake and admin request).
     private static func pathAndQuery(of origin: Substring) -> (path: String, query: String) {
-        let split = origin.utf8.withContiguousStorageIfAvailable { bytes -> (String, String) in
+        var origin = origin
+        return origin.withUTF8 { bytes in
             guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else {
                 return (String(decoding: bytes, as: UTF8.self), "")
             }
             return (String(decoding: UnsafeBufferPointer(rebasing: bytes[..<question]), as: UTF8.self),
                     String(decoding: UnsafeBufferPointer(rebasing: bytes[(question + 1)...]), as: UTF8.self))
         }
-        if let split { return split }
-        guard let question = origin.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (String(origin), "") }
-        return (String(origin[..<question]), String(origin[origin.index(after: question)...]))
     }
 
     private func fieldString(_ range: Range<Int>) -> String {

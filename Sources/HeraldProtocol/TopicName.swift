@@ -9,19 +9,15 @@ public enum TopicName {
     /// Concrete overloads, not one over `some StringProtocol`: called from
     /// other modules a generic one ran unspecialized, through witness
     /// tables, at ~40 ns a name — once for every topic of every handshake
-    /// and every publish (issue 12). Native strings are contiguous UTF-8.
+    /// and every publish (issue 12).
     public static func isValid(_ s: String) -> Bool {
-        s.utf8.withContiguousStorageIfAvailable { isValid(UnsafeRawBufferPointer($0)) } ?? isValid(utf8: s.utf8)
+        var s = s
+        return s.withUTF8 { isValid(UnsafeRawBufferPointer($0)) }
     }
 
     public static func isValid(_ s: Substring) -> Bool {
-        s.utf8.withContiguousStorageIfAvailable { isValid(UnsafeRawBufferPointer($0)) } ?? isValid(utf8: s.utf8)
-    }
-
-    /// Bridged or otherwise non-contiguous text.
-    private static func isValid(utf8: some Collection<UInt8>) -> Bool {
-        let count = utf8.count
-        return count >= 1 && count <= bytesMax && utf8.allSatisfy(isAllowed)
+        var s = s
+        return s.withUTF8 { isValid(UnsafeRawBufferPointer($0)) }
     }
 
     public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
