@@ -68,16 +68,38 @@ public enum JSONNumber {
             out.append(UInt8(ascii: "0") + UInt8(value))
             return
         }
+        forEachDigit(of: value) { out.append($0) }
+    }
+
+    /// `append` into a buffer being filled in place.
+    static func write(_ value: UInt64, to writer: inout ByteWriter) {
+        forEachDigit(of: value) { writer.write($0) }
+    }
+
+    /// The digits `append` writes.
+    public static func digitCount(_ value: UInt64) -> Int {
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        return count
+    }
+
+    /// The decimal digits of `value`, most significant first.
+    @inline(__always)
+    private static func forEachDigit(of value: UInt64, _ body: (UInt8) -> Void) {
         var digits: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 40 bytes ≥ 20 digits
         var count = 0
         var rest = value
         withUnsafeMutableBytes(of: &digits) { buffer in
-            while rest > 0 {
+            repeat {
                 buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
                 rest /= 10
                 count += 1
-            }
-            for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
+            } while rest > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { body(buffer[index]) }
         }
     }
 }

@@ -21,6 +21,27 @@ import Testing
                 == #"{"type":"message","topic":"news","seq":7,"data":{"a": [1, 2]}}"#)
     }
 
+    /// The uncompressed publish path writes the envelope straight into the
+    /// frame; it must equal the frame built through an array, for every
+    /// header length (7-bit, 16-bit, 64-bit) and seq width.
+    @Test func jsonFrameWrittenInPlaceEqualsTheBuiltOne() throws {
+        for (seq, dataBytes) in [(UInt64(0), 3), (9, 60), (10, 100), (1_000_000, 126), (UInt64.max, 70_000)] {
+            let data = Array(#"[""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: dataBytes - 3) + Array(#""]"#.utf8)
+            let built = Publisher.frame(topic: "room/42", seq: seq, payload: .json(data))
+            let frames = Publisher.frames(topic: "room/42", seq: seq, payload: .json(data), deflater: nil)
+            #expect(frames.plain.byteArray == built.byteArray, "seq \(seq), \(dataBytes) B")
+            #expect(frames.compressed == nil && frames.zstd == nil)
+        }
+    }
+
+    @Test func topicNeedingEscapeFallsBackToTheBuiltEnvelope() throws {
+        // Never a valid topic name, but the envelope stays valid JSON if one came.
+        #expect(Publisher.jsonFrame(topic: "a\"b", seq: 1, data: Array("1".utf8)) == nil)
+        let frames = Publisher.frames(topic: "a\"b", seq: 1, payload: .json(Array("1".utf8)), deflater: nil)
+        let payload = try #require(Self.parsed(frames.plain)).payload
+        #expect(String(decoding: payload, as: UTF8.self) == #"{"type":"message","topic":"a\"b","seq":1,"data":1}"#)
+    }
+
     @Test func envelopeParsesAsJSON() throws {
         let frame = Publisher.frame(topic: "a.b:c/d@e_f-g", seq: 1234567890123,
                                     payload: .json(Array(#"[true,null,"x"]"#.utf8)))

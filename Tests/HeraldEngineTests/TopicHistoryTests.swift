@@ -113,6 +113,43 @@ import Testing
         #expect(totals.bytes <= 3 * one + 2 * ring + one / 2)
     }
 
+    @Test func theByteBoundEvictsThePublishingTopicsOwnOldest() throws {
+        // One topic, a ring of 4, room for about two entries: each publish
+        // (its record changed in place in the table) evicts its own oldest.
+        let clock = ManualClock()
+        let one = plainFrames(1).plain.count + TopicHistory.entryOverheadBytes
+        let probe = Self.registry(clock)
+        _ = probe.publish(topic: "p", build: plainFrames)
+        let ring = probe.historyTotals().bytes - one
+        let registry = Self.registry(clock, bytesMax: 2 * one + ring + one / 2)
+        for _ in 0..<5 { _ = registry.publish(topic: "t", build: plainFrames) }
+        let totals = registry.historyTotals()
+        #expect(totals.entries == 2 && totals.evicted == 3)
+        let epoch = try #require(registry.info(topic: "t").epoch)
+        let result = registry.recover(topic: "t", since: .init(seq: 3, epoch: epoch), seam: 5, epoch: epoch)
+        #expect(result.frames.map(\.seq) == [4, 5])
+        result.frames.forEach { $0.release() }
+    }
+
+    @Test func theEvictionOrderStaysBoundedAcrossManyTopics() throws {
+        // 100 topics (the registry's most) × 80 rounds through rings of 4: most order entries go
+        // stale (the rings evict their own); compaction keeps the list
+        // within twice the live entries (+1,024), and after it the byte
+        // bound still evicts the oldest message of any topic.
+        let clock = ManualClock()
+        let registry = Self.registry(clock)
+        for _ in 0..<80 {
+            for topic in 0..<100 { _ = registry.publish(topic: "t\(topic)", build: plainFrames) }
+        }
+        let (listed, live) = registry.state.withLock { ($0.ledger.order.count - $0.ledger.head, $0.ledger.entries) }
+        #expect(live == 400)
+        #expect(listed <= 2 * live + 1024)
+        let epoch = try #require(registry.info(topic: "t7").epoch)
+        let result = registry.recover(topic: "t7", since: .init(seq: 76, epoch: epoch), seam: 80, epoch: epoch)
+        #expect(result.frames.map(\.seq) == [77, 78, 79, 80])
+        result.frames.forEach { $0.release() }
+    }
+
     @Test func everythingChargedIsGivenBackWhenTheHistoryExpires() {
         let clock = ManualClock()
         let registry = Self.registry(clock, size: 16, ttl: 5_000)

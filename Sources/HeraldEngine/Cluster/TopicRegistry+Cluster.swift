@@ -29,10 +29,10 @@ extension TopicRegistry {
             record.follow = .live
             record.clusterEpoch = position.epoch
             record.seq = position.seq
-            state.dropHistory(&record)
+            state.ledger.dropAll(&record.history)
             if historySize > 0 {
                 for message in kept.suffix(historySize) where message.seq <= position.seq {
-                    keep(message.frames, seq: message.seq, topic: topic, in: &record, state: &state,
+                    keep(message.frames, seq: message.seq, topic: topic, history: &record.history, ledger: &state.ledger,
                          now: keptTime(message, now: time))
                 }
             }
@@ -61,9 +61,8 @@ extension TopicRegistry {
                 if wasEmpty { Socket.signalEvent(wakeDescriptors[shard]) }
             }
             if historySize > 0 {
-                keep(message.frames, seq: message.seq, topic: topic, in: &record, state: &state,
+                keep(message.frames, seq: message.seq, topic: topic, history: &record.history, ledger: &state.ledger,
                      now: keptTime(message, now: time))
-                state.compactHistoryOrder()
             }
             record.lastActivityMilliseconds = time
             return true
@@ -77,7 +76,7 @@ extension TopicRegistry {
         withFollowed(topic) { record, state in
             guard record.follow == .live, from == record.seq + 1, to >= from else { return false }
             record.seq = to
-            state.dropHistory(&record)
+            state.ledger.dropAll(&record.history)
             push(.gap(from: from), seq: to, record: record)
             return true
         }
@@ -90,7 +89,7 @@ extension TopicRegistry {
             guard record.follow == .live else { return false }
             record.clusterEpoch = position.epoch
             record.seq = position.seq
-            state.dropHistory(&record)
+            state.ledger.dropAll(&record.history)
             push(.reset(epoch: position.epoch), seq: position.seq, record: record)
             return true
         }
@@ -116,7 +115,7 @@ extension TopicRegistry {
             guard record.subscriberTotal == 0, record.follow != .none else { return false }
             record.follow = .none
             record.clusterEpoch = nil
-            state.dropHistory(&record)
+            state.ledger.dropAll(&record.history)
             return true
         }
     }
@@ -142,6 +141,8 @@ extension TopicRegistry {
             guard var record = state.records.removeValue(forKey: topic) else { return false }
             let done = body(&record, &state)
             state.records[topic] = record
+            // Kept messages past the global bound go, this topic's included.
+            if historySize > 0 { state.settleHistory(bytesMax: historyBytesMax) }
             return done
         }
     }

@@ -161,6 +161,10 @@ final class Publisher: Sendable {
     static func frames(topic: String, seq: UInt64, payload: Payload,
                        deflater: MessageDeflater?, zstd: ZstdCompressor? = nil,
                        dictionary: TopicDictionary? = nil, compressMinBytes: Int = 128) -> PublishFrames {
+        if deflater == nil, zstd == nil, case .json(let data) = payload,
+           let frame = jsonFrame(topic: topic, seq: seq, data: data) {
+            return PublishFrames(plain: frame)
+        }
         let envelope = envelope(topic: topic, seq: seq, payload: payload)
         var frames = PublishFrames(plain: wrap(envelope.bytes, opcode: envelope.opcode, rsv1: false))
         if let zstd, let dictionary, envelope.bytes.count >= ZstdEnvelope.headerBytes * 2,
@@ -214,6 +218,26 @@ final class Publisher: Sendable {
             for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift))) }
             bytes += data
             return (.binary, bytes)
+        }
+    }
+
+    /// The plain frame of JSON data with its envelope written in place:
+    /// the frame's one buffer is the only copy (`wrap` copies an envelope
+    /// built in an array first, which compression needs). Nil for a topic
+    /// the envelope would have to escape (never a valid name).
+    static func jsonFrame(topic: String, seq: UInt64, data: [UInt8]) -> OutboundFrame? {
+        guard let length = ServerMessage.messageLength(topic: topic, seq: seq, jsonDataCount: data.count) else {
+            return nil
+        }
+        let header = FrameEncoder.headerLength(payloadLength: length, masked: false)
+        return OutboundFrame(count: header + length, shared: true) { out in
+            let at = FrameEncoder.writeHeader(opcode: .text, fin: true, rsv1: false, payloadLength: length,
+                                              to: out.baseAddress!)
+            data.withUnsafeBytes { bytes in
+                // Safe: the buffer was sized header + length.
+                ServerMessage.writeMessage(topic: topic, seq: seq, jsonData: bytes,
+                                           to: UnsafeMutableRawBufferPointer(rebasing: out[at...]))
+            }
         }
     }
 

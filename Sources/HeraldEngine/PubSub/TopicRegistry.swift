@@ -64,6 +64,11 @@ final class TopicRegistry: Sendable {
     // under `state`'s lock.
     struct Record {
         let id: UInt32
+        /// The epoch of this record's own seq sequence (`epochPrefix` and
+        /// the id in base 36), formatted once: every publish's result names
+        /// it, and formatting it per publish cost ~1/60 of the admin
+        /// thread's time (issue 12).
+        let localEpoch: String
         var seq: UInt64 = 0
         var subscribers: [Int]
         var subscriberTotal = 0
@@ -78,6 +83,14 @@ final class TopicRegistry: Sendable {
         var clusterEpoch: String?
         /// The topic's zstd dictionary (`herald.zstd.v1`), once trained.
         var dictionary: TopicDictionary?
+
+        /// Whether the record must now go on the collection queue (no
+        /// subscribers, not queued yet); marks it queued when so.
+        mutating func claimCollectionQueueing() -> Bool {
+            guard subscriberTotal == 0, !queuedForCollection else { return false }
+            queuedForCollection = true
+            return true
+        }
     }
 
     struct State {
@@ -101,65 +114,86 @@ final class TopicRegistry: Sendable {
         /// collection (each at most once; `idleHead` is the front).
         var idleQueue: [(name: String, sinceMilliseconds: UInt64)] = []
         var idleHead = 0
-        /// Kept messages in publish order, for eviction past
-        /// `--history-bytes-max` (oldest of any topic first). Entries already
-        /// gone from their ring are skipped, and compacted away.
-        var historyOrder: [(name: String, seq: UInt64)] = []
-        var historyHead = 0
-        var historyBytes = 0
-        var historyEntries = 0
-        var historyEvictedTotal: UInt64 = 0
+        /// Kept history's totals and its eviction order.
+        var ledger = HistoryLedger()
 
-        /// Drops the oldest entry of `record`'s history, keeping the totals.
-        mutating func dropOldest(_ record: inout Record) {
-            let storage = record.history?.storageBytes ?? 0
-            guard let entry = record.history?.removeOldest() else { return }
-            historyBytes -= entry.bytes
-            historyEntries -= 1
-            entry.release()
-            if record.history?.isEmpty == true { record.history = nil }
-            historyBytes += (record.history?.storageBytes ?? 0) - storage
-        }
-
-        /// Entries that left their rings by other ways (the ring's own
-        /// capacity, the TTL) stay in the order list until compacted: keep it
-        /// within twice the live entries. Run with every record written back.
-        mutating func compactHistoryOrder() {
-            guard historyOrder.count - historyHead > 2 * historyEntries + 1024 else { return }
-            historyOrder = historyOrder[historyHead...].filter { item in
-                guard let oldest = records[item.name]?.history?.oldest?.seq else { return false }
-                return item.seq >= oldest
+        /// Brings kept history within `bytesMax` — the oldest kept message
+        /// of any topic goes first — and compacts the order list. Run with
+        /// every record in the table (none taken out), after any keep.
+        mutating func settleHistory(bytesMax: Int) {
+            while ledger.bytes > bytesMax && ledger.head < ledger.order.count {
+                let oldest = ledger.order[ledger.head]
+                ledger.head += 1
+                // Entries already gone from their ring are skipped.
+                guard let position = records.index(forKey: oldest.name),
+                      Self.oldestSeq(&records.values[position].history) == oldest.seq else { continue }
+                ledger.dropOldest(&records.values[position].history)
+                ledger.evictedTotal &+= 1
             }
-            historyHead = 0
+            // Entries that left their rings by other ways (the ring's own
+            // capacity, the TTL) stay in the order list until compacted:
+            // keep it within twice the live entries.
+            guard ledger.order.count - ledger.head > 2 * ledger.entries + 1024 else { return }
+            var kept: [(name: String, seq: UInt64)] = []
+            kept.reserveCapacity(ledger.entries)
+            for item in ledger.order[ledger.head...] {
+                guard let position = records.index(forKey: item.name),
+                      let oldest = Self.oldestSeq(&records.values[position].history), item.seq >= oldest else { continue }
+                kept.append(item)
+            }
+            ledger.order = kept
+            ledger.head = 0
         }
 
-        /// Releases every kept message of a record being freed.
-        mutating func dropHistory(_ record: inout Record) {
-            while record.history != nil { dropOldest(&record) }
+        /// The oldest kept seq of a history read in place: through the
+        /// table's `_modify` accessor, where reading `records[name]` copied
+        /// the whole record (a retain and release of each of its arrays)
+        /// for every entry compaction looked at.
+        private static func oldestSeq(_ history: inout TopicHistory?) -> UInt64? {
+            history?.oldest?.seq
         }
 
-        /// The record of `topic`, created when missing unless the registry
-        /// already holds `topicsMax` topics (then nil, counted). A new record
-        /// starts idle: it is queued for collection.
-        /// Takes `topic`'s record out of the table (or makes a new one): the
-        /// caller holds the only reference to its arrays, so mutating them
-        /// (the history ring, the subscriber counts) copies nothing, and
-        /// puts it back with `records[topic] = record`.
-        mutating func takeRecord(_ topic: String, shards: Int, topicsMax: Int, now: UInt64) -> Record? {
+        /// The position of `topic`'s record in the table, the record
+        /// created when missing unless the registry already holds
+        /// `topicsMax` topics (then nil, counted). The publish path changes
+        /// the record in place through it: no record is taken out and put
+        /// back (two hashes of the name and a deletion from the table per
+        /// publish). Valid until a record is added or removed.
+        mutating func recordPosition(_ topic: String, shards: Int, topicsMax: Int, now: UInt64,
+                                     epochPrefix: String) -> Dictionary<String, Record>.Index? {
+            if let position = records.index(forKey: topic) { return position }
+            guard let record = newRecord(shards: shards, topicsMax: topicsMax, now: now, epochPrefix: epochPrefix) else {
+                return nil
+            }
+            records[topic] = record
+            return records.index(forKey: topic)
+        }
+
+        /// Takes `topic`'s record out of the table (or makes a new one, as
+        /// `recordPosition` does): the caller holds the only reference to
+        /// its arrays, so mutating them (the history ring, the subscriber
+        /// counts) copies nothing, and puts it back with `records[topic] = record`.
+        mutating func takeRecord(_ topic: String, shards: Int, topicsMax: Int, now: UInt64,
+                                 epochPrefix: String) -> Record? {
             if let existing = records.removeValue(forKey: topic) { return existing }
+            return newRecord(shards: shards, topicsMax: topicsMax, now: now, epochPrefix: epochPrefix)
+        }
+
+        /// A record for a new topic; nil (counted) when the registry
+        /// already holds `topicsMax` topics.
+        private mutating func newRecord(shards: Int, topicsMax: Int, now: UInt64, epochPrefix: String) -> Record? {
             guard records.count < topicsMax else {
                 refusedTotal &+= 1
                 return nil
             }
             defer { nextID &+= 1 }
-            return Record(id: nextID, subscribers: Array(repeating: 0, count: shards), lastActivityMilliseconds: now)
+            return Record(id: nextID, localEpoch: epochPrefix + String(nextID, radix: 36),
+                          subscribers: Array(repeating: 0, count: shards), lastActivityMilliseconds: now)
         }
 
         /// Puts a record with no subscribers on the collection queue.
         mutating func markIdle(_ topic: String, _ record: inout Record, now: UInt64) {
-            guard record.subscriberTotal == 0, !record.queuedForCollection else { return }
-            record.queuedForCollection = true
-            idleQueue.append((topic, now))
+            if record.claimCollectionQueueing() { idleQueue.append((topic, now)) }
         }
     }
 
@@ -274,50 +308,58 @@ final class TopicRegistry: Sendable {
                 publishLockWait.record(microseconds: acquired &- min(acquired, requested))
                 publishLockHold.record(microseconds: SystemClock.monotonicMicroseconds() &- acquired)
             }
-            let shardCount = queues.count
-            guard var record = state.takeRecord(topic, shards: shardCount, topicsMax: topicsMax, now: time) else {
+            guard let position = state.recordPosition(topic, shards: queues.count, topicsMax: topicsMax, now: time,
+                                                      epochPrefix: epochPrefix) else {
                 return .topicLimit
             }
-            // The shards with subscribers (walked twice rather than listed:
-            // no allocation per publish).
-            var targetCount = 0
-            for shard in 0..<shardCount where record.subscribers[shard] > 0 {
-                if queues[shard].pendingBytes.load(ordering: .relaxed) > deliveryBacklogBytesMax {
-                    state.backlogRefusedTotal &+= 1
-                    state.records[topic] = record  // unchanged (it has subscribers: not a new record)
-                    return .backlogged
+            // The record is changed in place (see `recordPosition`); nothing
+            // below adds or removes a record, so `position` stays valid.
+            var builtUnderLock = false
+            let published = withRecord(at: position, in: &state) { record, ledger -> (seq: UInt64, epoch: String, idle: Bool)? in
+                // The shards with subscribers (walked twice rather than
+                // listed: no allocation per publish).
+                var targetCount = 0
+                for shard in 0..<queues.count where record.subscribers[shard] > 0 {
+                    if queues[shard].pendingBytes.load(ordering: .relaxed) > deliveryBacklogBytesMax { return nil }
+                    targetCount += 1
                 }
-                targetCount += 1
-            }
-            record.seq &+= 1
-            state.publishedTotal &+= 1
-            if targetCount > 0 || historySize > 0 {
-                let frames: PublishFrames
-                if let prebuilt, prebuilt.seq == record.seq, prebuilt.dictionary === record.dictionary {
-                    frames = prebuilt.frames
-                } else {
-                    frames = build(record.seq, record.dictionary)
-                    state.framesBuiltUnderLockTotal &+= 1
-                }
-                let stamp = targetCount == 0 ? 0 : acquired
-                for shard in 0..<shardCount where record.subscribers[shard] > 0 {
-                    let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
-                                                            frame: Unmanaged.passRetained(frames.plain),
-                                                            compressed: frames.compressed.map { Unmanaged.passRetained($0) },
-                                                            publishedAtMicroseconds: stamp,
-                                                            zstd: frames.zstd.map { Unmanaged.passRetained($0) },
-                                                            zstdDictionary: frames.zstdDictionary.map { Unmanaged.passRetained($0) }))
-                    if wasEmpty {
-                        if let wakes { wakes.request(shard) } else { wake.append(shard) }
+                record.seq &+= 1
+                if targetCount > 0 || historySize > 0 {
+                    let frames: PublishFrames
+                    if let prebuilt, prebuilt.seq == record.seq, prebuilt.dictionary === record.dictionary {
+                        frames = prebuilt.frames
+                    } else {
+                        frames = build(record.seq, record.dictionary)
+                        builtUnderLock = true
                     }
+                    let stamp = targetCount == 0 ? 0 : acquired
+                    for shard in 0..<queues.count where record.subscribers[shard] > 0 {
+                        let wasEmpty = queues[shard].push(.init(topicID: record.id, seq: record.seq,
+                                                                frame: Unmanaged.passRetained(frames.plain),
+                                                                compressed: frames.compressed.map { Unmanaged.passRetained($0) },
+                                                                publishedAtMicroseconds: stamp,
+                                                                zstd: frames.zstd.map { Unmanaged.passRetained($0) },
+                                                                zstdDictionary: frames.zstdDictionary.map { Unmanaged.passRetained($0) }))
+                        if wasEmpty {
+                            if let wakes { wakes.request(shard) } else { wake.append(shard) }
+                        }
+                    }
+                    if historySize > 0 { keep(frames, seq: record.seq, topic: topic, history: &record.history, ledger: &ledger, now: time) }
                 }
-                if historySize > 0 { keep(frames, seq: record.seq, topic: topic, in: &record, state: &state, now: time) }
+                record.lastActivityMilliseconds = time
+                return (record.seq, epoch(record), record.claimCollectionQueueing())
             }
-            record.lastActivityMilliseconds = time
-            state.markIdle(topic, &record, now: time)
-            state.records[topic] = record
-            if historySize > 0 { state.compactHistoryOrder() }
-            return .published(seq: record.seq, epoch: epoch(record))
+            guard let published else {
+                // Refused before a seq was taken: the record is unchanged
+                // (it has subscribers, so it was not made by this publish).
+                state.backlogRefusedTotal &+= 1
+                return .backlogged
+            }
+            state.publishedTotal &+= 1
+            if builtUnderLock { state.framesBuiltUnderLockTotal &+= 1 }
+            if published.idle { state.idleQueue.append((topic, time)) }
+            if historySize > 0 { state.settleHistory(bytesMax: historyBytesMax) }
+            return .published(seq: published.seq, epoch: published.epoch)
         }
         for shard in wake { Socket.signalEvent(wakeDescriptors[shard]) }
         return outcome
@@ -329,17 +371,24 @@ final class TopicRegistry: Sendable {
         state.withLock { state in
             for name in Array(state.records.keys) {
                 guard var record = state.records[name], record.history != nil else { continue }
-                state.dropHistory(&record)
+                state.ledger.dropAll(&record.history)
                 state.records[name] = record
             }
         }
     }
 
+    /// Runs `body` on the record at `position` and the history ledger, both
+    /// in place (disjoint parts of the state: no copy of the record).
+    private func withRecord<Result>(at position: Dictionary<String, Record>.Index, in state: inout State,
+                                    _ body: (inout Record, inout HistoryLedger) -> Result) -> Result {
+        body(&state.records.values[position], &state.ledger)
+    }
+
     /// Keeps a message's frames in its topic's history, within the ring's
-    /// capacity, the TTL and the global byte bound (oldest of any topic
-    /// evicted first, counted).
+    /// capacity and the TTL. The global byte bound is applied by
+    /// `State.settleHistory` once the record is back in the table.
     func keep(_ frames: PublishFrames, seq: UInt64, topic: String,
-              in record: inout Record, state: inout State, now time: UInt64) {
+              history: inout TopicHistory?, ledger: inout HistoryLedger, now time: UInt64) {
         let bytes = frames.plain.count + (frames.compressed?.count ?? 0) + (frames.zstd?.count ?? 0)
             + TopicHistory.entryOverheadBytes
         let entry = TopicHistory.Entry(seq: seq, plain: Unmanaged.passRetained(frames.plain),
@@ -347,42 +396,13 @@ final class TopicRegistry: Sendable {
                                        bytes: bytes, publishedAtMilliseconds: time,
                                        zstd: frames.zstd.map { Unmanaged.passRetained($0) },
                                        zstdDictionary: frames.zstdDictionary.map { Unmanaged.passRetained($0) })
-        expire(&record, state: &state, now: time)
-        if record.history == nil { record.history = TopicHistory(capacity: historySize) }
-        let storage = record.history!.storageBytes
-        if let evicted = record.history!.append(entry) {
-            state.historyBytes -= evicted.bytes
-            state.historyEntries -= 1
-            evicted.release()
-        }
-        state.historyBytes += bytes + record.history!.storageBytes - storage
-        state.historyEntries += 1
-        state.historyOrder.append((topic, seq))
-        // Past the global bound, the oldest kept message of any topic goes
-        // (this record is written back by the caller: handle it in place).
-        while state.historyBytes > historyBytesMax && state.historyHead < state.historyOrder.count {
-            let oldest = state.historyOrder[state.historyHead]
-            state.historyHead += 1
-            if oldest.name == topic {
-                if record.history?.oldest?.seq == oldest.seq {
-                    state.dropOldest(&record)
-                    state.historyEvictedTotal &+= 1
-                }
-            } else if state.records[oldest.name]?.history?.oldest?.seq == oldest.seq,
-                      var other = state.records.removeValue(forKey: oldest.name) {
-                // Taken out, so dropping its oldest entry copies no ring.
-                state.dropOldest(&other)
-                state.historyEvictedTotal &+= 1
-                state.records[oldest.name] = other
-            }
-        }
+        ledger.expire(&history, now: time, ttlMilliseconds: historyTTLMilliseconds)
+        ledger.append(entry, topic: topic, to: &history, capacity: historySize)
     }
 
     /// Drops the entries of `record` older than `--history-ttl`.
     func expire(_ record: inout Record, state: inout State, now time: UInt64) {
-        while let oldest = record.history?.oldest, time &- oldest.publishedAtMilliseconds >= historyTTLMilliseconds {
-            state.dropOldest(&record)
-        }
+        state.ledger.expire(&record.history, now: time, ttlMilliseconds: historyTTLMilliseconds)
     }
 
     /// A subscribe with `since`: the recovery decision for `topic` with the
@@ -446,14 +466,14 @@ final class TopicRegistry: Sendable {
 
     /// (entries, bytes, evicted past the bound) of kept history, for stats.
     func historyTotals() -> (entries: Int, bytes: Int, evicted: UInt64) {
-        state.withLock { ($0.historyEntries, $0.historyBytes, $0.historyEvictedTotal) }
+        state.withLock { ($0.ledger.entries, $0.ledger.bytes, $0.ledger.evictedTotal) }
     }
 
     /// The epoch string of record `id`: process token and record id.
     func epoch(_ id: UInt32) -> String { epochPrefix + String(id, radix: 36) }
 
     /// A record's epoch: Redis's on a followed topic, else the process's own.
-    func epoch(_ record: Record) -> String { record.clusterEpoch ?? epoch(record.id) }
+    func epoch(_ record: Record) -> String { record.clusterEpoch ?? record.localEpoch }
 
     /// A shard takes `topic`'s first local subscriber: creates the record if
     /// needed and counts the subscriber in one step (a record can only be
@@ -463,7 +483,8 @@ final class TopicRegistry: Sendable {
         let time = now()
         var request = false
         let joined = state.withLock { state -> Joined? in
-            guard var record = state.takeRecord(topic, shards: queues.count, topicsMax: topicsMax, now: time) else {
+            guard var record = state.takeRecord(topic, shards: queues.count, topicsMax: topicsMax, now: time,
+                                                       epochPrefix: epochPrefix) else {
                 return nil
             }
             record.subscribers[shard] += 1
