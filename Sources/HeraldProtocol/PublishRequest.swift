@@ -32,9 +32,16 @@ public struct PublishRequest: Sendable, Equatable {
         }
         var topics: [String] = []
         let single: Bool
-        if let value = member("topic") {
-            guard let name = value.stringValue else { return .failure(.init("\"topic\" must be a string")) }
-            topics = [name]
+        if let range = members.last(where: { $0.name == "topic" })?.valueRange {
+            // Decoded straight from the validated bytes (no JSON tree for
+            // the one member every batch line has).
+            var name: [UInt8] = []
+            var index = range.lowerBound
+            guard bytes[index] == JSONLexer.quote,
+                  JSONLexer.scanString(bytes, &index, decode: true, into: &name), index == range.upperBound else {
+                return .failure(.init("\"topic\" must be a string"))
+            }
+            topics = [String(decoding: name, as: UTF8.self)]
             single = true
         } else if let list = member("topics") {
             guard let array = list.arrayValue, !array.isEmpty else {

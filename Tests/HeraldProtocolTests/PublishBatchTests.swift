@@ -25,6 +25,21 @@ import Testing
         #expect(lines[2] == .failure(.init("line 3: data over --publish-bytes-max (8 bytes)")))
     }
 
+    /// The topic member is decoded from the validated bytes without a JSON
+    /// tree: escapes in its name and value mean what they mean in JSON, the
+    /// last duplicate counts, and anything but a string is refused.
+    @Test func theTopicMemberReadsAsJSON() {
+        let escaped = Self.parse(#"{"to\u0070ic":"news\/eu","data":1}"#)
+        #expect(escaped == .lines([.success(PublishRequest(topics: ["news/eu"], single: true, data: Array("1".utf8)))]))
+        let duplicate = Self.parse(#"{"topic":"a","data":1,"topic":"b"}"#)
+        #expect(duplicate == .lines([.success(PublishRequest(topics: ["b"], single: true, data: Array("1".utf8)))]))
+        for value in ["1", "null", "[\"a\"]", "{\"a\":1}", "true"] {
+            #expect(Self.parse(#"{"topic":"# + value + #","data":1}"#)
+                    == .lines([.failure(.init("line 1: \"topic\" must be a string"))]), "\(value)")
+        }
+        #expect(Self.parse(#"{"topic":"a b","data":1}"#) == .lines([.failure(.init("line 1: bad topic name"))]))
+    }
+
     @Test func limitsCountLinesAndTopics() {
         #expect(Self.parse(" \n\r\n") == .empty)
         #expect(Self.parse(String(repeating: "{\"topic\":\"a\",\"data\":1}\n", count: 3), messagesMax: 2) == .tooMany)
