@@ -252,6 +252,31 @@ import Testing
         #expect(pending.isEmpty)
     }
 
+    /// A body past what a Content-Length reserves up front arrives whole,
+    /// in pieces, with the reservation bounded whatever the length says.
+    @Test func aBodyLongerThanTheReservationArrivesWhole() throws {
+        let length = AdminRequestReader.bodyReserveBytesMax * 2 + 7
+        let body = (0..<length).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        let head = "POST /v1/publish/batch HTTP/1.1\r\nHost: x\r\nContent-Length: \(length)\r\n\r\n"
+        var reader = AdminRequestReader()
+        let first = Array(head.utf8).withUnsafeBytes {
+            reader.read($0, headBytesMax: 8192, bodyBytesMax: 1024, batchBodyBytesMax: 1 << 20)
+        }
+        #expect(first.consumed == head.utf8.count)
+        var request: AdminRequest?
+        var offset = 0
+        while offset < body.count {
+            let piece = Array(body[offset..<min(body.count, offset + 10_000)])
+            let (consumed, event) = piece.withUnsafeBytes {
+                reader.read($0, headBytesMax: 8192, bodyBytesMax: 1024, batchBodyBytesMax: 1 << 20)
+            }
+            #expect(consumed == piece.count)
+            offset += consumed
+            if case .request(let done) = event { request = done }
+        }
+        #expect(try #require(request).body == body)
+    }
+
     @Test func expectContinueIsReportedOnceTheHeadIsIn() throws {
         let head = "POST /v1/publish?topic=t HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
         var reader = AdminRequestReader()
