@@ -25,16 +25,29 @@ public enum JSONValidator {
     public static func topLevelMembers(
         _ bytes: UnsafeRawBufferPointer, depthMax: Int = 64
     ) -> [(name: String, valueRange: Range<Int>)]? {
-        guard UTF8Validator.isValid(bytes) else { return nil }
-        var index = 0
-        // Room for the usual few members, and one name buffer reused for
-        // each: growing the list and a buffer per name were three to five
-        // allocations per batch line (issue 12).
         var members: [(name: String, valueRange: Range<Int>)] = []
         members.reserveCapacity(4)
+        let valid = forEachTopLevelMember(bytes, depthMax: depthMax) { name, valueRange in
+            members.append((String(decoding: name, as: UTF8.self), valueRange))
+        }
+        return valid ? members : nil
+    }
+
+    /// `topLevelMembers` without the list: `body` gets each member's
+    /// decoded name (valid only during the call) and its value's range as
+    /// they are scanned, and the result says whether `bytes` was one valid
+    /// object — until it does, what `body` saw counts for nothing. A batch
+    /// line is read with no allocation but the one name buffer (the list
+    /// and a String per name were three per line; issue 12).
+    public static func forEachTopLevelMember(
+        _ bytes: UnsafeRawBufferPointer, depthMax: Int = 64,
+        _ body: (_ name: UnsafeRawBufferPointer, _ valueRange: Range<Int>) -> Void
+    ) -> Bool {
+        guard UTF8Validator.isValid(bytes) else { return false }
+        var index = 0
         var name: [UInt8] = []
         JSONLexer.skipWhitespace(bytes, &index)
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "{"), depthMax >= 1 else { return nil }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{"), depthMax >= 1 else { return false }
         index += 1
         JSONLexer.skipWhitespace(bytes, &index)
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
@@ -42,19 +55,19 @@ public enum JSONValidator {
         } else {
             scan: while true {
                 name.removeAll(keepingCapacity: true)
-                guard JSONLexer.memberName(bytes, &index, decode: true, into: &name) else { return nil }
+                guard JSONLexer.memberName(bytes, &index, decode: true, into: &name) else { return false }
                 let start = index
-                guard skipValue(bytes, &index, depth: 1, depthMax: depthMax) else { return nil }
-                members.append((String(decoding: name, as: UTF8.self), start..<index))
+                guard skipValue(bytes, &index, depth: 1, depthMax: depthMax) else { return false }
+                name.withUnsafeBytes { body($0, start..<index) }
                 switch JSONLexer.afterElement(bytes, &index, closing: UInt8(ascii: "}")) {
                 case .more: continue
                 case .closed: break scan
-                case nil: return nil
+                case nil: return false
                 }
             }
         }
         JSONLexer.skipWhitespace(bytes, &index)
-        return index == bytes.count ? members : nil
+        return index == bytes.count
     }
 
     /// Skips one value at `index`; `depth` is the number of enclosing containers.

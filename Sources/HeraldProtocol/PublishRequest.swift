@@ -21,29 +21,32 @@ public struct PublishRequest: Sendable, Equatable {
         // often most of the bytes, is validated once and forwarded as it
         // is: a batch line is not parsed into a tree.) Duplicate names: the
         // last one counts, as `JSONValue`'s subscript reads them.
-        guard let members = JSONValidator.topLevelMembers(bytes) else {
+        var topicRange: Range<Int>?
+        var topicsRange: Range<Int>?
+        var dataRange: Range<Int>?
+        let object = JSONValidator.forEachTopLevelMember(bytes) { name, valueRange in
+            if name.elementsEqual("topic".utf8) {
+                topicRange = valueRange
+            } else if name.elementsEqual("topics".utf8) {
+                topicsRange = valueRange
+            } else if name.elementsEqual("data".utf8) {
+                dataRange = valueRange
+            }
+        }
+        guard object else {
             return .failure(.init("must be a JSON object {\"topic\"|\"topics\", \"data\"}"))
         }
-        guard let dataRange = members.last(where: { $0.name == "data" })?.valueRange else {
-            return .failure(.init("missing \"data\""))
-        }
-        func member(_ name: String) -> JSONValue? {
-            members.last(where: { $0.name == name }).flatMap { JSONValue.parse(UnsafeRawBufferPointer(rebasing: bytes[$0.valueRange])) }
-        }
+        guard let dataRange else { return .failure(.init("missing \"data\"")) }
         var topics: [String] = []
         let single: Bool
-        if let range = members.last(where: { $0.name == "topic" })?.valueRange {
-            // Decoded straight from the validated bytes (no JSON tree for
-            // the one member every batch line has).
-            var name: [UInt8] = []
-            var index = range.lowerBound
-            guard bytes[index] == JSONLexer.quote,
-                  JSONLexer.scanString(bytes, &index, decode: true, into: &name), index == range.upperBound else {
-                return .failure(.init("\"topic\" must be a string"))
-            }
-            topics = [String(decoding: name, as: UTF8.self)]
+        if let range = topicRange {
+            // Read straight from the validated bytes (no JSON tree for the
+            // one member every batch line has).
+            guard let name = Self.string(bytes, range) else { return .failure(.init("\"topic\" must be a string")) }
+            topics = [name]
             single = true
-        } else if let list = member("topics") {
+        } else if let range = topicsRange,
+                  let list = JSONValue.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) {
             guard let array = list.arrayValue, !array.isEmpty else {
                 return .failure(.init("\"topics\" must be a non-empty array of strings"))
             }
@@ -62,6 +65,22 @@ public struct PublishRequest: Sendable, Equatable {
         }
         return .success(PublishRequest(topics: topics, single: single,
                                        data: Array(UnsafeRawBufferPointer(rebasing: bytes[dataRange]))))
+    }
+
+    /// The string a validated JSON value is, nil when it is another kind.
+    /// Without escapes its bytes are the string's (already checked UTF-8):
+    /// no decoding buffer.
+    private static func string(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
+        guard bytes[range.lowerBound] == JSONLexer.quote else { return nil }
+        // Safe: a validated string value is at least its two quotes.
+        let content = UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound + 1)..<(range.upperBound - 1)])
+        if !content.contains(JSONLexer.backslash) { return String(decoding: content, as: UTF8.self) }
+        var decoded: [UInt8] = []
+        var index = range.lowerBound
+        guard JSONLexer.scanString(bytes, &index, decode: true, into: &decoded), index == range.upperBound else {
+            return nil
+        }
+        return String(decoding: decoded, as: UTF8.self)
     }
 }
 

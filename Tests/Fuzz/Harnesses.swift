@@ -255,6 +255,25 @@ private func fuzzPublishBatch(_ input: UnsafeRawBufferPointer) {
         }
         precondition(topics <= messagesMax, "publishes past the limit")
     }
+    if !input.contains(UInt8(ascii: "\n")) {
+        // The members are read without a JSON tree: a tree's reading must agree.
+        let tree = JSONValue.parse(input)
+        switch PublishRequest.parse(input) {
+        case .success(let request):
+            guard case .object = tree, let data = tree?["data"] else { preconditionFailure("a publish read from a non-object") }
+            precondition(request.data.withUnsafeBytes { JSONValue.parse($0) } == data, "data differs from the tree's")
+            if case .string(let topic) = tree?["topic"] {
+                precondition(request.single && request.topics == [topic], "topic differs from the tree's")
+            } else {
+                precondition(!request.single, "a single topic the tree does not have")
+            }
+        case .failure:
+            if case .object = tree, case .string(let topic) = tree?["topic"], tree?["data"] != nil,
+               TopicName.isValid(topic) {
+                preconditionFailure("a valid single publish refused")
+            }
+        }
+    }
     if !input.contains(UInt8(ascii: "\n")), case .success(let alone) = PublishRequest.parse(input),
        alone.data.count <= dataMax {
         precondition(PublishBatch.parse(input, dataBytesMax: dataMax, messagesMax: messagesMax) == .lines([.success(alone)]),
