@@ -231,6 +231,43 @@ private func fuzzQueryString(_ input: UnsafeRawBufferPointer) {
         precondition(pairs.count <= separators + 1, "more pairs than separators allow")
     }
     _ = QueryString.percentDecode(Substring(text))
+    // The parser reads the query's bytes in place; a plain reading by
+    // splitting must agree with it, pair for pair.
+    let parsed = QueryString.parse(text).map { $0.map { [$0.name, $0.value] } }
+    precondition(parsed == referenceQuery(text), "the query parser disagrees with a reading by splitting")
+}
+
+/// `QueryString.parse` the obvious way, for the query-string harness.
+private func referenceQuery(_ text: String) -> [[String]]? {
+    func decode(_ bytes: [UInt8]) -> String? {
+        var out: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "%"):
+                guard index + 2 < bytes.count, let high = QueryString.hexValue(bytes[index + 1]),
+                      let low = QueryString.hexValue(bytes[index + 2]) else { return nil }
+                out.append(high << 4 | low)
+                index += 3
+            case UInt8(ascii: "+"):
+                out.append(UInt8(ascii: " "))
+                index += 1
+            default:
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+    var pairs: [[String]] = []
+    for pair in Array(text.utf8).split(separator: UInt8(ascii: "&")) {
+        let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+        guard let name = decode(Array(parts[0])), let value = decode(parts.count > 1 ? Array(parts[1]) : []) else {
+            return nil
+        }
+        pairs.append([name, value])
+    }
+    return pairs
 }
 
 /// `POST /v1/publish/batch` bodies (and so `POST /v1/publish` JSON bodies,
