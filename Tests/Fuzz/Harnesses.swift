@@ -101,6 +101,18 @@ private func fuzzFrameDecoder(_ input: UnsafeRawBufferPointer) {
 
 private func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
     let limit = 8192
+    // The head's end and its line-ending errors as the parser found them
+    // before it kept "the byte before was a CR" instead of looking back:
+    // both readings must agree, at this limit and at a small one.
+    for max in [limit, Int(input.first ?? 0)] {
+        let reference = referenceHeadEnd(input, maxHeadBytes: max)
+        switch (HTTPRequestHeadParser.parse(input, maxHeadBytes: max), reference) {
+        case (.complete(_, let length), .complete(let end)): precondition(length == end, "the head ends elsewhere")
+        case (.malformed, .complete): break  // its lines are refused
+        case (.malformed, .malformed), (.incomplete, .incomplete), (.tooLarge, .tooLarge): break
+        default: preconditionFailure("the head's end or line endings read differently")
+        }
+    }
     switch HTTPRequestHeadParser.parse(input, maxHeadBytes: limit) {
     case .complete(let head, let length):
         precondition(length > 0 && length <= input.count && length <= limit, "head length outside the input")
@@ -235,6 +247,31 @@ private func fuzzQueryString(_ input: UnsafeRawBufferPointer) {
     // splitting must agree with it, pair for pair.
     let parsed = QueryString.parse(text).map { $0.map { [$0.name, $0.value] } }
     precondition(parsed == referenceQuery(text), "the query parser disagrees with a reading by splitting")
+}
+
+/// Where a head ends, as `HTTPRequestHeadParser.parse` scanned until
+/// issue 12's last step: every byte checked against the one before it.
+private enum ReferenceHeadEnd { case complete(Int), malformed, incomplete, tooLarge }
+
+private func referenceHeadEnd(_ bytes: UnsafeRawBufferPointer, maxHeadBytes: Int) -> ReferenceHeadEnd {
+    let count = bytes.count
+    var start = 0
+    while count - start >= 2 && bytes[start] == 0x0D && bytes[start + 1] == 0x0A { start += 2 }
+    var lineStart = start
+    var index = start
+    while index < count {
+        if index >= maxHeadBytes { return .tooLarge }
+        let byte = bytes[index]
+        if byte == 0x0A {
+            guard index > start, bytes[index - 1] == 0x0D else { return .malformed }
+            if index - 1 == lineStart && lineStart > start { return .complete(index + 1) }
+            lineStart = index + 1
+        } else if index > start && bytes[index - 1] == 0x0D {
+            return .malformed
+        }
+        index += 1
+    }
+    return count >= maxHeadBytes ? .tooLarge : .incomplete
 }
 
 /// `QueryString.parse` the obvious way, for the query-string harness.

@@ -136,11 +136,27 @@ import Testing
         "GET / HTTP/2.0\r\n\r\n",
         "GET / HTTP/1.2\r\n\r\n",
         "GET / http/1.1\r\n\r\n",
+        "GET / HTTP/1.11\r\n\r\n",  // the version read as 8 bytes
+        "GET / HTTP/1.\r\n\r\n",
+        "GET / HTTP/1.x\r\n\r\n",
+        "GET / HTTQ/1.1\r\n\r\n",
+        "GET / HTTP/1,1\r\n\r\n",
+        "GET / XHTTP/1.1\r\n\r\n",
         "G(T / HTTP/1.1\r\n\r\n",  // method not a token
         "GET /a\u{01} HTTP/1.1\r\n\r\n",
     ])
     func malformed(text: String) {
         #expect(isMalformed(text), "\(text.debugDescription)")
+    }
+
+    @Test func versionPrefixIsHTTP1Dot() {
+        var bytes: [UInt8] = []
+        var value = HTTPRequestHeadParser.versionPrefix
+        for _ in 0..<7 {
+            bytes.append(UInt8(truncatingIfNeeded: value))
+            value >>= 8
+        }
+        #expect(bytes == Array("HTTP/1.".utf8) && value == 0)
     }
 
     @Test func obsTextInValuesIsKept() throws {
