@@ -58,21 +58,26 @@ enum ASCII {
     /// RFC 9110 §5.6.3 OWS.
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
 
-    /// Calls `body` with each non-empty element of a list separated by
-    /// `separator` (topic lists, query pairs), without an array of them;
-    /// false as soon as `body` is.
-    static func forEachElement(of list: Substring, separatedBy separator: UInt8,
-                               _ body: (Substring) -> Bool) -> Bool {
-        var rest = list
-        while !rest.isEmpty {
-            let end = rest.utf8.firstIndex(of: separator) ?? rest.endIndex
-            let part = rest[..<end]
-            // Stepped over as a byte: Substring.index(after:) steps a whole
-            // Character (grapheme breaking), for every list element.
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.utf8.index(after: end)...]
-            if !part.isEmpty && !body(part) { return false }
+    /// Calls `body` with the bytes of each non-empty element of a list
+    /// separated by `separator` (query pairs, topic lists), without an
+    /// array of them; false as soon as `body` is. The list is read in
+    /// place: walking Substrings and their UTF-8 views cost ~4 % of the
+    /// admin thread per single publish (issue 12). Elements of a String cut
+    /// at an ASCII separator are valid UTF-8 as they are.
+    static func forEachElement(of list: String, separatedBy separator: UInt8,
+                               _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+        var list = list
+        return list.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != separator { end += 1 }
+                // Safe: start < end <= bytes.count.
+                if end > start && !body(UnsafeBufferPointer(rebasing: bytes[start..<end])) { return false }
+                start = end + 1
+            }
+            return true
         }
-        return true
     }
 
     /// `s` without leading and trailing OWS.

@@ -26,8 +26,7 @@ public enum JSONString {
     public static func append(_ s: String.UTF8View, to out: inout [UInt8]) {
         let done = s.withContiguousStorageIfAvailable { bytes -> Bool in
             out.append(JSONLexer.quote)
-            if bytes.contains(where: { $0 == JSONLexer.quote || $0 == JSONLexer.backslash
-                                       || $0 < JSONLexer.firstNonControl }) {
+            if bytes.contains(where: needsEscape) {
                 appendEscaped(bytes, to: &out)
             } else {
                 out.append(contentsOf: bytes)
@@ -40,6 +39,13 @@ public enum JSONString {
             appendEscaped(s, to: &out)
             out.append(JSONLexer.quote)
         }
+    }
+
+    /// Whether `byte` cannot stand for itself inside a JSON string (a
+    /// quote, a backslash, a control character).
+    @inline(__always)
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte == JSONLexer.quote || byte == JSONLexer.backslash || byte < JSONLexer.firstNonControl
     }
 
     static func appendEscaped(_ s: some Collection<UInt8>, to out: inout [UInt8]) {

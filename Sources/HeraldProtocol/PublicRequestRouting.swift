@@ -208,8 +208,8 @@ public enum PublicRequestRouting {
         // connections name).
         var seen: Set<String>?
         for (name, value) in query where name == "topics" {
-            let valid = ASCII.forEachElement(of: Substring(value), separatedBy: ASCII.comma) { part in
-                let topic = String(part)
+            let valid = ASCII.forEachElement(of: value, separatedBy: ASCII.comma) { part in
+                let topic = String(decoding: part, as: UTF8.self)
                 guard TopicName.isValid(topic) else { return false }
                 // A name given twice is one subscription, and counts once.
                 if topics.count < Self.linearDeduplicationMax {
@@ -224,8 +224,8 @@ public enum PublicRequestRouting {
         }
         var held: [UInt32] = []
         for (name, value) in query where name == "zstd_dicts" {
-            let valid = ASCII.forEachElement(of: Substring(value), separatedBy: ASCII.comma) { part in
-                guard let id = UInt32(part), id > 0 else { return false }
+            let valid = ASCII.forEachElement(of: value, separatedBy: ASCII.comma) { part in
+                guard let id = UInt32(String(decoding: part, as: UTF8.self)), id > 0 else { return false }
                 held.append(id)
                 return held.count <= ZstdEnvelope.heldDictionariesMax
             }

@@ -101,11 +101,15 @@ public enum PublishBatch {
     /// accepted; a line's `data` over `dataBytesMax` is refused like a
     /// malformed one. Everything is parsed before the caller publishes
     /// anything, so a batch over the limit is refused whole.
+    /// Line ranges reserved before a batch is scanned (16 B each).
+    static let linesReserved = 128
+
     public static func parse(_ body: UnsafeRawBufferPointer, dataBytesMax: Int, messagesMax: Int) -> Parsed {
-        // Reserved once for the lines there can be (growing the list by
-        // doubling allocated up to 2 KB per batch in steps; issue 12).
+        // Room for a usual batch at once (growing the list by doubling
+        // allocated up to 2 KB per batch in steps; issue 12), without a
+        // first pass to count the lines; a longer batch grows from there.
         var lines: [Range<Int>] = []
-        lines.reserveCapacity(min(messagesMax, body.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }))
+        lines.reserveCapacity(min(messagesMax, Self.linesReserved))
         var start = 0
         var blank = true
         for index in 0...body.count {

@@ -87,9 +87,7 @@ public enum ServerMessage {
     /// otherwise, and the caller builds it with `message`.
     public static func messageLength(topic: String, seq: UInt64, jsonDataCount: Int) -> Int? {
         var topic = topic
-        let plain = topic.withUTF8 { name in
-            !name.contains { $0 == JSONLexer.quote || $0 == JSONLexer.backslash || $0 < JSONLexer.firstNonControl }
-        }
+        let plain = topic.withUTF8 { !$0.contains(where: JSONString.needsEscape) }
         guard plain else { return nil }
         return messageHead.utf8CodeUnitCount + 2 + topic.utf8.count + messageSeqKey.utf8CodeUnitCount
             + JSONNumber.digitCount(seq) + messageDataKey.utf8CodeUnitCount + jsonDataCount + 1

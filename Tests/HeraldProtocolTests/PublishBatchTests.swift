@@ -40,6 +40,19 @@ import Testing
         #expect(Self.parse(#"{"topic":"a b","data":1}"#) == .lines([.failure(.init("line 1: bad topic name"))]))
     }
 
+    @Test func moreLinesThanReservedAreAllKeptInOrder() {
+        let count = PublishBatch.linesReserved * 2 + 3
+        let text = (0..<count).map { "{\"topic\":\"t\($0)\",\"data\":\($0)}" }.joined(separator: "\n")
+        guard case .lines(let lines) = Self.parse(text, messagesMax: count) else {
+            Issue.record("not parsed")
+            return
+        }
+        #expect(lines.count == count)
+        #expect(lines.enumerated().allSatisfy { index, line in
+            line == .success(PublishRequest(topics: ["t\(index)"], single: true, data: Array("\(index)".utf8)))
+        })
+    }
+
     @Test func limitsCountLinesAndTopics() {
         #expect(Self.parse(" \n\r\n") == .empty)
         #expect(Self.parse(String(repeating: "{\"topic\":\"a\",\"data\":1}\n", count: 3), messagesMax: 2) == .tooMany)

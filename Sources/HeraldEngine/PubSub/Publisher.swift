@@ -229,28 +229,28 @@ final class Publisher: Sendable {
         guard let length = ServerMessage.messageLength(topic: topic, seq: seq, jsonDataCount: data.count) else {
             return nil
         }
-        let header = FrameEncoder.headerLength(payloadLength: length, masked: false)
-        return OutboundFrame(count: header + length, shared: true) { out in
-            let at = FrameEncoder.writeHeader(opcode: .text, fin: true, rsv1: false, payloadLength: length,
-                                              to: out.baseAddress!)
-            data.withUnsafeBytes { bytes in
-                // Safe: the buffer was sized header + length.
-                ServerMessage.writeMessage(topic: topic, seq: seq, jsonData: bytes,
-                                           to: UnsafeMutableRawBufferPointer(rebasing: out[at...]))
-            }
+        return frame(opcode: .text, rsv1: false, payloadLength: length) { payload in
+            data.withUnsafeBytes { ServerMessage.writeMessage(topic: topic, seq: seq, jsonData: $0, to: payload) }
         }
     }
 
     /// Header and payload in one buffer: the unit the send path shares.
     static func wrap(_ payload: [UInt8], opcode: Opcode, rsv1: Bool) -> OutboundFrame {
-        let header = FrameEncoder.headerLength(payloadLength: payload.count, masked: false)
-        return OutboundFrame(count: header + payload.count, shared: true) { out in
-            let at = FrameEncoder.writeHeader(opcode: opcode, fin: true, rsv1: rsv1, payloadLength: payload.count,
+        frame(opcode: opcode, rsv1: rsv1, payloadLength: payload.count) { out in
+            payload.withUnsafeBytes { out.copyMemory(from: $0) }
+        }
+    }
+
+    /// A shared frame of one final fragment: its header written here,
+    /// its `payloadLength` bytes by `fill`.
+    private static func frame(opcode: Opcode, rsv1: Bool, payloadLength: Int,
+                              _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> OutboundFrame {
+        let header = FrameEncoder.headerLength(payloadLength: payloadLength, masked: false)
+        return OutboundFrame(count: header + payloadLength, shared: true) { out in
+            let at = FrameEncoder.writeHeader(opcode: opcode, fin: true, rsv1: rsv1, payloadLength: payloadLength,
                                               to: out.baseAddress!)
-            if !payload.isEmpty {
-                // Safe: the buffer was sized header + payload.
-                payload.withUnsafeBytes { (out.baseAddress! + at).copyMemory(from: $0.baseAddress!, byteCount: payload.count) }
-            }
+            // Safe: the buffer was sized header + payloadLength.
+            fill(UnsafeMutableRawBufferPointer(rebasing: out[at...]))
         }
     }
 }

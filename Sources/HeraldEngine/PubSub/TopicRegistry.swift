@@ -151,7 +151,7 @@ final class TopicRegistry: Sendable {
                 return nil
             }
             defer { nextID &+= 1 }
-            return Record(id: nextID, localEpoch: epochPrefix + String(nextID, radix: 36),
+            return Record(id: nextID, localEpoch: TopicRegistry.epoch(prefix: epochPrefix, id: nextID),
                           subscribers: Array(repeating: 0, count: shards), lastActivityMilliseconds: now)
         }
 
@@ -371,7 +371,9 @@ final class TopicRegistry: Sendable {
     }
 
     /// The epoch string of record `id`: process token and record id.
-    func epoch(_ id: UInt32) -> String { epochPrefix + String(id, radix: 36) }
+    func epoch(_ id: UInt32) -> String { Self.epoch(prefix: epochPrefix, id: id) }
+
+    static func epoch(prefix: String, id: UInt32) -> String { prefix + String(id, radix: 36) }
 
     /// A record's epoch: Redis's on a followed topic, else the process's own.
     func epoch(_ record: Record) -> String { record.clusterEpoch ?? record.localEpoch }
