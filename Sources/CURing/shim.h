@@ -50,17 +50,28 @@ static inline unsigned herald_sq_kflags(const struct io_uring *ring) {
 // and this sets `file_index` exactly as given (1-based in the SQE, per the
 // kernel's io_accept_prep). No SOCK_CLOEXEC: the kernel rejects it with
 // EINVAL for direct descriptors (they are never in the fd table to leak).
-static inline void herald_prep_accept_direct_at(struct io_uring_sqe *sqe, int fd, unsigned slot) {
+//
+// `poll_first` sets IORING_ACCEPT_POLL_FIRST (Linux 6.10; liburing 2.3 has
+// no name for it): the kernel arms a poll on the listener instead of trying
+// the accept at once. A try on an empty queue is not free: the kernel builds
+// a whole socket file (inode, dentry, file) before it learns the queue is
+// empty, then frees it (do_accept in net/socket.c). Older kernels refuse the
+// flag with EINVAL.
+#define HERALD_ACCEPT_POLL_FIRST (1U << 2)
+static inline void herald_prep_accept_direct_at(struct io_uring_sqe *sqe, int fd, unsigned slot, bool poll_first) {
     io_uring_prep_accept(sqe, fd, NULL, NULL, 0);
     sqe->file_index = slot + 1;
+    if (poll_first) sqe->ioprio |= HERALD_ACCEPT_POLL_FIRST;
 }
 
 // The same, writing the peer's address (a single-shot accept owns its
 // buffer until it completes).
 static inline void herald_prep_accept_direct_at_address(struct io_uring_sqe *sqe, int fd, unsigned slot,
-                                                        struct sockaddr *address, socklen_t *length) {
+                                                        struct sockaddr *address, socklen_t *length,
+                                                        bool poll_first) {
     io_uring_prep_accept(sqe, fd, address, length, 0);
     sqe->file_index = slot + 1;
+    if (poll_first) sqe->ioprio |= HERALD_ACCEPT_POLL_FIRST;
 }
 
 // prctl is variadic and pthread_setname_np needs _GNU_SOURCE (which must not

@@ -147,4 +147,7 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     static let zstd = ConnectionFlags(rawValue: 1 << 23)
     /// Said which zstd dictionaries it holds (`Reactor.heldDictionaries`).
     static let heldDictionaries = ConnectionFlags(rawValue: 1 << 24)
+    /// An armed accept that waits for a connection before trying
+    /// (IORING_ACCEPT_POLL_FIRST, `Reactor.acceptPollFirst`).
+    static let acceptPolledFirst = ConnectionFlags(rawValue: 1 << 25)
 }

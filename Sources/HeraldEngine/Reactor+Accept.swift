@@ -8,8 +8,14 @@ extension Reactor {
     /// Keeps up to `acceptsInFlightMax` accepts armed while slots are free
     /// and the shard wants this ring to accept. A full ring arms none: the
     /// shard then chooses another, or the backlog waits until a slot frees.
+    ///
+    /// An accept tried on an empty queue costs the kernel a whole socket
+    /// file, built and freed (Docs/BENCHMARKS.md, "The kernel floor"). Connections arriving apart are
+    /// waited for (IORING_ACCEPT_POLL_FIRST); connections queueing are
+    /// taken at once (`ReactorSettings.acceptsPollFirst`).
     func replenishAccepts() {
         guard accepting, acceptsWanted, nowMilliseconds >= acceptBackoffUntilMilliseconds else { return }
+        let pollFirst = acceptPollFirst && ReactorSettings.acceptsPollFirst(completedThisTurn: acceptsCompletedThisTurn)
         while acceptsInFlight < ReactorSettings.acceptsInFlightMax {
             guard let handle = slab.allocate() else {
                 if acceptsInFlight == 0 { counters.add(.acceptPausedFull) }
@@ -18,13 +24,14 @@ extension Reactor {
             let slot = slab.pointer(handle.index)
             slot.pointee.life.reserved()
             slot.pointee.pendingOperations = 1
+            if pollFirst { slot.pointee.flags.insert(.acceptPolledFirst) }
             if settings.connectLimit != nil, let buffer = acceptAddressFree.popLast() {
                 // Bounded: one buffer per armed accept (acceptsInFlightMax).
                 acceptAddressOfSlot[handle.index] = buffer
                 ring.prepareAcceptDirect(listener: listener, fileIndex: handle.index, address: acceptAddresses[buffer],
-                                         userData: userData(.accept, handle.index))
+                                         pollFirst: pollFirst, userData: userData(.accept, handle.index))
             } else {
-                ring.prepareAcceptDirect(listener: listener, fileIndex: handle.index,
+                ring.prepareAcceptDirect(listener: listener, fileIndex: handle.index, pollFirst: pollFirst,
                                          userData: userData(.accept, handle.index))
             }
             acceptsInFlight += 1
@@ -35,7 +42,10 @@ extension Reactor {
         guard let slot = liveSlot(completion.userData) else { return }
         let index = completion.userData.index
         acceptsInFlight -= 1
+        acceptsCompletedThisTurn += 1
         slot.pointee.pendingOperations -= 1
+        let polledFirst = slot.pointee.flags.contains(.acceptPolledFirst)
+        slot.pointee.flags.remove(.acceptPolledFirst)
         var source: UInt64?
         if let buffer = acceptAddressOfSlot.removeValue(forKey: index) {
             source = acceptAddresses[buffer].sourceKey
@@ -49,6 +59,14 @@ extension Reactor {
             switch error {
             case .canceled:
                 break
+            case .invalid where polledFirst:
+                // A kernel before 6.10 (every accept armed with the flag
+                // fails alike): accepts try at once from now on.
+                if acceptPollFirst {
+                    acceptPollFirst = false
+                    Log.info("the kernel does not take IORING_ACCEPT_POLL_FIRST; accepts try at once",
+                             ["shard": "\(shardIndex)", "ring": "\(ringIndex)"])
+                }
             case .connectionAborted:
                 counters.add(.acceptErrors)
             default:

@@ -51,6 +51,11 @@ final class Reactor {
     /// connections have an entry.
     var deferredRecoveries: [UInt32: [(topic: String, since: Recovery.Position)]] = [:]
     var acceptsInFlight = 0
+    /// Accepts completed in this turn (`ReactorSettings.acceptsPollFirst`).
+    var acceptsCompletedThisTurn = 0
+    /// Whether the kernel takes IORING_ACCEPT_POLL_FIRST (Linux 6.10+):
+    /// off for good at the first EINVAL from an accept armed with it.
+    var acceptPollFirst = true
     /// Accepts stay unarmed until then after an unexpected accept error.
     var acceptBackoffUntilMilliseconds: UInt64 = 0
     var accepting = true
@@ -170,6 +175,7 @@ final class Reactor {
     @discardableResult
     func turn(now: UInt64) -> Bool {
         setClock(now)
+        acceptsCompletedThisTurn = 0
         var handled = 0
         // Bounded so one flooded ring cannot starve the shard's others.
         for _ in 0..<16 {

@@ -16,6 +16,20 @@ struct ReactorSettings {
     /// Pause after an accept error that would repeat at once (ENOMEM,
     /// ENFILE): long enough not to spin, short enough to be invisible.
     static let acceptBackoffMilliseconds: UInt64 = 100
+    /// Accepts completed in one loop turn from which connections are taken
+    /// to be queueing: the next accepts try at once instead of waiting for
+    /// a connection (`acceptsPollFirst`).
+    static let acceptsQueueingPerTurn = 4
+
+    /// Whether new accepts wait for a connection before trying
+    /// (IORING_ACCEPT_POLL_FIRST), given how many completed this turn.
+    /// Connections arriving apart (fewer than `acceptsQueueingPerTurn` per
+    /// turn) find the queue empty, where an immediate try costs the kernel
+    /// a socket file built and freed; connections queueing in a storm are
+    /// there at once, where waiting would cost a poll per connection.
+    static func acceptsPollFirst(completedThisTurn: Int) -> Bool {
+        completedThisTurn < acceptsQueueingPerTurn
+    }
     /// Heartbeat deadlines of connections opened together are spread over
     /// 20 % of the ping interval after it, so a burst of a million accepts
     /// becomes a ramp of pings rather than one tick's storm.

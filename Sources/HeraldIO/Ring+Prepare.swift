@@ -7,22 +7,28 @@ extension Ring {
     /// Accepts one connection straight into file-table slot `fileIndex`
     /// (chosen by the caller, so slot index == file index; no
     /// IORING_FILE_INDEX_ALLOC and its liburing 2.3 off-by-one, NOTES.md).
+    ///
+    /// `pollFirst` (IORING_ACCEPT_POLL_FIRST, Linux 6.10+) waits for a
+    /// connection before trying: a try on an empty queue builds and frees a
+    /// whole socket file in the kernel. Older kernels complete it with
+    /// EINVAL.
     @inlinable
-    public func prepareAcceptDirect(listener: Int32, fileIndex: UInt32, userData: UserData) {
+    public func prepareAcceptDirect(listener: Int32, fileIndex: UInt32, pollFirst: Bool, userData: UserData) {
         let sqe = nextSQE()
-        herald_prep_accept_direct_at(sqe, listener, fileIndex)
+        herald_prep_accept_direct_at(sqe, listener, fileIndex, pollFirst)
         sqe.pointee.user_data = userData.rawValue
     }
 
     /// The same, with the peer's address written to `address` (which must
     /// stay valid until the completion): direct descriptors have no
     /// getpeername, so this is where a connection's source is learnt.
-    public func prepareAcceptDirect(listener: Int32, fileIndex: UInt32, address: PeerAddress, userData: UserData) {
+    public func prepareAcceptDirect(listener: Int32, fileIndex: UInt32, address: PeerAddress, pollFirst: Bool,
+                                    userData: UserData) {
         let sqe = nextSQE()
         address.length.pointee = socklen_t(MemoryLayout<sockaddr_storage>.size)
         herald_prep_accept_direct_at_address(sqe, listener, fileIndex,
                                              UnsafeMutableRawPointer(address.storage).assumingMemoryBound(to: sockaddr.self),
-                                             address.length)
+                                             address.length, pollFirst)
         sqe.pointee.user_data = userData.rawValue
     }
 
