@@ -9,50 +9,95 @@ public struct HTTPRequestHead: Sendable {
     public var query: String
     /// The x of HTTP/1.x: 0 or 1.
     public var versionMinor: Int
-    /// The field lines' bytes, copied once from the receive buffer: every
-    /// field's name and value is a range into it. Lookups compare bytes and
-    /// build a String only for a value asked for, so a head costs two
-    /// allocations (these two arrays) instead of two Strings per field —
-    /// the head of every handshake and every admin request (issue 12).
-    private var fieldBytes: [UInt8]
-    /// Each field's name and value (without leading and trailing OWS) in
-    /// `fieldBytes`, in the order received.
-    private var fieldRanges: [FieldRange]
-
-    struct FieldRange: Sendable {
-        let name: Range<Int>
-        let value: Range<Int>
-    }
+    /// The fields, in one allocation: first the field lines' bytes, copied
+    /// once from the receive buffer, then a table of `fieldCount` entries
+    /// (`FieldTable`) giving each field's name and value (without leading
+    /// and trailing OWS) as byte offsets into it, in the order received.
+    /// Lookups compare bytes and build a String only for a value asked for,
+    /// so a head's fields cost one allocation — the head of every handshake
+    /// and every admin request (issue 12). (An array of ranges beside the
+    /// bytes was a second allocation, and its element type's metadata was
+    /// looked up in the runtime's cache on every allocation.)
+    private var fields: [UInt8]
+    private var fieldCount: Int
 
     /// Fields in the order received; values without leading and trailing OWS.
     /// Built on demand (tests, diagnostics): the server reads fields through
     /// `header(_:)` and `headerContainsToken(_:_:)`.
     public var headers: [(name: String, value: String)] {
-        fieldRanges.map { (name: fieldString($0.name), value: fieldString($0.value)) }
+        fields.withUnsafeBufferPointer { bytes in
+            let table = FieldTable(bytes, count: fieldCount)
+            return (0..<fieldCount).map { field in
+                (name: String(decoding: UnsafeBufferPointer(rebasing: bytes[table.name(field)]), as: UTF8.self),
+                 value: String(decoding: UnsafeBufferPointer(rebasing: bytes[table.value(field)]), as: UTF8.self))
+            }
+        }
     }
 
     public init(
         method: String, target: String, versionMinor: Int, headers: [(name: String, value: String)]
     ) {
-        var bytes: [UInt8] = []
-        var ranges: [FieldRange] = []
-        for field in headers {
-            let nameStart = bytes.count
-            bytes += field.name.utf8
-            let valueStart = bytes.count
-            bytes += field.value.utf8
-            ranges.append(FieldRange(name: nameStart..<valueStart, value: valueStart..<bytes.count))
+        let byteCount = headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+        let fields = [UInt8](unsafeUninitializedCapacity: FieldTable.storageBytes(fieldBytes: byteCount,
+                                                                                   fields: headers.count)) {
+            buffer, initialized in
+            var offset = 0
+            for (field, header) in headers.enumerated() {
+                let nameStart = offset
+                for byte in header.name.utf8 { buffer[offset] = byte; offset += 1 }
+                let valueStart = offset
+                for byte in header.value.utf8 { buffer[offset] = byte; offset += 1 }
+                FieldTable.store(field, name: nameStart..<valueStart, value: valueStart..<offset,
+                                 into: UnsafeMutableRawBufferPointer(buffer), fieldBytes: byteCount)
+            }
+            initialized = buffer.count
         }
-        self.init(method: method, target: target, versionMinor: versionMinor, fieldBytes: bytes, fieldRanges: ranges)
+        self.init(method: method, target: target, versionMinor: versionMinor, fields: fields, fieldCount: headers.count)
     }
 
-    init(method: String, target: String, versionMinor: Int, fieldBytes: [UInt8], fieldRanges: [FieldRange]) {
+    /// `fields` laid out as `FieldTable` describes, with `fieldCount` entries.
+    init(method: String, target: String, versionMinor: Int, fields: [UInt8], fieldCount: Int) {
         self.method = method
         self.target = target
         (path, query) = HTTPRequestHead.pathAndQuery(of: HTTPRequestHead.originForm(of: target))
         self.versionMinor = versionMinor
-        self.fieldBytes = fieldBytes
-        self.fieldRanges = fieldRanges
+        self.fields = fields
+        self.fieldCount = fieldCount
+    }
+
+    /// The table at the end of `HTTPRequestHead.fields`: per field, four
+    /// 32-bit offsets (name start, name end, value start, value end) into
+    /// the bytes before it, stored unaligned in native byte order.
+    struct FieldTable {
+        static let entryBytes = 4 * MemoryLayout<UInt32>.size
+        let bytes: UnsafeBufferPointer<UInt8>
+        let start: Int
+
+        init(_ storage: UnsafeBufferPointer<UInt8>, count: Int) {
+            bytes = storage
+            start = storage.count - count * Self.entryBytes
+        }
+
+        static func storageBytes(fieldBytes: Int, fields: Int) -> Int { fieldBytes + fields * entryBytes }
+
+        /// Writes entry `field` of a table that follows `fieldBytes` bytes.
+        static func store(_ field: Int, name: Range<Int>, value: Range<Int>, into storage: UnsafeMutableRawBufferPointer,
+                          fieldBytes: Int) {
+            let entry = fieldBytes + field * entryBytes
+            storage.storeBytes(of: UInt32(truncatingIfNeeded: name.lowerBound), toByteOffset: entry, as: UInt32.self)
+            storage.storeBytes(of: UInt32(truncatingIfNeeded: name.upperBound), toByteOffset: entry + 4, as: UInt32.self)
+            storage.storeBytes(of: UInt32(truncatingIfNeeded: value.lowerBound), toByteOffset: entry + 8, as: UInt32.self)
+            storage.storeBytes(of: UInt32(truncatingIfNeeded: value.upperBound), toByteOffset: entry + 12, as: UInt32.self)
+        }
+
+        @inline(__always)
+        private func offset(_ field: Int, _ part: Int) -> Int {
+            Int(UnsafeRawBufferPointer(bytes).loadUnaligned(fromByteOffset: start + field * Self.entryBytes + part * 4,
+                                                            as: UInt32.self))
+        }
+
+        func name(_ field: Int) -> Range<Int> { offset(field, 0)..<offset(field, 1) }
+        func value(_ field: Int) -> Range<Int> { offset(field, 2)..<offset(field, 3) }
     }
 
     /// `origin` split at its first `?`, through its bytes (String indices
@@ -66,10 +111,6 @@ public struct HTTPRequestHead: Sendable {
             return (String(decoding: UnsafeBufferPointer(rebasing: bytes[..<question]), as: UTF8.self),
                     String(decoding: UnsafeBufferPointer(rebasing: bytes[(question + 1)...]), as: UTF8.self))
         }
-    }
-
-    private func fieldString(_ range: Range<Int>) -> String {
-        fieldBytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
     }
 
     /// `bytes[range]` without leading and trailing OWS (RFC 9110 §5.6.3).
@@ -86,10 +127,14 @@ public struct HTTPRequestHead: Sendable {
     private func forEachValue(of name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) {
         var name = name
         name.withUTF8 { name in
-            fieldBytes.withUnsafeBufferPointer { bytes in
-                for field in fieldRanges where field.name.count == name.count
-                    && ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: bytes[field.name]), name) {
-                    if !body(UnsafeBufferPointer(rebasing: bytes[field.value])) { return }
+            fields.withUnsafeBufferPointer { bytes in
+                let table = FieldTable(bytes, count: fieldCount)
+                for field in 0..<fieldCount {
+                    let fieldName = table.name(field)
+                    if fieldName.count == name.count
+                        && ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: bytes[fieldName]), name) {
+                        if !body(UnsafeBufferPointer(rebasing: bytes[table.value(field)])) { return }
+                    }
                 }
             }
         }

@@ -68,36 +68,53 @@ public enum HTTPRequestHeadParser {
         var lineEnd = from
         while lineEnd < to && bytes[lineEnd] != ASCII.cr { lineEnd += 1 }
         guard let (method, target, versionMinor) = parseRequestLine(bytes, from..<lineEnd) else { return nil }
-        // The field lines are copied once; names and values are ranges
-        // into the copy (`HTTPRequestHead.fieldBytes`).
+        // The field lines are copied once, with each name's and value's
+        // offsets in a table after them: one allocation
+        // (`HTTPRequestHead.fields`).
         let fieldsStart = min(lineEnd + 2, to)
-        // A block copy (Array's init from a sequence copies byte by byte).
-        let fieldBytes = [UInt8](unsafeUninitializedCapacity: to - fieldsStart) { buffer, initialized in
-            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[fieldsStart..<to]))
-            initialized = to - fieldsStart
-        }
-        // One allocation for the ranges.
-        var fieldRanges: [HTTPRequestHead.FieldRange] = []
-        fieldRanges.reserveCapacity(max(fieldLines, 0))
-        var lineStart = fieldsStart
-        var index = fieldsStart
-        while index <= to {
-            if index == to || bytes[index] == ASCII.cr {
-                if index > lineStart || index < to {
-                    guard let field = parseField(bytes, lineStart..<index) else { return nil }
-                    fieldRanges.append(HTTPRequestHead.FieldRange(name: field.name.lowerBound - fieldsStart
-                                                                        ..< field.name.upperBound - fieldsStart,
-                                                                  value: field.value.lowerBound - fieldsStart
-                                                                        ..< field.value.upperBound - fieldsStart))
+        let fieldBytes = to - fieldsStart
+        let fieldCount = max(fieldLines, 0)
+        var stored = 0
+        var valid = true
+        let fields = [UInt8](unsafeUninitializedCapacity: HTTPRequestHead.FieldTable.storageBytes(
+            fieldBytes: fieldBytes, fields: fieldCount)) { buffer, initialized in
+            let storage = UnsafeMutableRawBufferPointer(buffer)
+            // A block copy (Array's init from a sequence copies byte by byte).
+            storage.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[fieldsStart..<to]))
+            var lineStart = fieldsStart
+            var index = fieldsStart
+            while index <= to {
+                if index == to || bytes[index] == ASCII.cr {
+                    if index > lineStart || index < to {
+                        guard stored < fieldCount, let field = parseField(bytes, lineStart..<index) else {
+                            valid = false
+                            break
+                        }
+                        HTTPRequestHead.FieldTable.store(stored, name: field.name.lowerBound - fieldsStart
+                                                                    ..< field.name.upperBound - fieldsStart,
+                                                         value: field.value.lowerBound - fieldsStart
+                                                                    ..< field.value.upperBound - fieldsStart,
+                                                         into: storage, fieldBytes: fieldBytes)
+                        stored += 1
+                    }
+                    index += 2
+                    lineStart = index
+                } else {
+                    index += 1
                 }
-                index += 2
-                lineStart = index
-            } else {
-                index += 1
             }
+            // Every byte is written: the table's unfilled entries (none
+            // when `fieldLines` counted right) are zeroed, never left
+            // uninitialized.
+            if stored < fieldCount {
+                storage[(fieldBytes + stored * HTTPRequestHead.FieldTable.entryBytes)...].initializeMemory(
+                    as: UInt8.self, repeating: 0)
+            }
+            initialized = buffer.count
         }
-        return HTTPRequestHead(method: method, target: target, versionMinor: versionMinor, fieldBytes: fieldBytes,
-                               fieldRanges: fieldRanges)
+        guard valid, stored == fieldCount else { return nil }
+        return HTTPRequestHead(method: method, target: target, versionMinor: versionMinor, fields: fields,
+                               fieldCount: fieldCount)
     }
 
     /// RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.

@@ -116,6 +116,15 @@ private func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
     switch HTTPRequestHeadParser.parse(input, maxHeadBytes: limit) {
     case .complete(let head, let length):
         precondition(length > 0 && length <= input.count && length <= limit, "head length outside the input")
+        // The fields as the head's packed table gives them are the field
+        // lines split plainly: name before the first colon, value after it
+        // without SP/HTAB at either end.
+        let read = head.headers.map { (Array($0.name.utf8), Array($0.value.utf8)) }
+        let reference = referenceFields(UnsafeRawBufferPointer(rebasing: input[..<length])).map {
+            (Array(String(decoding: $0.name, as: UTF8.self).utf8), Array(String(decoding: $0.value, as: UTF8.self).utf8))
+        }
+        precondition(read.count == reference.count && zip(read, reference).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 },
+                     "the fields read back differ from the field lines")
         let policy = PublicRoutingPolicy(enableEcho: input.count % 2 == 0, topicsPerConnectionMax: 4,
                                          jwtSecret: input.count % 3 == 0 ? Array("k".utf8) : nil)
         let decision = PublicRequestRouting.decide(head, overCapacity: false, policy: policy, nowSeconds: 1_700_000_000)
@@ -135,6 +144,35 @@ private func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
         precondition(input.count < limit, "incomplete past the limit")
     case .tooLarge, .malformed:
         break
+    }
+}
+
+/// The field lines of a complete head (`head` ends with CRLF CRLF), split
+/// without the parser: the lines after the request line, each cut at its
+/// first colon, the value without leading and trailing SP and HTAB.
+private func referenceFields(_ head: UnsafeRawBufferPointer) -> [(name: [UInt8], value: [UInt8])] {
+    var lines: [[UInt8]] = []
+    var line: [UInt8] = []
+    var index = 0
+    while index + 1 < head.count {
+        if head[index] == 13 && head[index + 1] == 10 {
+            lines.append(line)
+            line = []
+            index += 2
+        } else {
+            line.append(head[index])
+            index += 1
+        }
+    }
+    // Empty lines before the request line, the request line, and the
+    // empty line that ends the head are not fields.
+    let fieldLines = lines.drop { $0.isEmpty }.dropFirst().filter { !$0.isEmpty }
+    return fieldLines.map { line in
+        let colon = line.firstIndex(of: UInt8(ascii: ":"))!
+        var value = Array(line[(colon + 1)...])
+        while let first = value.first, first == 32 || first == 9 { value.removeFirst() }
+        while let last = value.last, last == 32 || last == 9 { value.removeLast() }
+        return (Array(line[..<colon]), value)
     }
 }
 
