@@ -446,31 +446,37 @@ final class AdminRouter {
             let message = error.message.hasPrefix("must be") ? "body " + error.message : error.message
             return Self.error(.badRequest, message)
         }
-        let topics = object.topics
-        let data = object.data
+        let count = object.topicCount
         var body = Array(#"{"results":["#.utf8)
         // On a single node each publish runs as the loop reaches it (a
         // refusal stops the rest); in a cluster they go to Redis together.
-        let outcomes: [TopicRegistry.PublishOutcome]? = cluster.map { $0.publish(topics.map { ($0, .json(data)) }) }
-        for (position, name) in topics.enumerated() {
+        let outcomes: [TopicRegistry.PublishOutcome]? = cluster.map { cluster in
+            let data = Array(request.body[object.data])
+            return cluster.publish(object.topics.map { ($0, .json(data)) })
+        }
+        for position in 0..<count {
+            let name = object.topic(at: position)
             // A topic past --topics-max stops the batch; earlier ones stay
             // published (each publish is independent), so say which.
             if position > 0 { body.append(UInt8(ascii: ",")) }
-            switch outcomes?[position] ?? publisher.attempt(topic: name, payload: .json(data), wakes: wakes) {
+            let outcome = outcomes?[position] ?? request.body.withUnsafeBytes { bytes in
+                publisher.attempt(topic: name, json: UnsafeRawBufferPointer(rebasing: bytes[object.data]), wakes: wakes)
+            }
+            switch outcome {
             case .published(let seq, let epoch):
                 Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &body)
             case .topicLimit:
                 return Self.error(.serviceUnavailable,
-                                  "topic limit reached at \"\(name)\" (\(position) of \(topics.count) published)")
+                                  "topic limit reached at \"\(name)\" (\(position) of \(count) published)")
             case .backlogged:
                 return Self.error(.serviceUnavailable,
-                                  "delivery backlog full at \"\(name)\" (\(position) of \(topics.count) published)",
+                                  "delivery backlog full at \"\(name)\" (\(position) of \(count) published)",
                                   headers: [("Retry-After", "1")])
             case .unavailable(let reason):
                 // Others may have been published (each is independent).
                 let published = outcomes?.filter { $0.seq != nil }.count ?? position
                 return Self.error(.serviceUnavailable,
-                                  "\(reason) (at \"\(name)\"; \(published) of \(topics.count) published)",
+                                  "\(reason) (at \"\(name)\"; \(published) of \(count) published)",
                                   headers: [("Retry-After", "1")])
             }
         }
@@ -514,46 +520,52 @@ final class AdminRouter {
         if let cluster {
             var jobs: [(topic: String, payload: Publisher.Payload)] = []
             for case .success(let object) in parsed {
-                for name in object.topics { jobs.append((name, .json(object.data))) }
+                let data = Array(request.body[object.data])
+                for name in object.topics { jobs.append((name, .json(data))) }
             }
             clusterOutcomes = cluster.publish(jobs)
         }
         var nextOutcome = 0
-        for (position, result) in parsed.enumerated() {
-            if position > 0 { out.append(UInt8(ascii: ",")) }
-            let object: PublishRequest
-            switch result {
-            case .success(let value): object = value
-            case .failure(let error):
-                Self.appendError(error.message, to: &out)
-                continue
-            }
-            if !object.single { out += Array(#"{"results":["#.utf8) }
-            for (index, name) in object.topics.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                let outcome: TopicRegistry.PublishOutcome
-                if cluster != nil {
-                    outcome = clusterOutcomes[nextOutcome]
-                    nextOutcome += 1
-                } else {
-                    outcome = publisher.attempt(topic: name, payload: .json(object.data), wakes: wakes)
+        // Each line's data is published from the body where it lies.
+        request.body.withUnsafeBytes { bytes in
+            for (position, result) in parsed.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                let object: PublishRequest
+                switch result {
+                case .success(let value): object = value
+                case .failure(let error):
+                    Self.appendError(error.message, to: &out)
+                    continue
                 }
-                switch outcome {
-                case .published(let seq, let epoch):
-                    Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &out)
-                case .topicLimit:
-                    Self.appendError("topic limit reached (--topics-max \(publisher.registry.topicsMax))", topic: name,
-                                     to: &out)
-                case .backlogged:
-                    backlogged = true
-                    Self.appendError("delivery backlog full (--delivery-backlog-bytes-max); retry later", topic: name,
-                                     to: &out)
-                case .unavailable(let reason):
-                    backlogged = true
-                    Self.appendError(reason, topic: name, to: &out)
+                if !object.single { out += Array(#"{"results":["#.utf8) }
+                for index in 0..<object.topicCount {
+                    let name = object.topic(at: index)
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    let outcome: TopicRegistry.PublishOutcome
+                    if cluster != nil {
+                        outcome = clusterOutcomes[nextOutcome]
+                        nextOutcome += 1
+                    } else {
+                        outcome = publisher.attempt(topic: name, json: UnsafeRawBufferPointer(rebasing: bytes[object.data]),
+                                                    wakes: wakes)
+                    }
+                    switch outcome {
+                    case .published(let seq, let epoch):
+                        Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &out)
+                    case .topicLimit:
+                        Self.appendError("topic limit reached (--topics-max \(publisher.registry.topicsMax))", topic: name,
+                                         to: &out)
+                    case .backlogged:
+                        backlogged = true
+                        Self.appendError("delivery backlog full (--delivery-backlog-bytes-max); retry later", topic: name,
+                                         to: &out)
+                    case .unavailable(let reason):
+                        backlogged = true
+                        Self.appendError(reason, topic: name, to: &out)
+                    }
                 }
+                if !object.single { out += Array("]}".utf8) }
             }
-            if !object.single { out += Array("]}".utf8) }
         }
         out += Array("]}".utf8)
         // Some lines may be retried (only those: the others are published).
@@ -567,7 +579,7 @@ final class AdminRouter {
     static func resultsBytesEstimate(_ parsed: [Result<PublishRequest, PublishRequest.Failure>]) -> Int {
         var bytes = 16
         for case .success(let object) in parsed {
-            for name in object.topics { bytes += 72 + name.utf8.count }
+            for index in 0..<object.topicCount { bytes += 72 + object.topic(at: index).utf8.count }
         }
         return bytes
     }

@@ -3,12 +3,46 @@
 /// of `POST /v1/publish`, or one line of `POST /v1/publish/batch` (NDJSON).
 /// Pure, so the reader of every admin body byte is unit-tested and fuzzed.
 public struct PublishRequest: Sendable, Equatable {
-    /// The topics, checked (a single `topic` is a one-element list).
-    public let topics: [String]
+    /// The first topic, checked: for `topic`, the only one.
+    public let topic: String
+    /// The topics after the first of a `topics` list, checked; empty for
+    /// `topic`, so a single-topic request holds no list (a batch line
+    /// allocated one per line; issue 12).
+    public let moreTopics: [String]
     /// Whether it named one `topic` (its result is then not a list).
     public let single: Bool
-    /// The `data` value's bytes, exactly as sent.
-    public let data: [UInt8]
+    /// Where the `data` value's bytes are, exactly as sent, in the bytes
+    /// `parse` read: the caller publishes them from there (a batch line
+    /// copied them into an array of its own; issue 12).
+    public let data: Range<Int>
+
+    public init(topics: [String], single: Bool, data: Range<Int>) {
+        precondition(!topics.isEmpty, "a publish names at least one topic")
+        topic = topics[0]
+        moreTopics = Array(topics.dropFirst())
+        self.single = single
+        self.data = data
+    }
+
+    /// Every topic in order (a list built per call: loops use
+    /// `topicCount` and `topic(at:)`).
+    public var topics: [String] { [topic] + moreTopics }
+    public var topicCount: Int { 1 + moreTopics.count }
+    public func topic(at index: Int) -> String { index == 0 ? topic : moreTopics[index - 1] }
+
+    /// The same request with `data` moved `offset` bytes on (a batch line
+    /// is parsed alone; its ranges are then made the body's).
+    func offset(by offset: Int) -> PublishRequest {
+        PublishRequest(topic: topic, moreTopics: moreTopics, single: single,
+                       data: data.lowerBound + offset..<data.upperBound + offset)
+    }
+
+    private init(topic: String, moreTopics: [String], single: Bool, data: Range<Int>) {
+        self.topic = topic
+        self.moreTopics = moreTopics
+        self.single = single
+        self.data = data
+    }
 
     public struct Failure: Error, Sendable, Equatable {
         public let message: String
@@ -43,8 +77,8 @@ public struct PublishRequest: Sendable, Equatable {
             // Read straight from the validated bytes (no JSON tree for the
             // one member every batch line has).
             guard let name = Self.string(bytes, range) else { return .failure(.init("\"topic\" must be a string")) }
-            topics = [name]
-            single = true
+            guard TopicName.isValid(name) else { return .failure(.init("bad topic name")) }
+            return .success(PublishRequest(topic: name, moreTopics: [], single: true, data: dataRange))
         } else if let range = topicsRange,
                   let list = JSONValue.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) {
             guard let array = list.arrayValue, !array.isEmpty else {
@@ -63,8 +97,7 @@ public struct PublishRequest: Sendable, Equatable {
         for name in topics where !TopicName.isValid(name) {
             return .failure(.init("bad topic name"))
         }
-        return .success(PublishRequest(topics: topics, single: single,
-                                       data: Array(UnsafeRawBufferPointer(rebasing: bytes[dataRange]))))
+        return .success(PublishRequest(topics: topics, single: single, data: dataRange))
     }
 
     /// The string a validated JSON value is, nil when it is another kind.
@@ -137,7 +170,9 @@ public enum PublishBatch {
                 if request.data.count > dataBytesMax {
                     result = .failure(.init("data over --publish-bytes-max (\(dataBytesMax) bytes)"))
                 } else {
-                    publishes += request.topics.count
+                    publishes += request.topicCount
+                    // The line's ranges made the body's.
+                    result = .success(request.offset(by: line.lowerBound))
                 }
             }
             if case .failure(let failure) = result { result = .failure(.init("line \(position + 1): " + failure.message)) }

@@ -362,6 +362,10 @@ private func fuzzPublishBatch(_ input: UnsafeRawBufferPointer) {
         for case .success(let request) in lines {
             precondition(!request.topics.isEmpty && request.topics.allSatisfy { TopicName.isValid($0) }, "bad topic kept")
             precondition(request.data.count <= dataMax, "data over the limit kept")
+            // Its data's range is in the body, on one line, and is JSON.
+            precondition(request.data.lowerBound >= 0 && request.data.upperBound <= input.count, "data outside the body")
+            let data = UnsafeRawBufferPointer(rebasing: input[request.data])
+            precondition(!data.contains(UInt8(ascii: "\n")) && JSONValue.parse(data) != nil, "data is not one JSON value")
             precondition(!request.single || request.topics.count == 1, "a single topic with several names")
             topics += request.topics.count
         }
@@ -373,7 +377,8 @@ private func fuzzPublishBatch(_ input: UnsafeRawBufferPointer) {
         switch PublishRequest.parse(input) {
         case .success(let request):
             guard case .object = tree, let data = tree?["data"] else { preconditionFailure("a publish read from a non-object") }
-            precondition(request.data.withUnsafeBytes { JSONValue.parse($0) } == data, "data differs from the tree's")
+            precondition(JSONValue.parse(UnsafeRawBufferPointer(rebasing: input[request.data])) == data,
+                         "data differs from the tree's")
             if case .string(let topic) = tree?["topic"] {
                 precondition(request.single && request.topics == [topic], "topic differs from the tree's")
             } else {
@@ -386,8 +391,10 @@ private func fuzzPublishBatch(_ input: UnsafeRawBufferPointer) {
             }
         }
     }
+    // (A line naming more topics than a batch may publish refuses the
+    // whole batch: `.tooMany`.)
     if !input.contains(UInt8(ascii: "\n")), case .success(let alone) = PublishRequest.parse(input),
-       alone.data.count <= dataMax {
+       alone.data.count <= dataMax, alone.topicCount <= messagesMax {
         precondition(PublishBatch.parse(input, dataBytesMax: dataMax, messagesMax: messagesMax) == .lines([.success(alone)]),
                      "one line parses differently inside a batch")
     }

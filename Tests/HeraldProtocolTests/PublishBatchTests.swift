@@ -6,12 +6,30 @@ import Testing
         Array(text.utf8).withUnsafeBytes { PublishBatch.parse($0, dataBytesMax: dataMax, messagesMax: messagesMax) }
     }
 
+    /// A parsed line as read back from the body: its topics, whether it
+    /// named one `topic`, and its data's text where its range points.
+    struct Line: Equatable {
+        let topics: [String]
+        let single: Bool
+        let data: String
+    }
+
+    /// The lines of `text`, each read back through its ranges into `text`.
+    static func lines(_ text: String, dataMax: Int = 1 << 20,
+                      messagesMax: Int = 10) -> [Result<Line, PublishRequest.Failure>]? {
+        let body = Array(text.utf8)
+        guard case .lines(let lines) = parse(text, dataMax: dataMax, messagesMax: messagesMax) else { return nil }
+        return lines.map { line in
+            line.map { Line(topics: $0.topics, single: $0.single, data: String(decoding: body[$0.data], as: UTF8.self)) }
+        }
+    }
+
     @Test func linesInOrderBlankOnesSkipped() {
-        let parsed = Self.parse("{\"topic\":\"a\",\"data\":1}\r\n\n \t\n{\"topics\":[\"b\",\"c\"],\"data\":[2]}\n")
-        #expect(parsed == .lines([
-            .success(PublishRequest(topics: ["a"], single: true, data: Array("1".utf8))),
-            .success(PublishRequest(topics: ["b", "c"], single: false, data: Array("[2]".utf8))),
-        ]))
+        let parsed = Self.lines("{\"topic\":\"a\",\"data\":1}\r\n\n \t\n{\"topics\":[\"b\",\"c\"],\"data\":[2]}\n")
+        #expect(parsed == [
+            .success(Line(topics: ["a"], single: true, data: "1")),
+            .success(Line(topics: ["b", "c"], single: false, data: "[2]")),
+        ])
     }
 
     @Test func aBadLineIsNamedAndTheOthersStand() {
@@ -29,10 +47,10 @@ import Testing
     /// tree: escapes in its name and value mean what they mean in JSON, the
     /// last duplicate counts, and anything but a string is refused.
     @Test func theTopicMemberReadsAsJSON() {
-        let escaped = Self.parse(#"{"to\u0070ic":"news\/eu","data":1}"#)
-        #expect(escaped == .lines([.success(PublishRequest(topics: ["news/eu"], single: true, data: Array("1".utf8)))]))
-        let duplicate = Self.parse(#"{"topic":"a","data":1,"topic":"b"}"#)
-        #expect(duplicate == .lines([.success(PublishRequest(topics: ["b"], single: true, data: Array("1".utf8)))]))
+        let escaped = Self.lines(#"{"to\u0070ic":"news\/eu","data":1}"#)
+        #expect(escaped == [.success(Line(topics: ["news/eu"], single: true, data: "1"))])
+        let duplicate = Self.lines(#"{"topic":"a","data":1,"topic":"b"}"#)
+        #expect(duplicate == [.success(Line(topics: ["b"], single: true, data: "1"))])
         for value in ["1", "null", "[\"a\"]", "{\"a\":1}", "true"] {
             #expect(Self.parse(#"{"topic":"# + value + #","data":1}"#)
                     == .lines([.failure(.init("line 1: \"topic\" must be a string"))]), "\(value)")
@@ -43,13 +61,13 @@ import Testing
     @Test func moreLinesThanReservedAreAllKeptInOrder() {
         let count = PublishBatch.linesReserved * 2 + 3
         let text = (0..<count).map { "{\"topic\":\"t\($0)\",\"data\":\($0)}" }.joined(separator: "\n")
-        guard case .lines(let lines) = Self.parse(text, messagesMax: count) else {
+        guard let lines = Self.lines(text, messagesMax: count) else {
             Issue.record("not parsed")
             return
         }
         #expect(lines.count == count)
         #expect(lines.enumerated().allSatisfy { index, line in
-            line == .success(PublishRequest(topics: ["t\(index)"], single: true, data: Array("\(index)".utf8)))
+            line == .success(Line(topics: ["t\(index)"], single: true, data: "\(index)"))
         })
     }
 

@@ -83,6 +83,24 @@ final class Publisher: Sendable {
         attempt(topic: topic, payload: payload).seq
     }
 
+    /// `attempt` with JSON `data` read where it lies (a request body) for
+    /// the plain frame, which is all that is built when no connection
+    /// negotiated compression: no copy of the data into a payload of its
+    /// own (a batch made one per line; issue 12). With compression on,
+    /// the data is copied and published as `.json`.
+    func attempt(topic: String, json data: UnsafeRawBufferPointer, wakes: ShardWakes? = nil) -> TopicRegistry.PublishOutcome {
+        guard registry.deflateConnections.load(ordering: .relaxed) == 0,
+              registry.zstdConnections.load(ordering: .relaxed) == 0 else {
+            return attempt(topic: topic, payload: .json(Array(data)), wakes: wakes)
+        }
+        let outcome = registry.attempt(topic: topic, wakes: wakes) { seq, _ in
+            Publisher.jsonFrame(topic: topic, seq: seq, data: data).map { PublishFrames(plain: $0) }
+                ?? Publisher.frames(topic: topic, seq: seq, payload: .json(Array(data)), deflater: nil)
+        }
+        trainIfDue(topic: topic, outcome)
+        return outcome
+    }
+
     /// `wakes`: the calling thread's deferred shard wake-ups (see `ShardWakes`).
     func attempt(topic: String, payload: Payload, wakes: ShardWakes? = nil) -> TopicRegistry.PublishOutcome {
         let deflate = registry.deflateConnections.load(ordering: .relaxed) > 0
@@ -109,14 +127,19 @@ final class Publisher: Sendable {
                 Publisher.frames(topic: topic, seq: seq, payload: payload, deflater: nil)
             }
         }
+        trainIfDue(topic: topic, outcome)
+        return outcome
+    }
+
+    /// `--zstd-train-after N`: after the topic's Nth message, its
+    /// dictionary is trained here, on the publishing admin thread, once per
+    /// topic and epoch.
+    private func trainIfDue(topic: String, _ outcome: TopicRegistry.PublishOutcome) {
         if dictionaries.trainAfter > 0, outcome.seq == UInt64(dictionaries.trainAfter) {
-            // `--zstd-train-after N`: the topic's Nth message; trained here,
-            // on the publishing admin thread, once per topic and epoch.
             if case .untrainable(let reason) = trainDictionary(topic: topic) {
                 Log.info("zstd dictionary not trained", ["topic": topic, "reason": reason])
             }
         }
-        return outcome
     }
 
     enum TrainingOutcome {
@@ -226,11 +249,15 @@ final class Publisher: Sendable {
     /// built in an array first, which compression needs). Nil for a topic
     /// the envelope would have to escape (never a valid name).
     static func jsonFrame(topic: String, seq: UInt64, data: [UInt8]) -> OutboundFrame? {
+        data.withUnsafeBytes { jsonFrame(topic: topic, seq: seq, data: $0) }
+    }
+
+    static func jsonFrame(topic: String, seq: UInt64, data: UnsafeRawBufferPointer) -> OutboundFrame? {
         guard let length = ServerMessage.messageLength(topic: topic, seq: seq, jsonDataCount: data.count) else {
             return nil
         }
         return frame(opcode: .text, rsv1: false, payloadLength: length) { payload in
-            data.withUnsafeBytes { ServerMessage.writeMessage(topic: topic, seq: seq, jsonData: $0, to: payload) }
+            ServerMessage.writeMessage(topic: topic, seq: seq, jsonData: data, to: payload)
         }
     }
 
