@@ -148,6 +148,6 @@ struct ConnectionFlags: OptionSet, BitwiseCopyable {
     /// Said which zstd dictionaries it holds (`Reactor.heldDictionaries`).
     static let heldDictionaries = ConnectionFlags(rawValue: 1 << 24)
     /// An armed accept that waits for a connection before trying
-    /// (IORING_ACCEPT_POLL_FIRST, `Reactor.acceptPollFirst`).
+    /// (IORING_ACCEPT_POLL_FIRST, `Reactor.kernelTakesAcceptPollFirst`).
     static let acceptPolledFirst = ConnectionFlags(rawValue: 1 << 25)
 }

@@ -10,12 +10,14 @@ extension Reactor {
     /// shard then chooses another, or the backlog waits until a slot frees.
     ///
     /// An accept tried on an empty queue costs the kernel a whole socket
-    /// file, built and freed (Docs/BENCHMARKS.md, "The kernel floor"). Connections arriving apart are
-    /// waited for (IORING_ACCEPT_POLL_FIRST); connections queueing are
-    /// taken at once (`ReactorSettings.acceptsPollFirst`).
+    /// file, built and freed (Docs/BENCHMARKS.md, "The kernel floor").
+    /// Connections arriving apart are waited for (IORING_ACCEPT_POLL_FIRST);
+    /// connections queueing are taken at once
+    /// (`ReactorSettings.acceptsPollFirst`).
     func replenishAccepts() {
         guard accepting, acceptsWanted, nowMilliseconds >= acceptBackoffUntilMilliseconds else { return }
-        let pollFirst = acceptPollFirst && ReactorSettings.acceptsPollFirst(completedThisTurn: acceptsCompletedThisTurn)
+        let pollFirst = kernelTakesAcceptPollFirst
+            && ReactorSettings.acceptsPollFirst(completedThisTurn: acceptsCompletedThisTurn)
         while acceptsInFlight < ReactorSettings.acceptsInFlightMax {
             guard let handle = slab.allocate() else {
                 if acceptsInFlight == 0 { counters.add(.acceptPausedFull) }
@@ -62,8 +64,8 @@ extension Reactor {
             case .invalid where polledFirst:
                 // A kernel before 6.10 (every accept armed with the flag
                 // fails alike): accepts try at once from now on.
-                if acceptPollFirst {
-                    acceptPollFirst = false
+                if kernelTakesAcceptPollFirst {
+                    kernelTakesAcceptPollFirst = false
                     Log.info("the kernel does not take IORING_ACCEPT_POLL_FIRST; accepts try at once",
                              ["shard": "\(shardIndex)", "ring": "\(ringIndex)"])
                 }

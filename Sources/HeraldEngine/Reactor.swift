@@ -55,7 +55,7 @@ final class Reactor {
     var acceptsCompletedThisTurn = 0
     /// Whether the kernel takes IORING_ACCEPT_POLL_FIRST (Linux 6.10+):
     /// off for good at the first EINVAL from an accept armed with it.
-    var acceptPollFirst = true
+    var kernelTakesAcceptPollFirst = true
     /// Accepts stay unarmed until then after an unexpected accept error.
     var acceptBackoffUntilMilliseconds: UInt64 = 0
     var accepting = true

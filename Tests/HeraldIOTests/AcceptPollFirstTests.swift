@@ -25,7 +25,7 @@ import Testing
         ring.submitAndWait(timeoutNanoseconds: 20_000_000)
         let early = ring.reap(into: completions)
         if early > 0, completions[0].result == -EINVAL {
-            // Linux before 6.10: the engine falls back (Reactor.acceptPollFirst).
+            // Linux before 6.10: the engine falls back (Reactor.kernelTakesAcceptPollFirst).
             #expect(Self.kernelBefore(major: 6, minor: 10), "EINVAL for IORING_ACCEPT_POLL_FIRST on a 6.10+ kernel")
             return
         }
