@@ -2,11 +2,22 @@
 public struct HTTPRequestHead: Sendable {
     public var method: String
     /// The request-target exactly as sent (RFC 9112 §3.2), not decoded.
-    public var target: String
+    /// Rebuilt from `path` and `query` for the origin-form every client
+    /// sends, so a parse makes no String of it: a target longer than 15
+    /// bytes was a heap allocation per request (issue 12).
+    public var target: String {
+        if let otherFormTarget { return otherFormTarget }
+        return hasQueryMark ? path + "?" + query : path
+    }
     /// `target` before the first `?`.
     public var path: String
     /// `target` after the first `?`, "" when there is none.
     public var query: String
+    /// The target as sent when it is not in origin-form (absolute-form,
+    /// asterisk, authority): `path` and `query` do not spell it.
+    private var otherFormTarget: String?
+    /// An origin-form target had a `?` (possibly with an empty query).
+    private var hasQueryMark: Bool
     /// The x of HTTP/1.x: 0 or 1.
     public var versionMinor: Int
     /// The fields, in one allocation: first the field lines' bytes, copied
@@ -57,12 +68,39 @@ public struct HTTPRequestHead: Sendable {
 
     /// `fields` laid out as `FieldTable` describes, with `fieldCount` entries.
     init(method: String, target: String, versionMinor: Int, fields: [UInt8], fieldCount: Int) {
+        var target = target
+        let parts = target.withUTF8 { HTTPRequestHead.parts(ofTarget: UnsafeRawBufferPointer($0)) }
+        self.init(method: method, parts: parts, versionMinor: versionMinor, fields: fields, fieldCount: fieldCount)
+    }
+
+    /// The same, the target read from the request line's bytes: an
+    /// origin-form target is split into `path` and `query` without a
+    /// String of the whole.
+    init(method: String, target: UnsafeRawBufferPointer, versionMinor: Int, fields: [UInt8], fieldCount: Int) {
+        self.init(method: method, parts: HTTPRequestHead.parts(ofTarget: target), versionMinor: versionMinor,
+                  fields: fields, fieldCount: fieldCount)
+    }
+
+    private init(method: String, parts: TargetParts, versionMinor: Int, fields: [UInt8], fieldCount: Int) {
         self.method = method
-        self.target = target
-        (path, query) = HTTPRequestHead.pathAndQuery(of: HTTPRequestHead.originForm(of: target))
+        (path, query, otherFormTarget, hasQueryMark) = (parts.path, parts.query, parts.otherForm, parts.hasQueryMark)
         self.versionMinor = versionMinor
         self.fields = fields
         self.fieldCount = fieldCount
+    }
+
+    private typealias TargetParts = (path: String, query: String, otherForm: String?, hasQueryMark: Bool)
+
+    /// A request-target's path and query; the target itself only when it
+    /// is not in origin-form.
+    private static func parts(ofTarget bytes: UnsafeRawBufferPointer) -> TargetParts {
+        guard bytes.first == UInt8(ascii: "/") else {
+            let target = String(decoding: bytes, as: UTF8.self)
+            let (path, query) = pathAndQuery(of: originForm(of: target))
+            return (path, query, target, false)
+        }
+        let (path, query) = pathAndQuery(of: bytes.assumingMemoryBound(to: UInt8.self))
+        return (path, query, nil, bytes.contains(UInt8(ascii: "?")))
     }
 
     /// The table at the end of `HTTPRequestHead.fields`: per field, four
@@ -104,13 +142,15 @@ public struct HTTPRequestHead: Sendable {
     /// cost more: this runs for every handshake and admin request).
     private static func pathAndQuery(of origin: Substring) -> (path: String, query: String) {
         var origin = origin
-        return origin.withUTF8 { bytes in
-            guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else {
-                return (String(decoding: bytes, as: UTF8.self), "")
-            }
-            return (String(decoding: UnsafeBufferPointer(rebasing: bytes[..<question]), as: UTF8.self),
-                    String(decoding: UnsafeBufferPointer(rebasing: bytes[(question + 1)...]), as: UTF8.self))
+        return origin.withUTF8 { pathAndQuery(of: $0) }
+    }
+
+    private static func pathAndQuery(of bytes: UnsafeBufferPointer<UInt8>) -> (path: String, query: String) {
+        guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else {
+            return (String(decoding: bytes, as: UTF8.self), "")
         }
+        return (String(decoding: UnsafeBufferPointer(rebasing: bytes[..<question]), as: UTF8.self),
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[(question + 1)...]), as: UTF8.self))
     }
 
     /// `bytes[range]` without leading and trailing OWS (RFC 9110 §5.6.3).

@@ -113,6 +113,28 @@ private func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
         default: preconditionFailure("the head's end or line endings read differently")
         }
     }
+    // The request line and field lines as a plain reading checks them
+    // (split at spaces and colons, each byte tested on its own): the
+    // parser reads each line once, its checks folded into one pass.
+    if case .complete(let end) = referenceHeadEnd(input, maxHeadBytes: limit) {
+        let reference = referenceLines(UnsafeRawBufferPointer(rebasing: input[..<end]))
+        switch HTTPRequestHeadParser.parse(input, maxHeadBytes: limit) {
+        case .complete(let head, _):
+            guard let line = reference else { preconditionFailure("a head with an invalid line was accepted") }
+            precondition(head.method == line.method && head.target == line.target
+                         && head.versionMinor == line.versionMinor, "the request line reads differently")
+            let question = line.target.firstIndex(of: "?")
+            if line.target.hasPrefix("/") {
+                precondition(head.path == String(line.target[..<(question ?? line.target.endIndex)])
+                             && head.query == question.map { String(line.target[line.target.index(after: $0)...]) } ?? "",
+                             "the path and query are not the target's")
+            }
+        case .malformed:
+            precondition(reference == nil, "a head whose lines are valid was refused")
+        default:
+            preconditionFailure("a complete head did not parse")
+        }
+    }
     switch HTTPRequestHeadParser.parse(input, maxHeadBytes: limit) {
     case .complete(let head, let length):
         precondition(length > 0 && length <= input.count && length <= limit, "head length outside the input")
@@ -145,6 +167,41 @@ private func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
     case .tooLarge, .malformed:
         break
     }
+}
+
+/// A complete head's request line (method, target, minor version) when
+/// it and every field line are valid, read plainly: the request line is
+/// three parts at exactly two spaces, a token, visible ASCII and
+/// "HTTP/1.0" or "HTTP/1.1"; a field line is a token, a colon and a value
+/// of no control character but HTAB (SP and HTAB trimmed). nil otherwise.
+private func referenceLines(_ head: UnsafeRawBufferPointer) -> (method: String, target: String, versionMinor: Int)? {
+    var lines: [[UInt8]] = []
+    var line: [UInt8] = []
+    var index = 0
+    while index + 1 < head.count {
+        if head[index] == 13 && head[index + 1] == 10 {
+            lines.append(line)
+            line = []
+            index += 2
+        } else {
+            line.append(head[index])
+            index += 1
+        }
+    }
+    let meaningful = Array(lines.drop { $0.isEmpty }.dropLast())
+    guard let requestLine = meaningful.first else { return nil }
+    let parts = requestLine.split(separator: 32, omittingEmptySubsequences: false)
+    guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(ASCII.isTokenChar),
+          !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 32 && $0 < 127 }) else { return nil }
+    let version = String(decoding: parts[2], as: UTF8.self)
+    guard version == "HTTP/1.1" || version == "HTTP/1.0" else { return nil }
+    for field in meaningful.dropFirst() {
+        guard let colon = field.firstIndex(of: UInt8(ascii: ":")), colon > 0,
+              field[..<colon].allSatisfy(ASCII.isTokenChar),
+              field[(colon + 1)...].allSatisfy({ ($0 >= 32 || $0 == 9) && $0 != 127 }) else { return nil }
+    }
+    return (String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self),
+            version == "HTTP/1.1" ? 1 : 0)
 }
 
 /// The field lines of a complete head (`head` ends with CRLF CRLF), split

@@ -88,6 +88,37 @@ import Testing
         #expect(head.headers.isEmpty)
     }
 
+    /// The target reads back exactly as sent, whatever its form: an
+    /// origin-form one is kept as its path and query only.
+    @Test(arguments: [
+        ("/v1/publish?topic=chat.room.42", "/v1/publish", "topic=chat.room.42"),
+        ("/ws?", "/ws", ""),
+        ("/ws??a=1", "/ws", "?a=1"),
+        ("/a/very/long/path/without/any/query/at/all", "/a/very/long/path/without/any/query/at/all", ""),
+        ("http://example.com/ws?topics=x", "/ws", "topics=x"),
+        ("http://example.com", "/", ""),
+        ("*", "*", ""),
+        ("example.com:443", "example.com:443", ""),
+    ])
+    func targetReadsBackAsSent(target: String, path: String, query: String) throws {
+        let head = try #require(parsedHead("OPTIONS \(target) HTTP/1.1\r\nHost: h\r\n\r\n"))
+        #expect(head.target == target)
+        #expect(head.path == path)
+        #expect(head.query == query)
+        let built = HTTPRequestHead(method: "OPTIONS", target: target, versionMinor: 1, headers: [])
+        #expect(built.target == target && built.path == path && built.query == query)
+    }
+
+    /// The request line is read in one pass: each part's rule still holds.
+    @Test(arguments: [
+        "GET  / HTTP/1.1", "GET /  HTTP/1.1", "GET / HTTP/1.1 ", " GET / HTTP/1.1", "GET / HTTP/1.2",
+        "GET / HTTP/1.10", "GET / HTTP/1.", "GET / http/1.1", "G(T / HTTP/1.1", "GET /\u{7F} HTTP/1.1",
+        "GET /\t HTTP/1.1", "GET\t/ HTTP/1.1", "GET /", "GET", "/ HTTP/1.1",
+    ])
+    func malformedRequestLines(line: String) {
+        #expect(isMalformed(line + "\r\nHost: h\r\n\r\n"))
+    }
+
     @Test func everyProperPrefixIsIncomplete() {
         let full = Array(Self.request.utf8)
         for length in 0..<full.count {
