@@ -201,44 +201,54 @@ public enum PublicRequestRouting {
         }
         // CONTRACT: `topics=a,b` subscribes on open; a bad name or too many
         // topics is a 400 before the upgrade, not a surprise after.
-        guard let query = QueryString.parse(head.query) else { return .refuse(.badRequest, .badRequest) }
+        // The query read in one pass, without an array of its pairs (this
+        // runs for every handshake): a malformed pair, a bad topic list or
+        // a bad dictionary list refuses the request, wherever it comes.
         var topics: [String] = []
         // Names already taken, for lists past a few (a short list is
         // searched: no hashing and no set for the one topic most
         // connections name).
         var seen: Set<String>?
-        for (name, value) in query where name == "topics" {
-            let valid = ASCII.forEachElement(of: value, separatedBy: ASCII.comma) { part in
-                let topic = String(decoding: part, as: UTF8.self)
-                guard TopicName.isValid(topic) else { return false }
-                // A name given twice is one subscription, and counts once.
-                if topics.count < Self.linearDeduplicationMax {
-                    if !topics.contains(topic) { topics.append(topic) }
-                } else {
-                    if seen == nil { seen = Set(topics) }
-                    if seen!.insert(topic).inserted { topics.append(topic) }
-                }
-                return topics.count <= policy.topicsPerConnectionMax
-            }
-            guard valid else { return .refuse(.badRequest, .badRequest) }
-        }
         var held: [UInt32] = []
-        for (name, value) in query where name == "zstd_dicts" {
-            let valid = ASCII.forEachElement(of: value, separatedBy: ASCII.comma) { part in
-                guard let id = UInt32(String(decoding: part, as: UTF8.self)), id > 0 else { return false }
-                held.append(id)
-                return held.count <= ZstdEnvelope.heldDictionariesMax
+        var tokenText = ""
+        var valid = true
+        let wellFormed = QueryString.forEachPair(of: head.query) { name, value in
+            guard valid else { return }
+            switch name {
+            case "topics":
+                valid = ASCII.forEachElement(of: value, separatedBy: ASCII.comma) { part in
+                    let topic = String(decoding: part, as: UTF8.self)
+                    guard TopicName.isValid(topic) else { return false }
+                    // A name given twice is one subscription, and counts once.
+                    if topics.count < Self.linearDeduplicationMax {
+                        if !topics.contains(topic) { topics.append(topic) }
+                    } else {
+                        if seen == nil { seen = Set(topics) }
+                        if seen!.insert(topic).inserted { topics.append(topic) }
+                    }
+                    return topics.count <= policy.topicsPerConnectionMax
+                }
+            case "zstd_dicts":
+                valid = ASCII.forEachElement(of: value, separatedBy: ASCII.comma) { part in
+                    guard let id = UInt32(String(decoding: part, as: UTF8.self)), id > 0 else { return false }
+                    held.append(id)
+                    return held.count <= ZstdEnvelope.heldDictionariesMax
+                }
+            case "token":
+                // The last one given counts.
+                tokenText = value
+            default:
+                break
             }
-            guard valid else { return .refuse(.badRequest, .badRequest) }
         }
+        guard wellFormed, valid else { return .refuse(.badRequest, .badRequest) }
         var token: ConnectionToken?
         if let secret = policy.jwtSecret {
             // CONTRACT "Security": a missing, bad or expired token upgrades
             // and is closed at once with 4001 or 4002 (a browser sees only
             // close codes). URL topics outside the grant get a `forbidden`
             // error after the upgrade, like any subscribe.
-            let text = query.last(where: { $0.name == "token" })?.value ?? ""
-            switch ConnectionToken.verify(text, secret: secret, nowSeconds: nowSeconds) {
+            switch ConnectionToken.verify(tokenText, secret: secret, nowSeconds: nowSeconds) {
             case .success(let verified):
                 token = verified
             case .failure(let failure):

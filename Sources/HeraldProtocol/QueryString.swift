@@ -28,7 +28,7 @@ public enum QueryString {
     /// handed over the pairs before it) at the first malformed one. Pairs
     /// are read in place, empty ones skipped (this runs for every upgrade
     /// and every publish).
-    private static func forEachPair(of query: String, _ body: (String, String) -> Void) -> Bool {
+    static func forEachPair(of query: String, _ body: (String, String) -> Void) -> Bool {
         ASCII.forEachElement(of: query, separatedBy: UInt8(ascii: "&")) { pair in
             let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.count
             // Safe: 0 <= equals <= pair.count.
