@@ -66,10 +66,16 @@ import Testing
                 == 1024)
     }
 
-    @Test(arguments: ["-1", "abc", "5, 5", "0x10", "", "99999999999999999999999"])
+    @Test(arguments: ["-1", "+5", "5 5", "abc", "5, 5", "0x10", "", "99999999999999999999999", "1234567890123456789"])
     func badContentLength(value: String) {
         let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: \(value)\r\n\r\nhello"
         #expect(frameAdminRequest(text).failureStatus == 400)
+    }
+
+    /// The longest length read (18 digits) is a number, refused as too large.
+    @Test func eighteenDigitsAreALength() {
+        let text = "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 123456789012345678\r\n\r\nhello"
+        #expect(frameAdminRequest(text).failureStatus == 413)
     }
 
     @Test func duplicateContentLengthIsRefused() {
