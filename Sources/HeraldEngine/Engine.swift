@@ -11,6 +11,10 @@ public final class Engine {
     private var admins: [AdminServer] = []
     /// Multi-node: the Redis broker thread (nil on a single node).
     private var broker: ClusterBroker?
+    /// The publisher the admin threads share, and the thread that trains
+    /// the dictionaries `--zstd-train-after` queues (nil without it).
+    private var publisher: Publisher?
+    private var trainer: SystemThread?
     /// TLS certificates (reloaded on SIGHUP); nil without TLS.
     private var tls: TLSCertificates?
     private var listeners: [Int32] = []
@@ -132,6 +136,8 @@ public final class Engine {
                                                         trainAfter: config.zstdTrainAfter)
         let publisher = Publisher(registry: registry, compression: Publisher.Compression(config),
                                   dictionaries: dictionaries)
+        self.publisher = publisher
+        report.training = publisher.training
         let idempotency = IdempotencyCache(windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
                                            keysMax: config.idempotencyKeysMax, counters: cacheCounters)
         for (counters, listener) in zip(serverCounters, adminListeners) {
@@ -155,6 +161,10 @@ public final class Engine {
                 throw error
             }
             admins.append(server)
+        }
+        if config.zstdTrainAfter > 0 {
+            // Trainings queued by publishes run here, one at a time.
+            trainer = SystemThread.start(name: "herald-train") { publisher.trainQueued() }
         }
         Log.info("ready", [
             "listen": HostPort(host: config.listen.host, port: listenPort).description,
@@ -190,6 +200,10 @@ public final class Engine {
         for shard in shards { shard.join() }
         for server in admins { server.stop() }
         for server in admins { server.join() }
+        // A training under way finishes (tens of milliseconds); queued ones
+        // are dropped with the process.
+        publisher?.training.queue.close()
+        trainer?.join()
         broker?.stop()
         for fd in listeners { Socket.close(fd) }
         Log.info("stopped")

@@ -13,6 +13,9 @@ struct StatsReport {
     var cluster: ClusterStatus? = nil
     /// TLS certificate reloads; nil without TLS.
     var tls: TLSCertificates? = nil
+    /// `--zstd-train-after`'s queued trainings; nil in reports made without
+    /// a publisher (tests).
+    var training: Publisher.DictionaryTraining? = nil
 
     func total(_ counter: Counter) -> UInt64 {
         shards.reduce(admin.reduce(0) { $0 &+ $1.value(counter) }) { $0 &+ $1.value(counter) }
@@ -132,6 +135,20 @@ struct StatsReport {
                dictionaries.count)
         single("zstd_dictionary_bytes", "gauge", "memory the current zstd dictionaries hold (bytes, prepared tables, delivery frames)",
                dictionaries.bytes)
+        if let training {
+            single("zstd_trainings_queued", "gauge",
+                   "topics waiting for their dictionary to be trained (--zstd-train-after; at most 1024)",
+                   training.queue.count)
+            single("zstd_trainings_total", "counter",
+                   "dictionaries trained by --zstd-train-after (on the trainer thread, off the admin threads)",
+                   training.trained.load(ordering: .relaxed))
+            single("zstd_trainings_failed_total", "counter",
+                   "--zstd-train-after trainings that made no dictionary: too few kept messages, --zstd-dictionaries-max reached, the topic gone, or zstd could not train",
+                   training.failed.load(ordering: .relaxed))
+            single("zstd_trainings_skipped_total", "counter",
+                   "--zstd-train-after trainings skipped because 1024 were already queued (the topic stays untrained until POST /v1/topics/T/dictionary)",
+                   training.skipped.load(ordering: .relaxed))
+        }
         single("topics_collected_total", "counter",
                "idle topics freed (no subscribers, nothing published for --topic-idle-seconds)", registry.collectedTotal)
         single("publishes_backlogged_total", "counter",

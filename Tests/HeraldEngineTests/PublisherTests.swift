@@ -1,6 +1,7 @@
 import Foundation
 import HeraldCompression
 import Testing
+import HeraldIO
 @testable import HeraldEngine
 
 @Suite struct PublisherTests {
@@ -167,5 +168,58 @@ import Testing
         let delivery = try #require(drainDeliveries(registry.queues[0]).first)
         #expect(try #require(parseFrame(delivery.bytes)).payload.count < publisher.compression.minBytes)
         #expect(delivery.compressed == nil)
+    }
+}
+
+/// `--zstd-train-after N`: the Nth publish queues its topic's training and
+/// returns at once; the trainer thread trains it. Past the queue's bound a
+/// training is skipped and counted, never waited for.
+@Suite struct QueuedDictionaryTrainingTests {
+    static let trainAfter = 200
+
+    static func makePublisher() -> Publisher {
+        let registry = TopicRegistry(wakeDescriptors: [-1], historySize: 400)
+        return Publisher(registry: registry, dictionaries: Publisher.DictionarySettings(
+            bytes: 4_096, topicsMax: 10, trainAfter: trainAfter))
+    }
+
+    static func publish(_ publisher: Publisher, topic: String, count: Int) {
+        for i in 0..<count {
+            let event = #"{"user":"u\#(i % 5)","text":"hello number \#(i % 7)","room":"lobby","ok":true}"#
+            #expect(publisher.publish(topic: topic, payload: .json(Array(event.utf8))) != nil)
+        }
+    }
+
+    @Test func theNthPublishQueuesTheTrainingAndTheTrainerTrainsIt() {
+        let publisher = Self.makePublisher()
+        Self.publish(publisher, topic: "room", count: Self.trainAfter + 5)
+        // Queued once (at the Nth message only), not trained on the publishing thread.
+        #expect(publisher.training.queue.count == 1)
+        #expect(publisher.registry.dictionaryTotals.count == 0)
+        let trainer = SystemThread.start(name: "test-train") { publisher.trainQueued() }
+        // Bounded wait for the trainer (not a timing assertion: it fails
+        // only if nothing is trained within a minute).
+        for _ in 0..<6_000 where publisher.training.trained.load(ordering: .relaxed)
+            + publisher.training.failed.load(ordering: .relaxed) == 0 {
+            usleep(10_000)
+        }
+        publisher.training.queue.close()
+        trainer.join()
+        let trained = publisher.training.trained.load(ordering: .relaxed)
+        let failed = publisher.training.failed.load(ordering: .relaxed)
+        #expect(trained == 1 && failed == 0)
+        #expect(publisher.registry.dictionaryTotals.count == 1)
+    }
+
+    @Test func aFullQueueSkipsTheTrainingAndCountsIt() {
+        let publisher = Self.makePublisher()
+        for index in 0..<Publisher.DictionaryTraining.queueMax {
+            #expect(publisher.training.queue.push("waiting-\(index)"))
+        }
+        Self.publish(publisher, topic: "room", count: Self.trainAfter)
+        let skipped = publisher.training.skipped.load(ordering: .relaxed)
+        #expect(skipped == 1)
+        #expect(publisher.training.queue.count == Publisher.DictionaryTraining.queueMax)
+        #expect(publisher.registry.dictionaryTotals.count == 0)
     }
 }

@@ -351,7 +351,11 @@ def test_the_js_client_in_chromium_decodes_zstd_with_trained_dictionaries(start_
             return H.prom_value(samples, name) or 0
 
         events = [chat_event(i) for i in range(40)]
-        for event in events[:25]:
+        for event in events[:20]:
+            publish(herald.admin_port, event)
+        # The 20th queued the training; it runs on the trainer thread.
+        H.wait_until(lambda: metric("herald_zstd_trainings_total") == 1, 30, desc="the trained dictionary")
+        for event in events[20:25]:
             publish(herald.admin_port, event)
         H.wait_until(lambda: len(messages()) == 25, 15, desc="25 messages in the page")
         assert metric("herald_zstd_dictionaries_sent_total") == 1

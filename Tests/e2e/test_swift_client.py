@@ -134,7 +134,11 @@ def test_zstd_with_a_trained_dictionary_across_a_cut(start_herald, probe_binary,
         H.wait_until(lambda: H.admin_get(herald.admin_port, "/v1/topics/chat").json()["subscribers"] == 1, 15,
                      desc="the probe's subscription")
         events = [chat_event(i) for i in range(40)]
-        for event in events[:25]:
+        for event in events[:20]:
+            publish(herald, "chat", event)
+        # The 20th queued the training; it runs on the trainer thread.
+        H.wait_until(lambda: metric("herald_zstd_trainings_total") == 1, 30, desc="the trained dictionary")
+        for event in events[20:25]:
             publish(herald, "chat", event)
         first = probe.messages(25)
         assert [(m["seq"], m["data"]) for m in first] == [(n + 1, e) for n, e in enumerate(events[:25])]

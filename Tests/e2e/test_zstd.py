@@ -298,7 +298,11 @@ def test_train_after_n_messages_and_dictionaries_a_client_holds(start_herald):
     for i in range(40):
         publish(herald, "auto", json.dumps(chat_event(i)).encode())
     metrics = lambda: H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())  # noqa: E731
-    assert H.prom_value(metrics(), "herald_zstd_dictionaries") == 1
+    # Trained on the trainer thread, off the admin thread that published the 40th.
+    H.wait_until(lambda: H.prom_value(metrics(), "herald_zstd_dictionaries") == 1, 30, desc="the trained dictionary")
+    assert H.prom_value(metrics(), "herald_zstd_trainings_total") == 1
+    assert H.prom_value(metrics(), "herald_zstd_trainings_queued") == 0
+    assert H.prom_value(metrics(), "herald_zstd_trainings_skipped_total") == 0
 
     async def scenario():
         base = f"ws://127.0.0.1:{herald.port}/ws?topics=auto"
