@@ -169,12 +169,8 @@ private func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
     }
 }
 
-/// A complete head's request line (method, target, minor version) when
-/// it and every field line are valid, read plainly: the request line is
-/// three parts at exactly two spaces, a token, visible ASCII and
-/// "HTTP/1.0" or "HTTP/1.1"; a field line is a token, a colon and a value
-/// of no control character but HTAB (SP and HTAB trimmed). nil otherwise.
-private func referenceLines(_ head: UnsafeRawBufferPointer) -> (method: String, target: String, versionMinor: Int)? {
+/// A complete head's lines, cut at each CRLF (without them), byte by byte.
+private func referenceCRLFLines(_ head: UnsafeRawBufferPointer) -> [[UInt8]] {
     var lines: [[UInt8]] = []
     var line: [UInt8] = []
     var index = 0
@@ -188,6 +184,16 @@ private func referenceLines(_ head: UnsafeRawBufferPointer) -> (method: String, 
             index += 1
         }
     }
+    return lines
+}
+
+/// A complete head's request line (method, target, minor version) when
+/// it and every field line are valid, read plainly: the request line is
+/// three parts at exactly two spaces, a token, visible ASCII and
+/// "HTTP/1.0" or "HTTP/1.1"; a field line is a token, a colon and a value
+/// of no control character but HTAB (SP and HTAB trimmed). nil otherwise.
+private func referenceLines(_ head: UnsafeRawBufferPointer) -> (method: String, target: String, versionMinor: Int)? {
+    let lines = referenceCRLFLines(head)
     let meaningful = Array(lines.drop { $0.isEmpty }.dropLast())
     guard let requestLine = meaningful.first else { return nil }
     let parts = requestLine.split(separator: 32, omittingEmptySubsequences: false)
@@ -208,19 +214,7 @@ private func referenceLines(_ head: UnsafeRawBufferPointer) -> (method: String, 
 /// without the parser: the lines after the request line, each cut at its
 /// first colon, the value without leading and trailing SP and HTAB.
 private func referenceFields(_ head: UnsafeRawBufferPointer) -> [(name: [UInt8], value: [UInt8])] {
-    var lines: [[UInt8]] = []
-    var line: [UInt8] = []
-    var index = 0
-    while index + 1 < head.count {
-        if head[index] == 13 && head[index + 1] == 10 {
-            lines.append(line)
-            line = []
-            index += 2
-        } else {
-            line.append(head[index])
-            index += 1
-        }
-    }
+    let lines = referenceCRLFLines(head)
     // Empty lines before the request line, the request line, and the
     // empty line that ends the head are not fields.
     let fieldLines = lines.drop { $0.isEmpty }.dropFirst().filter { !$0.isEmpty }
