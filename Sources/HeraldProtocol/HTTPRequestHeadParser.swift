@@ -32,6 +32,8 @@ public enum HTTPRequestHeadParser {
         // back at for every byte).
         var afterCR = false
         var index = start
+        // Locals, not `static let`s: each use of a global went through its
+        // lazy initializer and made the scan slower than byte by byte.
         let crs = SIMD16<UInt8>(repeating: ASCII.cr)
         let lfs = SIMD16<UInt8>(repeating: ASCII.lf)
         while index < scanned {
@@ -40,6 +42,7 @@ public enum HTTPRequestHeadParser {
             // part of a parse (issue 12).
             if !afterCR {
                 while index + 16 <= scanned {
+                    // Safe: index + 16 <= scanned <= bytes.count.
                     let chunk = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
                     if any((chunk .== crs) .| (chunk .== lfs)) { break }
                     index += 16
