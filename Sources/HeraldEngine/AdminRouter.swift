@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldIO
 import HeraldProtocol
 
 /// Maps one admin request to its response (CONTRACT "Admin listener").
@@ -24,6 +25,10 @@ final class AdminRouter {
     /// server after each batch of completions it handled (every burst
     /// they carried answered); nil wakes a shard at each publish (unit tests).
     var wakes: ShardWakes?
+    /// The admin server's eventfd: when set, `POST /v1/disconnect` answers
+    /// later (`Response.awaited`) instead of holding the thread until every
+    /// shard replied; nil waits in place (unit tests without a server).
+    var awaitedAnswerDescriptor: Int32?
 
     init(token: String?, stats: StatsReport, publisher: Publisher, control: ShardControl? = nil,
          idempotency: IdempotencyCache = IdempotencyCache(windowMilliseconds: 300_000, keysMax: 100_000),
@@ -41,6 +46,38 @@ final class AdminRouter {
         let contentType: String
         let body: [UInt8]
         var headers: [(String, String)] = []
+        /// Set on an answer that is not ready: the server writes
+        /// `awaited.answer` once it gives one, and nothing of this response.
+        var awaited: AwaitedAnswer? = nil
+    }
+
+    /// An answer that waits for the shards (`POST /v1/disconnect`): ready
+    /// when every shard replied (the last one rings the server's eventfd),
+    /// a 503 at its deadline.
+    final class AwaitedAnswer: Sendable {
+        let reply: Countdown
+        let deadlineMilliseconds: UInt64
+
+        init(reply: Countdown, deadlineMilliseconds: UInt64) {
+            self.reply = reply
+            self.deadlineMilliseconds = deadlineMilliseconds
+        }
+
+        /// The answer, or nil while the shards have not all replied and the
+        /// deadline has not passed.
+        func answer(nowMilliseconds: UInt64) -> Response? {
+            let result = reply.peek()
+            if result.complete { return AdminRouter.disconnected(result.total) }
+            guard nowMilliseconds >= deadlineMilliseconds else { return nil }
+            return AdminRouter.disconnectTimedOut(result.total)
+        }
+    }
+
+    /// Whether `request` may get an awaited answer: the server then answers
+    /// the requests before it first, and reads none after it until it is
+    /// answered (pipelined answers stay in order).
+    func mayAnswerLater(_ request: AdminRequest) -> Bool {
+        awaitedAnswerDescriptor != nil && control != nil && request.head.path == "/v1/disconnect"
     }
 
     func respond(_ request: AdminRequest) -> Response {
@@ -111,12 +148,25 @@ final class AdminRouter {
             return Self.error(.badRequest, "body must be {\"sub\": \"user id\"}")
         }
         guard let control else { return Self.error(.serviceUnavailable, "no shards to ask") }
-        let result = control.disconnect(subject: subject)
-        guard result.complete else {
-            return Self.error(.serviceUnavailable, "not every shard answered in time (\(result.closed) closed so far)",
-                              headers: [("Retry-After", "1")])
+        if let descriptor = awaitedAnswerDescriptor {
+            // The admin thread goes on serving other connections meanwhile
+            // (a shard in a large broadcast takes seconds to reply).
+            let reply = control.startDisconnect(subject: subject, notifying: descriptor)
+            let deadline = Clock.monotonicMilliseconds() + ShardControl.replyTimeoutMilliseconds
+            return Response(status: .ok, contentType: "application/json", body: [],
+                            awaited: AwaitedAnswer(reply: reply, deadlineMilliseconds: deadline))
         }
-        return Response(status: .ok, contentType: "application/json", body: Array(#"{"closed":\#(result.closed)}"#.utf8))
+        let result = control.disconnect(subject: subject)
+        return result.complete ? Self.disconnected(result.closed) : Self.disconnectTimedOut(result.closed)
+    }
+
+    static func disconnected(_ closed: Int) -> Response {
+        Response(status: .ok, contentType: "application/json", body: Array(#"{"closed":\#(closed)}"#.utf8))
+    }
+
+    static func disconnectTimedOut(_ closed: Int) -> Response {
+        error(.serviceUnavailable, "not every shard answered in time (\(closed) closed so far)",
+              headers: [("Retry-After", "1")])
     }
 
     /// Listing and history pages: at most this many entries per request.

@@ -16,6 +16,9 @@ final class AdminServer: @unchecked Sendable {
     private let stopRequested = Atomic(false)
     private var ring: Ring?
     private var connections: [UInt32: AdminConnection] = [:]
+    /// Connections whose request awaits its answer (`AdminRouter.AwaitedAnswer`):
+    /// at most one per connection, so at most `connectionsMax`.
+    private var awaiting: [AdminConnection] = []
     private var nextConnectionID: UInt32 = 1
     private var thread: SystemThread?
 
@@ -57,6 +60,8 @@ final class AdminServer: @unchecked Sendable {
         self.router = router
         self.config = config
         wakeDescriptor = try Socket.eventDescriptor()
+        // The shards' replies to an awaited answer ring the same eventfd.
+        router.awaitedAnswerDescriptor = wakeDescriptor
     }
 
     /// Starts the admin thread and returns once its ring exists, so the
@@ -99,6 +104,10 @@ final class AdminServer: @unchecked Sendable {
                 // One wake per shard for every publish these completions
                 // carried (several connections' bursts), before their
                 // answers are submitted.
+                router.wakes?.flush()
+            }
+            if !awaiting.isEmpty {
+                answerAwaited()
                 router.wakes?.flush()
             }
             // The admin thread wakes at least once a second: it also checks
@@ -179,12 +188,39 @@ final class AdminServer: @unchecked Sendable {
         }
     }
 
+    /// Writes the awaited answers that are ready (every shard replied, or
+    /// the deadline passed) and reads on from each such connection.
+    private func answerAwaited() {
+        let now = Clock.monotonicMilliseconds()
+        var ready: [(AdminConnection, AdminRouter.Response)] = []
+        awaiting.removeAll { connection in
+            // A connection closed meanwhile: its answer is dropped (the
+            // shards' countdown ends on its own).
+            guard !connection.closed, let awaited = connection.awaited else { return true }
+            guard let answer = awaited.answer.answer(nowMilliseconds: now) else { return false }
+            ready.append((connection, answer))
+            return true
+        }
+        for (connection, answer) in ready {
+            let close = connection.awaited?.close ?? false
+            connection.awaited = nil
+            connection.proven = true
+            // A request pipelined behind it is timed from now, not from
+            // before the wait.
+            connection.requestStartedMilliseconds = connection.inputCount > 0 ? now : nil
+            respond(connection, answer, close: close, omitBody: false)
+            process(connection)
+        }
+    }
+
     /// Deadlines, checked at least once a second: a request whose head (or
     /// whole body) is late gets 408 and a close; an idle connection is
     /// closed, sooner when it never proved it holds the token.
     private func closeIdleConnections() {
         let now = Clock.monotonicMilliseconds()
-        for connection in connections.values where !connection.closed && !connection.closeAfterSend {
+        // A connection awaiting an answer is bounded by that answer's deadline.
+        for connection in connections.values where !connection.closed && !connection.closeAfterSend
+                && connection.awaited == nil {
             if let started = connection.requestStartedMilliseconds {
                 let limit = connection.reader.isInBody ? AdminServer.requestTimeoutMilliseconds
                     : AdminServer.headTimeoutMilliseconds
@@ -276,7 +312,9 @@ final class AdminServer: @unchecked Sendable {
         }
         // Parsing stops while a send is in flight: `output` must not move
         // while the kernel reads it. The send completion calls back here.
-        reading: while !connection.closeAfterSend && !connection.sending
+        // Nothing more is read while an answer is awaited: pipelined answers
+        // stay in order.
+        reading: while connection.awaited == nil && !connection.closeAfterSend && !connection.sending
             && connection.output.count + burstBytes < Self.outputBatchBytes {
             let (consumed, event) = connection.reader.read(connection.pending, headBytesMax: config.requestHeadBytesMax,
                                                            bodyBytesMax: config.publishBytesMax,
@@ -306,6 +344,21 @@ final class AdminServer: @unchecked Sendable {
                 connection.requestStartedMilliseconds = connection.inputCount > 0 ? Clock.monotonicMilliseconds() : nil
                 let close = request.closeAfter || request.head.headerContainsToken("Connection", "close")
                     || request.head.versionMinor == 0
+                if router.mayAnswerLater(request) {
+                    // The requests before it are answered first; its own
+                    // answer may come later, and none after it is read
+                    // until then.
+                    answerBurst()
+                    let response = router.respond(request)
+                    if let awaited = response.awaited {
+                        connection.awaited = (awaited, close)
+                        awaiting.append(connection)
+                        break reading
+                    }
+                    if response.status != .unauthorized { connection.proven = true }
+                    respond(connection, response, close: close, omitBody: false)
+                    continue
+                }
                 burst.append(request)
                 closes.append(close)
                 // A small answer each: the burst stops where its answers
@@ -379,6 +432,9 @@ final class AdminConnection {
     var requestStartedMilliseconds: UInt64?
     /// Served a request that passed the token check: keeps its place.
     var proven = false
+    /// The request whose answer is awaited (`AdminRouter.AwaitedAnswer`),
+    /// and whether the connection closes after it.
+    var awaited: (answer: AdminRouter.AwaitedAnswer, close: Bool)?
     var reader = AdminRequestReader()
 
     init(id: UInt32, descriptor: Int32) {

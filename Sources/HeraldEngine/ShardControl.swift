@@ -7,8 +7,9 @@ import Synchronization
 /// takes its queue on its next loop turn and reports to the command's
 /// countdown.
 ///
-/// Bounded: the admin thread issues one command at a time and waits for it,
-/// so a queue holds at most one command per admin request in flight.
+/// Bounded: an admin connection has at most one command in flight (it reads
+/// no further request until that one is answered, see `AdminServer`), so a
+/// queue holds at most one command per admin connection.
 final class ShardControl: Sendable {
     enum Command: Sendable {
         /// Close every connection whose token `sub` is `subject` (4000).
@@ -34,13 +35,19 @@ final class ShardControl: Sendable {
     /// Asks every shard to close `subject`'s connections; returns how many
     /// they closed, and whether every shard answered within the timeout.
     func disconnect(subject: String) -> (closed: Int, complete: Bool) {
-        let reply = Countdown(count: queues.count)
+        let result = startDisconnect(subject: subject).wait(timeoutMilliseconds: Self.replyTimeoutMilliseconds)
+        return (result.total, result.complete)
+    }
+
+    /// The same without waiting: the countdown the shards report to, which
+    /// rings `notifying` (an eventfd) when the last one has.
+    func startDisconnect(subject: String, notifying descriptor: Int32 = -1) -> Countdown {
+        let reply = Countdown(count: queues.count, notifying: descriptor)
         for (shard, queue) in queues.enumerated() {
             queue.commands.withLock { $0.append(.disconnect(subject: subject, reply: reply)) }
             Socket.signalEvent(wakeDescriptors[shard])
         }
-        let result = reply.wait(timeoutMilliseconds: Self.replyTimeoutMilliseconds)
-        return (result.total, result.complete)
+        return reply
     }
 
     /// The commands waiting for `shard` (its own thread).

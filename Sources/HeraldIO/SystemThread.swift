@@ -79,17 +79,21 @@ public final class StartBarrier: @unchecked Sendable {
 }
 
 /// A count of parties still to report, with their summed results, that one
-/// thread waits on for a bounded time (an admin request waiting for every
-/// shard to act on a command).
+/// thread waits on for a bounded time, or looks at when the last party
+/// rings its eventfd (an admin request waiting for every shard to act on a
+/// command).
 public final class Countdown: @unchecked Sendable {
     // @unchecked: all state is guarded by `mutex`/`condition`.
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var remaining: Int
     private var total = 0
+    /// An eventfd signalled when the last party reports (-1: none).
+    private let notifyDescriptor: Int32
 
-    public init(count: Int) {
+    public init(count: Int, notifying descriptor: Int32 = -1) {
         remaining = count
+        notifyDescriptor = descriptor
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
     }
@@ -104,8 +108,17 @@ public final class Countdown: @unchecked Sendable {
         pthread_mutex_lock(&mutex)
         total += amount
         remaining -= 1
+        let last = remaining == 0
         pthread_cond_broadcast(&condition)
         pthread_mutex_unlock(&mutex)
+        if last && notifyDescriptor >= 0 { Socket.signalEvent(notifyDescriptor) }
+    }
+
+    /// The sum so far and whether every party reported, without waiting.
+    public func peek() -> (total: Int, complete: Bool) {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return (total, remaining == 0)
     }
 
     /// Waits until every party reported or `timeoutMilliseconds` passed;

@@ -1,5 +1,7 @@
 import Foundation
+import Glibc
 import HeraldProtocol
+import HeraldIO
 import Testing
 @testable import HeraldEngine
 
@@ -425,4 +427,61 @@ func withoutEpochs(_ text: String?) -> String? {
         text.removeSubrange(start.lowerBound..<end)
     }
     return text
+}
+
+/// `POST /v1/disconnect` with an admin server to ring: the router hands
+/// back an awaited answer instead of waiting for the shards.
+@Suite struct AwaitedDisconnectTests {
+    static func request(_ text: String) -> AdminRequest? {
+        frameAdminRequest(text, bodyBytesMax: 1024).request
+    }
+
+    @Test func theAnswerIsReadyWhenTheShardsReplyOrAtItsDeadline() throws {
+        let registry = makeRegistry(shards: 2)
+        let control = ShardControl(wakeDescriptors: [-1, -1])
+        let router = AdminRouter(token: nil, stats: makeStatsReport(registry: registry),
+                                 publisher: Publisher(registry: registry), control: control)
+        let descriptor = try Socket.eventDescriptor()
+        defer { Socket.close(descriptor) }
+        router.awaitedAnswerDescriptor = descriptor
+        let disconnect = try #require(Self.request(
+            "POST /v1/disconnect HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\n\r\n{\"sub\":\"eve\"}"))
+        let publish = try #require(Self.request(
+            "POST /v1/publish?topic=t HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"))
+        #expect(router.mayAnswerLater(disconnect))
+        #expect(!router.mayAnswerLater(publish))
+
+        let awaited = try #require(router.respond(disconnect).awaited)
+        #expect(awaited.answer(nowMilliseconds: 0) == nil)  // no shard has replied, the deadline is far
+        var replies: [Countdown] = []
+        for shard in 0..<2 {
+            guard case .disconnect(let subject, let reply) = control.take(shard: shard).first else {
+                Issue.record("shard \(shard) got no command")
+                return
+            }
+            #expect(subject == "eve")
+            replies.append(reply)
+        }
+        replies[0].arrive(adding: 2)
+        #expect(awaited.answer(nowMilliseconds: 0) == nil)
+        #expect(readEvent(descriptor) == nil)  // not rung before the last reply
+        replies[1].arrive(adding: 1)
+        #expect(readEvent(descriptor) == 1)
+        let answer = try #require(awaited.answer(nowMilliseconds: 0))
+        #expect(answer.status == .ok && answer.text == #"{"closed":3}"#)
+
+        // No reply by the deadline: 503, with what was closed so far.
+        let late = try #require(router.respond(disconnect).awaited)
+        _ = control.take(shard: 0)
+        _ = control.take(shard: 1)
+        #expect(late.answer(nowMilliseconds: late.deadlineMilliseconds - 1) == nil)
+        let timedOut = try #require(late.answer(nowMilliseconds: late.deadlineMilliseconds))
+        #expect(timedOut.status == .serviceUnavailable && timedOut.header("Retry-After") == "1")
+    }
+}
+
+/// An eventfd's count, read without blocking (nil while it is zero).
+private func readEvent(_ descriptor: Int32) -> UInt64? {
+    var value: UInt64 = 0
+    return Glibc.read(descriptor, &value, 8) == 8 ? value : nil
 }

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import time
 import urllib.parse
 
@@ -160,3 +161,58 @@ def test_admin_disconnect_by_sub_closes_every_connection_of_that_user(start_hera
             ws.close()
     samples = H.parse_prometheus(H.admin_get(herald.admin_port, "/metrics").body.decode())
     assert H.prom_value(samples, "herald_admin_disconnects_total") == 3
+
+
+def test_a_disconnect_pipelined_between_publishes_is_answered_in_order(start_herald):
+    """The admin thread does not wait for the shards' replies to
+    /v1/disconnect (it goes on serving other connections); on the
+    connection that asked, the answers still come in request order, the
+    publish after it read only once it is answered."""
+    herald = start_herald("--jwt-secret", SECRET)
+    later = int(time.time()) + 3600
+    victims = [H.RawWS.open(herald.port, "/ws?token=" + token({"sub": "eve", "topics": ["*"], "exp": later}))
+               for _ in range(2)]
+    try:
+        requests = b""
+        for path, body in (("/v1/publish?topic=t", b'{"n":1}'), ("/v1/disconnect", b'{"sub":"eve"}'),
+                           ("/v1/publish?topic=t", b'{"n":2}'), ("/v1/disconnect", b'{"sub":"eve"}'),
+                           ("/healthz", None)):
+            if body is None:
+                requests += f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode()
+            else:
+                requests += (f"POST {path} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        with socket.create_connection(("127.0.0.1", herald.admin_port), timeout=10) as sock:
+            sock.sendall(requests)  # all five in one write
+            answers = read_http_answers(sock, 5)
+        assert [status for status, _ in answers] == [200, 200, 200, 200, 200], answers
+        assert json.loads(answers[0][1])["seq"] == 1
+        assert json.loads(answers[1][1]) == {"closed": 2}
+        assert json.loads(answers[2][1])["seq"] == 2
+        assert json.loads(answers[3][1]) == {"closed": 0}  # already gone
+        assert answers[4][1] == b"ok"
+        for ws in victims:
+            assert ws.expect_close(timeout=5).close_code == 4000
+    finally:
+        for ws in victims:
+            ws.close()
+
+
+def read_http_answers(sock, count: int) -> list[tuple[int, bytes]]:
+    """`count` HTTP/1.1 answers with Content-Length bodies, in order."""
+    data = b""
+    answers = []
+    while len(answers) < count:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            head = data[:end].decode()
+            length = next(int(line.split(":", 1)[1]) for line in head.split("\r\n")
+                          if line.lower().startswith("content-length:"))
+            if len(data) >= end + 4 + length:
+                answers.append((int(head.split(" ")[1]), data[end + 4:end + 4 + length]))
+                data = data[end + 4 + length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(answers)} answers"
+        data += chunk
+    return answers
