@@ -29,6 +29,8 @@ final class AdminRouter {
     /// later (`Response.awaited`) instead of holding the thread until every
     /// shard replied; nil waits in place (unit tests without a server).
     var awaitedAnswerDescriptor: Int32?
+    /// How long an awaited answer waits for the shards before its 503.
+    var awaitedAnswerTimeoutMilliseconds = ShardControl.replyTimeoutMilliseconds
 
     init(token: String?, stats: StatsReport, publisher: Publisher, control: ShardControl? = nil,
          idempotency: IdempotencyCache = IdempotencyCache(windowMilliseconds: 300_000, keysMax: 100_000),
@@ -152,7 +154,7 @@ final class AdminRouter {
             // The admin thread goes on serving other connections meanwhile
             // (a shard in a large broadcast takes seconds to reply).
             let reply = control.startDisconnect(subject: subject, notifying: descriptor)
-            let deadline = Clock.monotonicMilliseconds() + ShardControl.replyTimeoutMilliseconds
+            let deadline = Clock.monotonicMilliseconds() + awaitedAnswerTimeoutMilliseconds
             return Response(status: .ok, contentType: "application/json", body: [],
                             awaited: AwaitedAnswer(reply: reply, deadlineMilliseconds: deadline))
         }
