@@ -153,13 +153,22 @@ final class AdminRouter {
         if let descriptor = awaitedAnswerDescriptor {
             // The admin thread goes on serving other connections meanwhile
             // (a shard in a large broadcast takes seconds to reply).
-            let reply = control.startDisconnect(subject: subject, notifying: descriptor)
+            guard let reply = control.startDisconnect(subject: subject, notifying: descriptor) else {
+                return Self.shardsBehind
+            }
             let deadline = Clock.monotonicMilliseconds() + awaitedAnswerTimeoutMilliseconds
             return Response(status: .ok, contentType: "application/json", body: [],
                             awaited: AwaitedAnswer(reply: reply, deadlineMilliseconds: deadline))
         }
-        let result = control.disconnect(subject: subject)
+        guard let result = control.disconnect(subject: subject) else { return Self.shardsBehind }
         return result.complete ? Self.disconnected(result.closed) : Self.disconnectTimedOut(result.closed)
+    }
+
+    /// A shard has `ShardControl.commandsPerShardMax` disconnects still to
+    /// take (it stopped answering): nothing more is asked of it.
+    static var shardsBehind: Response {
+        error(.serviceUnavailable, "a shard is behind on earlier disconnects; nothing was asked, retry later",
+              headers: [("Retry-After", "1")])
     }
 
     static func disconnected(_ closed: Int) -> Response {

@@ -7,9 +7,12 @@ import Synchronization
 /// takes its queue on its next loop turn and reports to the command's
 /// countdown.
 ///
-/// Bounded: an admin connection has at most one command in flight (it reads
-/// no further request until that one is answered, see `AdminServer`), so a
-/// queue holds at most one command per admin connection.
+/// Bounded: an admin connection has one command in flight at a time (it
+/// reads no further request until that one is answered, see `AdminServer`),
+/// but an answer given at its deadline leaves the command queued for a late
+/// shard, and the connection may ask again. So each queue is also bounded
+/// itself (`commandsPerShardMax`): past it a command is refused (503) until
+/// the late shard catches up.
 final class ShardControl: Sendable {
     enum Command: Sendable {
         /// Close every connection whose token `sub` is `subject` (4000).
@@ -26,6 +29,10 @@ final class ShardControl: Sendable {
     /// How long an admin request waits for the shards (a shard in the middle
     /// of a million-subscriber broadcast takes seconds to get to it).
     static let replyTimeoutMilliseconds: UInt64 = 5_000
+    /// Commands one shard's queue holds at most: as many as admin
+    /// connections one thread takes (`AdminServer.connectionsMax`), so only
+    /// repeated asks to a shard that stopped answering reach it.
+    static let commandsPerShardMax = 1_024
 
     init(wakeDescriptors: [Int32]) {
         self.wakeDescriptors = wakeDescriptors
@@ -34,14 +41,22 @@ final class ShardControl: Sendable {
 
     /// Asks every shard to close `subject`'s connections; returns how many
     /// they closed, and whether every shard answered within the timeout.
-    func disconnect(subject: String) -> (closed: Int, complete: Bool) {
-        let result = startDisconnect(subject: subject).wait(timeoutMilliseconds: Self.replyTimeoutMilliseconds)
+    /// Nil (nothing asked) when a shard's queue is full.
+    func disconnect(subject: String) -> (closed: Int, complete: Bool)? {
+        guard let reply = startDisconnect(subject: subject) else { return nil }
+        let result = reply.wait(timeoutMilliseconds: Self.replyTimeoutMilliseconds)
         return (result.total, result.complete)
     }
 
     /// The same without waiting: the countdown the shards report to, which
-    /// rings `notifying` (an eventfd) when the last one has.
-    func startDisconnect(subject: String, notifying descriptor: Int32 = -1) -> Countdown {
+    /// rings `notifying` (an eventfd) when the last one has. Nil, with no
+    /// shard asked, when a shard's queue holds `commandsPerShardMax`.
+    func startDisconnect(subject: String, notifying descriptor: Int32 = -1) -> Countdown? {
+        // Checked before any is queued: a command reaches every shard or none.
+        // (Only admin threads push, and each pushes one command per request.)
+        guard queues.allSatisfy({ queue in queue.commands.withLock { $0.count } < Self.commandsPerShardMax }) else {
+            return nil
+        }
         let reply = Countdown(count: queues.count, notifying: descriptor)
         for (shard, queue) in queues.enumerated() {
             queue.commands.withLock { $0.append(.disconnect(subject: subject, reply: reply)) }

@@ -480,6 +480,32 @@ func withoutEpochs(_ text: String?) -> String? {
     }
 }
 
+/// A shard that stopped taking commands: an admin client that asks again
+/// after each 503 cannot grow the shard's queue past its bound.
+@Suite struct ShardCommandBoundTests {
+    @Test func disconnectsPastAShardsBoundAreRefusedAndAskNoShard() throws {
+        let registry = makeRegistry(shards: 2)
+        let control = ShardControl(wakeDescriptors: [-1, -1])
+        let router = AdminRouter(token: nil, stats: makeStatsReport(registry: registry),
+                                 publisher: Publisher(registry: registry), control: control)
+        router.awaitedAnswerDescriptor = -1
+        let disconnect = try #require(AwaitedDisconnectTests.request(
+            "POST /v1/disconnect HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\n\r\n{\"sub\":\"eve\"}"))
+        // Shard 1 keeps up, shard 0 takes nothing.
+        for _ in 0..<ShardControl.commandsPerShardMax {
+            #expect(router.respond(disconnect).awaited != nil)
+            #expect(control.take(shard: 1).count == 1)
+        }
+        let refused = router.respond(disconnect)
+        #expect(refused.awaited == nil && refused.status == .serviceUnavailable)
+        #expect(refused.header("Retry-After") == "1")
+        #expect(!control.hasCommands(shard: 1), "a refused command reached a shard")
+        #expect(control.take(shard: 0).count == ShardControl.commandsPerShardMax)
+        // The shard caught up: asking works again.
+        #expect(router.respond(disconnect).awaited != nil)
+    }
+}
+
 /// An eventfd's count, read without blocking (nil while it is zero).
 private func readEvent(_ descriptor: Int32) -> UInt64? {
     var value: UInt64 = 0
