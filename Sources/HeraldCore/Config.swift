@@ -85,8 +85,9 @@ public struct Config: Sendable, Equatable {
     public var subscribeBurst = 128
     /// Topics one connection may hold (contract default 64).
     public var topicsPerConnectionMax = 64
-    /// Threads serving the admin API, each with its own ring and
-    /// connections, all accepting on the one admin listener.
+    /// Threads serving the admin API, each with its own ring, connections
+    /// and `SO_REUSEPORT` listener on the admin port. 0: the shard threads
+    /// serve it, each on its primary ring (not with `--redis`).
     public var adminThreads = 1
     /// Largest publish body the admin API accepts (413 above).
     public var publishBytesMax = 1024 * 1024

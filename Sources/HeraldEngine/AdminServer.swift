@@ -3,16 +3,31 @@ import HeraldIO
 import HeraldProtocol
 import Synchronization
 
-/// The admin HTTP/1.1 listener: its own thread and io_uring ring, off the
-/// shards' data path. Few connections, so plain descriptors and one
-/// receive buffer per connection; keep-alive and pipelining supported.
+/// The admin HTTP/1.1 listener. Few connections, so plain descriptors and
+/// one receive buffer per connection; keep-alive and pipelining supported.
+///
+/// It runs one of two ways:
+/// - on its own thread and io_uring ring (`start`), off the shards' data
+///   path: `--admin-threads N`;
+/// - hosted by a shard (`host(on:)`), on the shard's primary ring and
+///   thread: `--admin-threads 0`. The shard hands it the completions whose
+///   kind is an admin kind (`kindBase` and above) and calls `pass` once a
+///   turn, before the turn's submissions go out. A publish to a topic whose
+///   subscribers are on that shard is then delivered in the same turn, with
+///   no eventfd write and no wake of another thread.
 final class AdminServer: @unchecked Sendable {
-    // @unchecked: after `start`, only the admin thread touches its state;
-    // `stopRequested` and `wakeDescriptor` are the cross-thread parts.
+    // @unchecked: after `start` (or `host`), only the serving thread
+    // touches its state; `stopRequested` and `wakeDescriptor` are the
+    // cross-thread parts.
     private let listener: Int32
     private let router: AdminRouter
     private let config: Config
+    /// Rung by the shards' replies to an awaited answer and, on its own
+    /// thread, by `stop`. A hosted server uses its shard's (not its own).
     private let wakeDescriptor: Int32
+    private let ownsWakeDescriptor: Bool
+    /// Served by a shard (`host(on:)`) rather than by its own thread.
+    private(set) var isHosted = false
     private let stopRequested = Atomic(false)
     private var ring: Ring?
     private var connections: [UInt32: AdminConnection] = [:]
@@ -48,20 +63,36 @@ final class AdminServer: @unchecked Sendable {
     /// Counters of the admin listener (written by the admin thread only).
     let counters: ShardCounters
 
-    private enum Kind: UInt8 { case accept = 1, receive, send, close, wake, acceptRetry }
+    /// Admin completion kinds sit above the shards' (`OperationKind`), so a
+    /// shard's ring can carry both.
+    static let kindBase: UInt8 = 0x80
+    private enum Kind: UInt8 { case accept = 0x81, receive, send, close, wake, acceptRetry }
 
     /// Pause before re-arming accept after an error that would repeat at
     /// once (EMFILE, ENOMEM): no spin, no log flood.
     static let acceptBackoffMilliseconds: UInt64 = 100
 
-    init(listener: Int32, router: AdminRouter, config: Config, counters: ShardCounters) throws {
+    /// `hostWakeDescriptor`: the eventfd of the shard that will host this
+    /// server (`host(on:)`); nil for a server on its own thread.
+    init(listener: Int32, router: AdminRouter, config: Config, counters: ShardCounters,
+         hostWakeDescriptor: Int32? = nil) throws {
         self.counters = counters
         self.listener = listener
         self.router = router
         self.config = config
-        wakeDescriptor = try Socket.eventDescriptor()
+        if let hostWakeDescriptor {
+            wakeDescriptor = hostWakeDescriptor
+            ownsWakeDescriptor = false
+        } else {
+            wakeDescriptor = try Socket.eventDescriptor()
+            ownsWakeDescriptor = true
+        }
         // The shards' replies to an awaited answer ring the same eventfd.
         router.awaitedAnswerDescriptor = wakeDescriptor
+    }
+
+    deinit {
+        if ownsWakeDescriptor { Socket.close(wakeDescriptor) }
     }
 
     /// Starts the admin thread and returns once its ring exists, so the
@@ -74,8 +105,36 @@ final class AdminServer: @unchecked Sendable {
     }
 
     func stop() {
+        guard !isHosted else { return }
         stopRequested.store(true, ordering: .releasing)
         Socket.signalEvent(wakeDescriptor)
+    }
+
+    /// Serves on a shard's ring, from the shard's thread (which must be the
+    /// ring's issuer): arms the first accept. The shard's own wake poll
+    /// covers `wakeDescriptor`.
+    func host(on ring: Ring) {
+        isHosted = true
+        self.ring = ring
+        ring.prepareAccept(listener: listener, userData: UserData(kind: Kind.accept.rawValue, generation: 0, index: 0))
+    }
+
+    /// A hosting shard's once-a-turn call, after its completions were
+    /// handled and before its submissions go out: the shards this turn's
+    /// publishes queued for are woken, awaited answers that became ready
+    /// are written, and deadlines are looked at when due.
+    func pass(now: UInt64) {
+        if !awaiting.isEmpty { answerAwaited() }
+        router.wakes?.flush()
+        maintainIfDue(now: now)
+    }
+
+    /// A hosting shard's last call: closes every admin connection.
+    func closeAll() {
+        for connection in connections.values { Socket.close(connection.descriptor) }
+        connections.removeAll()
+        awaiting.removeAll()
+        ring = nil
     }
 
     func join() { thread?.join() }
@@ -110,25 +169,27 @@ final class AdminServer: @unchecked Sendable {
                 answerAwaited()
                 router.wakes?.flush()
             }
-            // The admin thread wakes at least once a second: it also checks
-            // its connections' deadlines and frees idle topics (a bounded
-            // batch per pass) — every `maintenanceIntervalMilliseconds`, not
-            // at every wake: under load it wakes tens of thousands of times
-            // a second, and each pass walked every connection and took the
-            // registry's lock.
-            let now = Clock.monotonicMilliseconds()
-            if now &- lastMaintenanceMilliseconds >= AdminServer.maintenanceIntervalMilliseconds {
-                lastMaintenanceMilliseconds = now
-                closeIdleConnections()
-                router.publisher.registry.collectIdle()
-            }
+            // The admin thread wakes at least once a second (a hosting
+            // shard too): deadlines are checked then.
+            maintainIfDue(now: Clock.monotonicMilliseconds())
         }
-        for connection in connections.values { Socket.close(connection.descriptor) }
-        connections.removeAll()
-        self.ring = nil
+        closeAll()
     }
 
-    private func handle(_ completion: Completion) {
+    /// Checks the connections' deadlines and frees idle topics (a bounded
+    /// batch per pass) — every `maintenanceIntervalMilliseconds`, not at
+    /// every wake: under load the thread wakes tens of thousands of times a
+    /// second, and each pass walked every connection and took the
+    /// registry's lock.
+    private func maintainIfDue(now: UInt64) {
+        guard now &- lastMaintenanceMilliseconds >= AdminServer.maintenanceIntervalMilliseconds else { return }
+        lastMaintenanceMilliseconds = now
+        closeIdleConnections()
+        router.publisher.registry.collectIdle()
+    }
+
+    /// One completion of an admin operation (kind `kindBase` and above).
+    func handle(_ completion: Completion) {
         guard let ring, let kind = Kind(rawValue: completion.userData.kind) else { return }
         switch kind {
         case .wake:

@@ -58,11 +58,19 @@ public final class Engine {
         // (SO_REUSEPORT): the kernel spreads connections over them by
         // their addresses, where one shared listener would hand most of
         // them to whichever ring armed its accepts first.
+        // With --admin-threads 0, one per shard: each shard serves the admin
+        // connections its listener takes.
+        let hosted = config.adminThreads == 0
+        let clustered = !config.redis.isEmpty
+        if hosted && clustered {
+            throw StartError(description: "--admin-threads 0 cannot be used with --redis: a publish in a cluster waits for Redis, and a shard thread must not wait")
+        }
+        let adminServers = hosted ? plan.shards : config.adminThreads
         var adminListeners: [Int32] = []
         var adminPortToBind = config.adminListen.port
-        for _ in 0..<config.adminThreads {
+        for _ in 0..<adminServers {
             let fd = try Socket.listen(host: config.adminListen.host, port: adminPortToBind, backlog: 128,
-                                       reusePort: config.adminThreads > 1)
+                                       reusePort: adminServers > 1)
             adminListeners.append(fd)
             adminPortToBind = Socket.boundPort(fd)
         }
@@ -70,7 +78,6 @@ public final class Engine {
         adminPort = adminPortToBind
         var wakeDescriptors: [Int32] = []
         for _ in 0..<plan.shards { wakeDescriptors.append(try Socket.eventDescriptor()) }
-        let clustered = !config.redis.isEmpty
         let follows = clustered ? FollowRequests(wakeDescriptor: try Socket.eventDescriptor()) : nil
         let registry = TopicRegistry(wakeDescriptors: wakeDescriptors, topicsMax: config.topicsMax,
                                      deliveryBacklogBytesMax: config.deliveryBacklogBytesMax,
@@ -108,26 +115,14 @@ public final class Engine {
         let connectLimit = config.connectRatePerSource > 0 ? ConnectRateLimit(perSecond: config.connectRatePerSource) : nil
         let pages = config.disableDemo ? nil
             : PublicPageResponses(zstdDecoder: try ZstdDecoderFile.load(configured: config.zstdDecoderFile))
-        for index in 0..<plan.shards {
-            shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
-                                wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget,
-                                control: control, tls: tls, connectLimit: connectLimit, pages: pages))
-        }
-        let failures = StartBarrier(count: plan.shards)
-        for shard in shards {
-            shard.start { error in failures.arrive(error) }
-        }
-        if let error = failures.wait() {
-            for shard in shards { shard.requestStop() }
-            throw StartError(description: "cannot start shard: \(error)")
-        }
-        // --admin-threads servers accept on the one admin listener (the
-        // kernel hands each connection to one of them). They share the
-        // router: the registry, the publisher (its compressor runs under
-        // the registry's lock) and the idempotency cache (its own lock).
-        let serverCounters = (0..<config.adminThreads).map { _ in ShardCounters(rings: 1) }
+        // The admin servers (threads, or hosted by the shards) each have
+        // a router; they share the registry, the publisher (its compressor
+        // runs under the registry's lock) and the idempotency cache (its
+        // own lock).
+        let serverCounters = (0..<adminServers).map { _ in ShardCounters(rings: 1) }
         let cacheCounters = ShardCounters(rings: 1)
-        var report = StatsReport(shards: shards.map(\.counters), admin: serverCounters + [cacheCounters],
+        let shardCounters = (0..<plan.shards).map { _ in ShardCounters(rings: plan.ringsPerShard) }
+        var report = StatsReport(shards: shardCounters, admin: serverCounters + [cacheCounters],
                                  registry: registry, startedMilliseconds: Clock.monotonicMilliseconds())
         report.cluster = clusterStatus
         report.tls = tls
@@ -140,18 +135,36 @@ public final class Engine {
         report.training = publisher.training
         let idempotency = IdempotencyCache(windowMilliseconds: UInt64(config.idempotencyWindowSeconds * 1000),
                                            keysMax: config.idempotencyKeysMax, counters: cacheCounters)
-        for (counters, listener) in zip(serverCounters, adminListeners) {
-            // A router per thread, sharing the publisher and the cache.
+        var servers: [AdminServer] = []
+        for (position, (counters, listener)) in zip(serverCounters, adminListeners).enumerated() {
             let threadRouter = AdminRouter(token: config.adminToken, stats: report, publisher: publisher,
                                            control: control, idempotency: idempotency,
                                            publishBytesMax: config.publishBytesMax)
-            threadRouter.wakes = ShardWakes(descriptors: registry.wakeDescriptors)
+            threadRouter.wakes = ShardWakes(descriptors: registry.wakeDescriptors, ownShard: hosted ? position : nil)
             if let clusterStatus {
                 // Each admin thread publishes on its own Redis connections.
                 threadRouter.cluster = ClusterPublisher(settings: clusterSettings, status: clusterStatus)
                 threadRouter.clusterStatus = clusterStatus
             }
-            let server = try AdminServer(listener: listener, router: threadRouter, config: config, counters: counters)
+            servers.append(try AdminServer(listener: listener, router: threadRouter, config: config, counters: counters,
+                                           hostWakeDescriptor: hosted ? wakeDescriptors[position] : nil))
+        }
+        for index in 0..<plan.shards {
+            shards.append(Shard(index: index, plan: plan, config: config, listener: listeners[index],
+                                wakeDescriptor: wakeDescriptors[index], registry: registry, budget: budget,
+                                control: control, counters: shardCounters[index], tls: tls,
+                                connectLimit: connectLimit, pages: pages, admin: hosted ? servers[index] : nil))
+        }
+        let failures = StartBarrier(count: plan.shards)
+        for shard in shards {
+            shard.start { error in failures.arrive(error) }
+        }
+        if let error = failures.wait() {
+            for shard in shards { shard.requestStop() }
+            throw StartError(description: "cannot start shard: \(error)")
+        }
+        if hosted { admins = servers }
+        for server in servers where !hosted {
             do {
                 try server.start()
             } catch {

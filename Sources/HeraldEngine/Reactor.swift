@@ -83,6 +83,9 @@ final class Reactor {
     lazy var inflater = MessageInflater()
     /// Set when this reactor polls the shard's wake eventfd (the primary ring).
     let wakeDescriptor: Int32?
+    /// The admin server this ring carries (`--admin-threads 0`: the shard's
+    /// primary ring only); its completions go to it.
+    var hostedAdmin: AdminServer?
     /// TLS sessions by slot and the ring's plaintext scratch; nil without TLS.
     let tls: ReactorTLS?
     /// With `--connect-rate-per-source`: one address buffer per armed
@@ -172,8 +175,11 @@ final class Reactor {
     }
 
     /// One loop turn; returns true when it handled any completion.
+    /// `afterCompletions` runs once the turn's completions are handled,
+    /// before its sends are gathered and submitted (a hosted admin server's
+    /// pass, and the deliveries its publishes queued for this shard).
     @discardableResult
-    func turn(now: UInt64) -> Bool {
+    func turn(now: UInt64, afterCompletions: () -> Void = {}) -> Bool {
         setClock(now)
         acceptsCompletedThisTurn = 0
         var handled = 0
@@ -187,6 +193,7 @@ final class Reactor {
             handled += count
             if count < completions.count { break }
         }
+        afterCompletions()
         wheel.advance(toMilliseconds: nowMilliseconds) { index in timerFired(index) }
         rearmParkedReceives()
         flush()
@@ -213,6 +220,10 @@ final class Reactor {
 
     /// The one switch over completion kinds.
     func dispatch(_ completion: Completion) {
+        if completion.userData.kind >= AdminServer.kindBase, let hostedAdmin {
+            hostedAdmin.handle(completion)
+            return
+        }
         guard let kind = OperationKind(rawValue: completion.userData.kind) else {
             preconditionFailure("completion with unknown kind \(completion.userData.kind)")
         }

@@ -39,10 +39,15 @@ final class Shard: @unchecked Sendable {
     /// `--connect-rate-per-source` (shared by every shard), nil: no limit.
     private let connectLimit: ConnectRateLimit?
     private let pages: PublicPageResponses?
+    /// `--admin-threads 0`: the admin server this shard serves on its
+    /// primary ring; nil when admin threads serve the API.
+    private let admin: AdminServer?
 
     init(index: Int, plan: RingPlan, config: Config, listener: Int32, wakeDescriptor: Int32,
-         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl, tls: TLSCertificates? = nil,
-         connectLimit: ConnectRateLimit? = nil, pages: PublicPageResponses? = nil) {
+         registry: TopicRegistry, budget: ConnectionBudget, control: ShardControl, counters: ShardCounters,
+         tls: TLSCertificates? = nil, connectLimit: ConnectRateLimit? = nil, pages: PublicPageResponses? = nil,
+         admin: AdminServer? = nil) {
+        self.admin = admin
         self.control = control
         self.tls = tls
         self.connectLimit = connectLimit
@@ -54,7 +59,7 @@ final class Shard: @unchecked Sendable {
         self.config = config
         self.listener = listener
         stopRequested = Atomic(false)
-        counters = ShardCounters(rings: plan.ringsPerShard)
+        self.counters = counters
         self.wakeDescriptor = wakeDescriptor
     }
 
@@ -73,6 +78,11 @@ final class Shard: @unchecked Sendable {
                                         listener: listener, wakeDescriptor: wakeDescriptor,
                                         isPrimary: ringIndex == 0, settings: settings, counters: counters,
                                         router: router, budget: budget, nowMilliseconds: now))
+        }
+        if let admin {
+            reactors[0].hostedAdmin = admin
+            admin.host(on: reactors[0].ring)
+            reactors[0].ring.submit()
         }
     }
 
@@ -98,6 +108,7 @@ final class Shard: @unchecked Sendable {
         }
         ready(nil)
         run()
+        admin?.closeAll()
         reactors.removeAll()
     }
 
@@ -117,7 +128,17 @@ final class Shard: @unchecked Sendable {
                 runCommands()
                 busy = true
             }
-            for reactor in reactors where reactor.turn(now: now) { busy = true }
+            if let admin {
+                // The hosted admin server's publishes for this shard are
+                // delivered in the turn that took them, with no wake-up.
+                if reactors[0].turn(now: now, afterCompletions: {
+                    admin.pass(now: now)
+                    if deliverPublished() { busy = true }
+                }) { busy = true }
+                for reactor in reactors.dropFirst() where reactor.turn(now: now) { busy = true }
+            } else {
+                for reactor in reactors where reactor.turn(now: now) { busy = true }
+            }
             counters.openConnections.store(reactors.reduce(0) { $0 + $1.openConnections }, ordering: .relaxed)
             counters.sendQueueBytes.store(reactors.reduce(0) { $0 + $1.queuedBytesTotal }, ordering: .relaxed)
             counters.connectionsOverLimit.store(reactors.reduce(0) { $0 + $1.overLimitConnections }, ordering: .relaxed)

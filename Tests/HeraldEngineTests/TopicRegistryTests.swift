@@ -185,6 +185,24 @@ import Testing
         }
     }
 
+    /// `--admin-threads 0`: a shard that publishes delivers its own queue in
+    /// the same turn, so its flush wakes the other shards only.
+    @Test func aPublishingShardIsNeverWokenByItsOwnWakes() throws {
+        let descriptors = [try Socket.eventDescriptor(), try Socket.eventDescriptor()]
+        defer { for fd in descriptors { close(fd) } }
+        let registry = TopicRegistry(wakeDescriptors: descriptors)
+        _ = registry.subscribersChanged(shard: 0, topic: "a", delta: 1)
+        _ = registry.subscribersChanged(shard: 1, topic: "a", delta: 1)
+        let wakes = ShardWakes(descriptors: descriptors, ownShard: 1)
+        var value: UInt64 = 0
+        _ = registry.attempt(topic: "a", wakes: wakes) { seq, _ in plainFrames(seq) }
+        wakes.flush()
+        #expect(read(descriptors[0], &value, 8) == 8 && value == 1, "the other shard is woken")
+        #expect(read(descriptors[1], &value, 8) == -1, "the publishing shard is not")
+        #expect(drainDeliveries(registry.queues[1]).count == 1, "its delivery is queued all the same")
+        #expect(drainDeliveries(registry.queues[0]).count == 1)
+    }
+
     @Test func concurrentPublishersGetDistinctConsecutiveSeqs() {
         let registry = makeRegistry(shards: 1)
         _ = registry.subscribersChanged(shard: 0, topic: "t", delta: 1)

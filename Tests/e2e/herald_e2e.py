@@ -916,6 +916,10 @@ def prom_value(samples: dict, name: str, **labels: str) -> float | None:
 
 
 DEFAULT_ARGS = (("--listen", "127.0.0.1:0"), ("--admin-listen", "127.0.0.1:0"), ("--shards", "2"))
+# HERALD_E2E_ADMIN_THREADS=0 runs the suite with the admin API on the shard
+# threads (a test that names --admin-threads itself keeps its own).
+if os.environ.get("HERALD_E2E_ADMIN_THREADS"):
+    DEFAULT_ARGS += (("--admin-threads", os.environ["HERALD_E2E_ADMIN_THREADS"]),)
 
 
 def herald_starter(request, binary, prefix=(), on_ready=None, on_stop=None):
@@ -934,6 +938,8 @@ def herald_starter(request, binary, prefix=(), on_ready=None, on_stop=None):
         argv = [str(binary), *prefix]
         if defaults:
             for flag, value in DEFAULT_ARGS:
+                if flag == "--admin-threads" and "--redis" in args:
+                    continue  # a cluster needs admin threads
                 if flag not in args and not any(a.startswith(flag + "=") for a in args):
                     argv += [flag, value]
         argv += list(args)

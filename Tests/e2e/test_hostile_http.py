@@ -161,7 +161,9 @@ def test_admin_head_deadline_closes_a_trickling_request(herald):
 
 @pytest.mark.e2e_timeout(60)
 def test_idle_unauthenticated_sockets_cannot_lock_out_a_publisher(start_herald):
-    h = start_herald("--admin-token", "secret")
+    # One admin server: 1,024 places (each thread, or each shard with
+    # --admin-threads 0, has its own).
+    h = start_herald("--admin-token", "secret", "--admin-threads", "1")
     idle = []
     try:
         for _ in range(1100):  # more than every admin place

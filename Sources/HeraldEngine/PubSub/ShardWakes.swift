@@ -12,15 +12,19 @@ final class ShardWakes {
     private let descriptors: [Int32]
     private var pending: [Bool]
     private var pendingCount = 0
+    /// The shard whose thread publishes (`--admin-threads 0`): it delivers
+    /// its own queue in the same turn, so it is never woken.
+    private let ownShard: Int?
 
-    init(descriptors: [Int32]) {
+    init(descriptors: [Int32], ownShard: Int? = nil) {
         self.descriptors = descriptors
+        self.ownShard = ownShard
         pending = Array(repeating: false, count: descriptors.count)
     }
 
     /// Remembers that `shard` must be woken before the burst's answers go out.
     func request(_ shard: Int) {
-        guard !pending[shard] else { return }
+        guard !pending[shard], shard != ownShard else { return }
         pending[shard] = true
         pendingCount += 1
     }
