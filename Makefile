@@ -74,9 +74,15 @@ swift-client:
 	$(SWIFT) build --package-path Clients/Swift --product herald-swift-probe
 	$(SWIFT) test --package-path Clients/Swift
 
+## Then the modules that exercise the admin API again, served by the shards
+## (--admin-threads 0; Tests/e2e/test_admin_on_shards.py has its own tests).
+E2E_ADMIN_ON_SHARDS := test_admin.py test_auth.py test_batch.py test_hostile_http.py test_pubsub.py \
+  test_shutdown.py test_zstd.py
 e2e:
 	HERALD_REQUIRE_BROWSER=1 HERALD_REQUIRE_SWIFT_CLIENT=1 HERALD_BIN=$(RELEASE_BIN)/herald HERALD_LOADGEN_BIN=$(RELEASE_BIN)/herald-loadgen \
 	  $(PYTHON) -m pytest -q Tests/e2e
+	HERALD_E2E_ADMIN_THREADS=0 HERALD_BIN=$(RELEASE_BIN)/herald HERALD_LOADGEN_BIN=$(RELEASE_BIN)/herald-loadgen \
+	  $(PYTHON) -m pytest -q $(addprefix Tests/e2e/,$(E2E_ADMIN_ON_SHARDS))
 
 ## libFuzzer harnesses for every network parser (Tests/Fuzz): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 300

@@ -53,33 +53,55 @@ final class AdminRouter {
         var awaited: AwaitedAnswer? = nil
     }
 
-    /// An answer that waits for the shards (`POST /v1/disconnect`): ready
-    /// when every shard replied (the last one rings the server's eventfd),
-    /// a 503 at its deadline.
+    /// An answer that is not ready when its request is read: `POST
+    /// /v1/disconnect` waits for the shards (the last one to reply rings the
+    /// server's eventfd), `POST /v1/topics/T/dictionary` for the trainer
+    /// thread (which rings it when done). A 503 at its deadline.
     final class AwaitedAnswer: Sendable {
-        let reply: Countdown
+        enum Source: Sendable {
+            case disconnect(Countdown)
+            case training(Publisher.TrainingRequest)
+        }
+        let source: Source
         let deadlineMilliseconds: UInt64
 
-        init(reply: Countdown, deadlineMilliseconds: UInt64) {
-            self.reply = reply
+        init(_ source: Source, deadlineMilliseconds: UInt64) {
+            self.source = source
             self.deadlineMilliseconds = deadlineMilliseconds
         }
 
-        /// The answer, or nil while the shards have not all replied and the
-        /// deadline has not passed.
+        /// The answer, or nil while it is not ready and the deadline has
+        /// not passed.
         func answer(nowMilliseconds: UInt64) -> Response? {
-            let result = reply.peek()
-            if result.complete { return AdminRouter.disconnected(result.total) }
-            guard nowMilliseconds >= deadlineMilliseconds else { return nil }
-            return AdminRouter.disconnectTimedOut(result.total)
+            switch source {
+            case .disconnect(let reply):
+                let result = reply.peek()
+                if result.complete { return AdminRouter.disconnected(result.total) }
+                guard nowMilliseconds >= deadlineMilliseconds else { return nil }
+                return AdminRouter.disconnectTimedOut(result.total)
+            case .training(let request):
+                if let outcome = request.outcome { return AdminRouter.trained(request.topic, outcome) }
+                guard nowMilliseconds >= deadlineMilliseconds else { return nil }
+                return AdminRouter.error(.serviceUnavailable, "the training did not end in time; its dictionary is "
+                                         + "installed if it succeeds (see GET /v1/topics/T)",
+                                         headers: [("Retry-After", "1")])
+            }
         }
     }
+
+    /// How long a requested training may take before its 503 (the
+    /// training goes on, and installs its dictionary if it succeeds).
+    static let trainingAnswerTimeoutMilliseconds: UInt64 = 30_000
 
     /// Whether `request` may get an awaited answer: the server then answers
     /// the requests before it first, and reads none after it until it is
     /// answered (pipelined answers stay in order).
     func mayAnswerLater(_ request: AdminRequest) -> Bool {
-        awaitedAnswerDescriptor != nil && control != nil && request.head.path == "/v1/disconnect"
+        guard awaitedAnswerDescriptor != nil else { return false }
+        let path = request.head.path
+        if path == "/v1/disconnect" { return control != nil }
+        return path.hasPrefix("/v1/topics/") && path.hasSuffix("/dictionary")
+            && publisher.training.hasWorker.load(ordering: .relaxed)
     }
 
     func respond(_ request: AdminRequest) -> Response {
@@ -158,7 +180,7 @@ final class AdminRouter {
             }
             let deadline = Clock.monotonicMilliseconds() + awaitedAnswerTimeoutMilliseconds
             return Response(status: .ok, contentType: "application/json", body: [],
-                            awaited: AwaitedAnswer(reply: reply, deadlineMilliseconds: deadline))
+                            awaited: AwaitedAnswer(.disconnect(reply), deadlineMilliseconds: deadline))
         }
         guard let result = control.disconnect(subject: subject) else { return Self.shardsBehind }
         return result.complete ? Self.disconnected(result.closed) : Self.disconnectTimedOut(result.closed)
@@ -205,10 +227,13 @@ final class AdminRouter {
     }
 
     /// `POST /v1/topics/T/dictionary`: trains a zstd dictionary from the
-    /// topic's kept messages (on this admin thread: ~40 ms for 1,000 messages,
-    /// never on a shard or under the registry lock) and makes it the
-    /// topic's; `herald.zstd.v1` subscribers get it in-band before the
-    /// first message compressed with it.
+    /// topic's kept messages and makes it the topic's; `herald.zstd.v1`
+    /// subscribers get it in-band before the first message compressed with
+    /// it. A training takes tens of milliseconds to seconds (~40 ms for
+    /// 1,000 messages; up to `Publisher.dictionarySamplesMax`), so it runs
+    /// on the trainer thread and the answer is awaited: the admin thread
+    /// (or, with `--admin-threads 0`, the shard) serves on meanwhile. In
+    /// place only without a trainer thread or an admin server (unit tests).
     private func trainDictionary(_ encoded: String) -> Response {
         guard let name = QueryString.percentDecode(Substring(encoded)), TopicName.isValid(name) else {
             return Self.error(.badRequest, "bad topic name")
@@ -216,21 +241,36 @@ final class AdminRouter {
         guard cluster == nil else {
             return Self.error(.notImplemented, "zstd dictionaries are not available with --redis yet")
         }
-        switch publisher.trainDictionary(topic: name) {
+        if let descriptor = awaitedAnswerDescriptor, publisher.training.hasWorker.load(ordering: .relaxed) {
+            let request = Publisher.TrainingRequest(topic: name, notify: descriptor)
+            guard publisher.requestTraining(request) else {
+                return Self.error(.serviceUnavailable, "\(Publisher.DictionaryTraining.queueMax) trainings are "
+                                  + "already waiting; retry later", headers: [("Retry-After", "1")])
+            }
+            let deadline = Clock.monotonicMilliseconds() + Self.trainingAnswerTimeoutMilliseconds
+            return Response(status: .ok, contentType: "application/json", body: [],
+                            awaited: AwaitedAnswer(.training(request), deadlineMilliseconds: deadline))
+        }
+        return Self.trained(name, publisher.trainDictionary(topic: name))
+    }
+
+    /// The answer to a training of `name`'s dictionary.
+    static func trained(_ name: String, _ outcome: Publisher.TrainingOutcome) -> Response {
+        switch outcome {
         case .trained(let dictionary, let bytes, let samples, let replaced):
             var body = Array(#"{"topic":"#.utf8)
             JSONString.append(name.utf8, to: &body)
             body += Array(#","dictionary":\#(dictionary),"bytes":\#(bytes),"samples":\#(samples),"replaced":\#(replaced.map(String.init) ?? "null")}"#.utf8)
             return Response(status: .ok, contentType: "application/json", body: body)
         case .noSuchTopic:
-            return Self.error(.notFound, "no such topic (never used, or freed when idle)")
+            return error(.notFound, "no such topic (never used, or freed when idle)")
         case .tooFewSamples(let count):
-            return Self.error(.unprocessableContent, "a dictionary needs at least \(Publisher.dictionarySamplesMin) kept "
-                                + "messages of the topic (it has \(count); see --history-size)")
+            return error(.unprocessableContent, "a dictionary needs at least \(Publisher.dictionarySamplesMin) kept "
+                         + "messages of the topic (it has \(count); see --history-size)")
         case .untrainable(let reason):
-            return Self.error(.unprocessableContent, "zstd could not train a dictionary: \(reason)")
+            return error(.unprocessableContent, "zstd could not train a dictionary: \(reason)")
         case .atLimit(let topicsMax):
-            return Self.error(.conflict, "\(topicsMax) topics already hold a dictionary (--zstd-dictionaries-max)")
+            return error(.conflict, "\(topicsMax) topics already hold a dictionary (--zstd-dictionaries-max)")
         }
     }
 

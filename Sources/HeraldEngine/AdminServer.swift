@@ -129,10 +129,14 @@ final class AdminServer: @unchecked Sendable {
         maintainIfDue(now: now)
     }
 
-    /// A hosting shard's last call: closes every admin connection.
+    /// The serving thread's last call: closes every admin connection. The
+    /// connections (their buffers) are kept: a receive still armed in the
+    /// ring may complete into them while the ring is torn down.
     func closeAll() {
-        for connection in connections.values { Socket.close(connection.descriptor) }
-        connections.removeAll()
+        for connection in connections.values where !connection.retired {
+            connection.retired = true
+            Socket.close(connection.descriptor)
+        }
         awaiting.removeAll()
         ring = nil
     }
@@ -488,6 +492,8 @@ final class AdminConnection {
     var receiving = false
     var closeAfterSend = false
     var closed = false
+    /// Its descriptor was closed at shutdown (`AdminServer.closeAll`).
+    var retired = false
     var lastActivityMilliseconds = Clock.monotonicMilliseconds()
     /// When the first byte of the request being read arrived; nil between requests.
     var requestStartedMilliseconds: UInt64?

@@ -175,10 +175,10 @@ public final class Engine {
             }
             admins.append(server)
         }
-        if config.zstdTrainAfter > 0 {
-            // Trainings queued by publishes run here, one at a time.
-            trainer = SystemThread.start(name: "herald-train") { publisher.trainQueued() }
-        }
+        // Trainings run here, one at a time: those --zstd-train-after
+        // queues and those POST /v1/topics/T/dictionary asks for.
+        publisher.training.hasWorker.store(true, ordering: .relaxed)
+        trainer = SystemThread.start(name: "herald-train") { publisher.trainQueued() }
         Log.info("ready", [
             "listen": HostPort(host: config.listen.host, port: listenPort).description,
             "admin": HostPort(host: config.adminListen.host, port: adminPort).description,

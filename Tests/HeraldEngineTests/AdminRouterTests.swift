@@ -507,7 +507,7 @@ func withoutEpochs(_ text: String?) -> String? {
 }
 
 /// An eventfd's count, read without blocking (nil while it is zero).
-private func readEvent(_ descriptor: Int32) -> UInt64? {
+func readEvent(_ descriptor: Int32) -> UInt64? {
     var value: UInt64 = 0
     return Glibc.read(descriptor, &value, 8) == 8 ? value : nil
 }

@@ -214,12 +214,102 @@ import HeraldIO
     @Test func aFullQueueSkipsTheTrainingAndCountsIt() {
         let publisher = Self.makePublisher()
         for index in 0..<Publisher.DictionaryTraining.queueMax {
-            #expect(publisher.training.queue.push("waiting-\(index)"))
+            #expect(publisher.training.queue.push(.due("waiting-\(index)")))
         }
         Self.publish(publisher, topic: "room", count: Self.trainAfter)
         let skipped = publisher.training.skipped.load(ordering: .relaxed)
         #expect(skipped == 1)
         #expect(publisher.training.queue.count == Publisher.DictionaryTraining.queueMax)
         #expect(publisher.registry.dictionaryTotals.count == 0)
+    }
+}
+
+/// `POST /v1/topics/T/dictionary` with a trainer thread: the request hands
+/// its training over and its answer is awaited, so the serving thread (an
+/// admin thread, or a shard with `--admin-threads 0`) never trains.
+@Suite struct AwaitedTrainingTests {
+    static func request(_ topic: String) -> AdminRequest? {
+        frameAdminRequest("POST /v1/topics/\(topic)/dictionary HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+                          bodyBytesMax: 1024).request
+    }
+
+    static func makeRouter(_ publisher: Publisher, descriptor: Int32) -> AdminRouter {
+        let router = AdminRouter(token: nil, stats: makeStatsReport(registry: publisher.registry), publisher: publisher)
+        router.awaitedAnswerDescriptor = descriptor
+        publisher.training.hasWorker.store(true, ordering: .relaxed)
+        return router
+    }
+
+    @Test func theTrainerAnswersTheRequestAndRingsTheServer() throws {
+        let publisher = QueuedDictionaryTrainingTests.makePublisher()
+        QueuedDictionaryTrainingTests.publish(publisher, topic: "room", count: 50)
+        let descriptor = try Socket.eventDescriptor()
+        defer { Socket.close(descriptor) }
+        let router = Self.makeRouter(publisher, descriptor: descriptor)
+        let request = try #require(Self.request("room"))
+        #expect(router.mayAnswerLater(request))
+
+        let awaited = try #require(router.respond(request).awaited)
+        // Handed over, not trained in place.
+        #expect(publisher.registry.dictionaryTotals.count == 0)
+        #expect(awaited.answer(nowMilliseconds: 0) == nil)
+        #expect(readEvent(descriptor) == nil)
+        // The trainer thread's part, done here.
+        guard case .requested(let job)? = publisher.training.queue.pop() else {
+            Issue.record("no requested training queued")
+            return
+        }
+        #expect(job.topic == "room")
+        job.finish(publisher.trainDictionary(topic: job.topic))
+        #expect(readEvent(descriptor) == 1)
+        let answer = try #require(awaited.answer(nowMilliseconds: 0))
+        #expect(answer.status == .ok, "\(answer.text)")
+        #expect(answer.json?["topic"] as? String == "room" && answer.json?["samples"] as? Int == 50)
+        #expect(publisher.registry.dictionaryTotals.count == 1)
+        // A requested training is not an automatic one.
+        #expect(publisher.training.trained.load(ordering: .relaxed) == 0)
+
+        // A refusal travels the same way: an unknown topic is a 404.
+        let nobody = try #require(Self.request("nobody"))
+        let unknown = try #require(router.respond(nobody).awaited)
+        guard case .requested(let missing)? = publisher.training.queue.pop() else {
+            Issue.record("no requested training queued")
+            return
+        }
+        missing.finish(publisher.trainDictionary(topic: missing.topic))
+        #expect(try #require(unknown.answer(nowMilliseconds: 0)).status == .notFound)
+    }
+
+    @Test func aTrainingThatOutlivesItsDeadlineGets503() throws {
+        let publisher = QueuedDictionaryTrainingTests.makePublisher()
+        let router = Self.makeRouter(publisher, descriptor: -1)
+        let request = try #require(Self.request("room"))
+        let awaited = try #require(router.respond(request).awaited)
+        #expect(awaited.answer(nowMilliseconds: awaited.deadlineMilliseconds - 1) == nil)
+        let late = try #require(awaited.answer(nowMilliseconds: awaited.deadlineMilliseconds))
+        #expect(late.status == .serviceUnavailable && late.header("Retry-After") == "1")
+    }
+
+    @Test func aFullTrainingQueueRefusesTheRequest() throws {
+        let publisher = QueuedDictionaryTrainingTests.makePublisher()
+        let router = Self.makeRouter(publisher, descriptor: -1)
+        for index in 0..<Publisher.DictionaryTraining.queueMax {
+            #expect(publisher.training.queue.push(.due("waiting-\(index)")))
+        }
+        let request = try #require(Self.request("room"))
+        let refused = router.respond(request)
+        #expect(refused.awaited == nil)
+        #expect(refused.status == .serviceUnavailable && refused.header("Retry-After") == "1")
+        #expect(publisher.training.queue.count == Publisher.DictionaryTraining.queueMax)
+    }
+
+    @Test func withoutATrainerThreadTheRequestTrainsInPlace() throws {
+        let publisher = QueuedDictionaryTrainingTests.makePublisher()
+        QueuedDictionaryTrainingTests.publish(publisher, topic: "room", count: 50)
+        let router = AdminRouter(token: nil, stats: makeStatsReport(registry: publisher.registry), publisher: publisher)
+        let request = try #require(Self.request("room"))
+        #expect(!router.mayAnswerLater(request))
+        let answer = router.respond(request)
+        #expect(answer.awaited == nil && answer.status == .ok)
     }
 }

@@ -56,14 +56,54 @@ final class Publisher: Sendable {
 
     /// The queued trainings and what became of them (`/metrics`).
     final class DictionaryTraining: Sendable {
-        /// Topics waiting at most. Past it a topic's automatic training is
-        /// skipped (counted, logged): it stays untrained until `POST
-        /// /v1/topics/T/dictionary`.
+        /// Trainings waiting at most. Past it a topic's automatic training
+        /// is skipped (counted, logged): it stays untrained until `POST
+        /// /v1/topics/T/dictionary`; a requested one is refused (503).
         static let queueMax = 1_024
-        let queue = WorkQueue<String>(capacity: DictionaryTraining.queueMax)
+        let queue = WorkQueue<TrainingJob>(capacity: DictionaryTraining.queueMax)
+        /// Automatic trainings (`--zstd-train-after`) skipped, done, failed.
         let skipped = Atomic<UInt64>(0)
         let trained = Atomic<UInt64>(0)
         let failed = Atomic<UInt64>(0)
+        /// Whether a thread runs `trainQueued` (set by the engine before it
+        /// starts one): only then may a request hand its training over.
+        let hasWorker = Atomic(false)
+    }
+
+    /// What the trainer thread is given: a topic whose Nth message was
+    /// published, or a `POST /v1/topics/T/dictionary` waiting for its result.
+    enum TrainingJob: Sendable {
+        case due(String)
+        case requested(TrainingRequest)
+    }
+
+    /// A requested training: the trainer thread stores its outcome and
+    /// rings `notify` (the requesting admin server's eventfd), which then
+    /// answers the request (`AdminRouter.AwaitedAnswer`).
+    final class TrainingRequest: Sendable {
+        let topic: String
+        let notify: Int32
+        private let result = Mutex<TrainingOutcome?>(nil)
+
+        init(topic: String, notify: Int32) {
+            self.topic = topic
+            self.notify = notify
+        }
+
+        /// The outcome, or nil while the training is queued or running.
+        var outcome: TrainingOutcome? { result.withLock { $0 } }
+
+        func finish(_ outcome: TrainingOutcome) {
+            result.withLock { $0 = outcome }
+            Socket.signalEvent(notify)
+        }
+    }
+
+    /// Hands a requested training to the trainer thread; false when
+    /// `DictionaryTraining.queueMax` trainings already wait (or the queue
+    /// is closed at shutdown).
+    func requestTraining(_ request: TrainingRequest) -> Bool {
+        training.queue.push(.requested(request))
     }
 
     init(registry: TopicRegistry, compression: Compression = Compression(),
@@ -157,7 +197,7 @@ final class Publisher: Sendable {
     /// `trainQueued` trains it on its own thread. Never blocks.
     private func trainIfDue(topic: String, _ outcome: TopicRegistry.PublishOutcome) {
         guard dictionaries.trainAfter > 0, outcome.seq == UInt64(dictionaries.trainAfter) else { return }
-        guard training.queue.push(topic) else {
+        guard training.queue.push(.due(topic)) else {
             let skipped = training.skipped.add(1, ordering: .relaxed).newValue
             // A burst of skips logs a bounded number of lines: the 1st,
             // 2nd, 4th, 8th… (the counter has every one).
@@ -173,7 +213,15 @@ final class Publisher: Sendable {
     /// Trains the queued topics' dictionaries, one at a time, until the
     /// queue is closed (the engine's trainer thread runs this).
     func trainQueued() {
-        while let topic = training.queue.pop() {
+        while let job = training.queue.pop() {
+            let topic: String
+            switch job {
+            case .requested(let request):
+                request.finish(trainDictionary(topic: request.topic))
+                continue
+            case .due(let name):
+                topic = name
+            }
             switch trainDictionary(topic: topic) {
             case .trained:
                 training.trained.add(1, ordering: .relaxed)
@@ -188,7 +236,7 @@ final class Publisher: Sendable {
         }
     }
 
-    enum TrainingOutcome {
+    enum TrainingOutcome: Sendable {
         case trained(id: UInt32, bytes: Int, samples: Int, replaced: UInt32?)
         case noSuchTopic
         case tooFewSamples(Int)
