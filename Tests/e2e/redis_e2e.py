@@ -53,6 +53,11 @@ class RedisServer:
             self.proc.wait(5)
         self.proc = None
 
+    def close(self) -> None:
+        """Kills the server and removes its working directory."""
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
     def restart(self) -> None:
         self.kill()
         self.start()

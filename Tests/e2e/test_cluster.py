@@ -28,7 +28,7 @@ def redis_server():
 
     yield start
     for server in servers:
-        server.kill()
+        server.close()
 
 
 def node(start_herald, *servers: RedisServer, args=()) -> H.HeraldProcess:
@@ -527,4 +527,4 @@ def test_a_password_and_a_database_in_the_url(start_herald):
         assert "nope" not in wrong.stderr_text() and "s3cret" not in a.stderr_text()
         assert "s3cret" not in json.dumps(H.get_stats(a.admin_port))
     finally:
-        redis.kill()
+        redis.close()
