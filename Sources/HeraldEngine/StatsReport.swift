@@ -137,7 +137,7 @@ struct StatsReport {
                dictionaries.bytes)
         if let training {
             single("zstd_trainings_queued", "gauge",
-                   "topics waiting for their dictionary to be trained (--zstd-train-after; at most 1024)",
+                   "trainings waiting for the trainer thread (--zstd-train-after, POST /v1/topics/T/dictionary; at most 1024)",
                    training.queue.count)
             single("zstd_trainings_total", "counter",
                    "dictionaries trained by --zstd-train-after (on the trainer thread, off the admin threads)",
