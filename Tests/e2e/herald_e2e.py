@@ -254,6 +254,16 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_in_threads(target: Callable[[int], Any], count: int, timeout: float = 60.0) -> None:
+    """Runs target(0) … target(count - 1) on as many threads at once and
+    joins them (each join bounded by `timeout`)."""
+    threads = [threading.Thread(target=target, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+
+
 def wait_until(fn: Callable[[], Any], timeout: float, interval: float = 0.05, desc: str = "condition") -> Any:
     """Call fn until it returns a truthy value; return it. AssertionError on timeout."""
     deadline = time.monotonic() + timeout

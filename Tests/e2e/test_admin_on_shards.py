@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 
 import herald_e2e as H
 
@@ -50,11 +49,7 @@ def test_publishes_taken_by_either_shard_reach_every_shard_in_one_order(start_he
                 results[slot].append(body["seq"])
             connection.close()
 
-        threads = [threading.Thread(target=publisher, args=(slot,)) for slot in range(connections)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        H.run_in_threads(publisher, connections)
         assert not errors, errors
         total = per_connection * connections
         assert sorted(seq for seqs in results for seq in seqs) == list(range(1, total + 1))

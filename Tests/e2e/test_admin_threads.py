@@ -34,11 +34,7 @@ def test_concurrent_publishers_on_several_admin_threads_keep_one_order(start_her
                 results[slot].append(body["seq"])
             connection.close()
 
-        threads = [threading.Thread(target=publisher, args=(slot,)) for slot in range(connections)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        H.run_in_threads(publisher, connections)
         total = per_connection * connections
         assert sorted(seq for seqs in results for seq in seqs) == list(range(1, total + 1)), "one seq each, no gap"
         for seqs in results:
