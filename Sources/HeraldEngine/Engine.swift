@@ -11,8 +11,9 @@ public final class Engine {
     private var admins: [AdminServer] = []
     /// Multi-node: the Redis broker thread (nil on a single node).
     private var broker: ClusterBroker?
-    /// The publisher the admin threads share, and the thread that trains
-    /// the dictionaries `--zstd-train-after` queues (nil without it).
+    /// The publisher the admin servers share, and the thread that trains
+    /// the dictionaries `--zstd-train-after` and `POST
+    /// /v1/topics/T/dictionary` queue.
     private var publisher: Publisher?
     private var trainer: SystemThread?
     /// TLS certificates (reloaded on SIGHUP); nil without TLS.
@@ -163,17 +164,20 @@ public final class Engine {
             for shard in shards { shard.requestStop() }
             throw StartError(description: "cannot start shard: \(error)")
         }
-        if hosted { admins = servers }
-        for server in servers where !hosted {
-            do {
-                try server.start()
-            } catch {
-                for started in admins { started.stop() }
-                for started in admins { started.join() }
-                admins = []
-                throw error
+        if hosted {
+            admins = servers  // started by their shards
+        } else {
+            for server in servers {
+                do {
+                    try server.start()
+                } catch {
+                    for started in admins { started.stop() }
+                    for started in admins { started.join() }
+                    admins = []
+                    throw error
+                }
+                admins.append(server)
             }
-            admins.append(server)
         }
         // Trainings run here, one at a time: those --zstd-train-after
         // queues and those POST /v1/topics/T/dictionary asks for.

@@ -53,7 +53,9 @@ final class ShardControl: Sendable {
     /// shard asked, when a shard's queue holds `commandsPerShardMax`.
     func startDisconnect(subject: String, notifying descriptor: Int32 = -1) -> Countdown? {
         // Checked before any is queued: a command reaches every shard or none.
-        // (Only admin threads push, and each pushes one command per request.)
+        // (Only admin servers push, threads or shards, one command per
+        // request each: racing each other they pass the bound by at most
+        // their number.)
         guard queues.allSatisfy({ queue in queue.commands.withLock { $0.count } < Self.commandsPerShardMax }) else {
             return nil
         }

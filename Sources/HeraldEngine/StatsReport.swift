@@ -13,7 +13,7 @@ struct StatsReport {
     var cluster: ClusterStatus? = nil
     /// TLS certificate reloads; nil without TLS.
     var tls: TLSCertificates? = nil
-    /// `--zstd-train-after`'s queued trainings; nil in reports made without
+    /// The trainer thread's queue and counts; nil in reports made without
     /// a publisher (tests).
     var training: Publisher.DictionaryTraining? = nil
 

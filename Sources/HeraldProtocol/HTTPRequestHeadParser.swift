@@ -125,7 +125,6 @@ public enum HTTPRequestHeadParser {
                                versionMinor: versionMinor, fields: fields, fieldCount: fieldCount)
     }
 
-    /// RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
     /// RFC 9112 §3: method SP request-target SP HTTP-version, single
     /// spaces, from `from` to the line's CR (`parse` checked every CR is
     /// followed by LF) or to `to`. The method, the target's range, the
