@@ -421,7 +421,7 @@ final class AdminRouter {
             // One answer in this body: reserved once (the members' names,
             // the topic, 20 digits, the epoch; escapes may still grow it).
             body.reserveCapacity(50 + topic.utf8.count + epoch.utf8.count)
-            Self.appendResult(topic: topic, seq: seq, epoch: epoch, to: &body)
+            PublishResult.append(topic: topic, seq: seq, epoch: epoch, to: &body)
         case .topicLimit: return topicLimit()
         case .backlogged: return backlogged()
         case .unavailable(let reason): return Self.error(.serviceUnavailable, reason, headers: [("Retry-After", "1")])
@@ -467,19 +467,6 @@ final class AdminRouter {
         return (topic, payload)
     }
 
-    /// `{"topic":"T","seq":N,"epoch":"E"}`: one publish's result.
-    static func appendResult(topic: String, seq: UInt64, epoch: String, to body: inout [UInt8]) {
-        // No reserveCapacity: a batch's results are appended one after
-        // another into one body, and Array reserves exactly what is asked,
-        // so reserving per result would copy the body at every line.
-        body.append(contentsOf: #"{"topic":"#.utf8)
-        JSONString.append(topic.utf8, to: &body)
-        body.append(contentsOf: #","seq":"#.utf8)
-        JSONNumber.append(seq, to: &body)
-        body.append(contentsOf: #","epoch":"#.utf8)
-        JSONString.append(epoch.utf8, to: &body)
-        body.append(UInt8(ascii: "}"))
-    }
 
     /// Publishes in order: in this process on a single node, through
     /// Redis in a cluster (one pipelined round trip per instance).
@@ -565,7 +552,7 @@ final class AdminRouter {
             }
             switch outcome {
             case .published(let seq, let epoch):
-                Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &body)
+                PublishResult.append(topic: name, seq: seq, epoch: epoch, to: &body)
             case .topicLimit:
                 return Self.error(.serviceUnavailable,
                                   "topic limit reached at \"\(name)\" (\(position) of \(count) published)")
@@ -652,7 +639,7 @@ final class AdminRouter {
                     }
                     switch outcome {
                     case .published(let seq, let epoch):
-                        Self.appendResult(topic: name, seq: seq, epoch: epoch, to: &out)
+                        PublishResult.append(topic: name, seq: seq, epoch: epoch, to: &out)
                     case .topicLimit:
                         Self.appendError("topic limit reached (--topics-max \(publisher.registry.topicsMax))", topic: name,
                                          to: &out)

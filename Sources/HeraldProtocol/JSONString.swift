@@ -41,6 +41,14 @@ public enum JSONString {
         }
     }
 
+    /// Appends a literal's bytes as they are (member names and the
+    /// punctuation around them): one copy, where appending a String
+    /// literal's UTF-8 view went through its iterator (issue 12).
+    @inline(__always)
+    public static func appendLiteral(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
     /// Whether `byte` cannot stand for itself inside a JSON string (a
     /// quote, a backslash, a control character).
     @inline(__always)
@@ -74,7 +82,17 @@ public enum JSONNumber {
             out.append(UInt8(ascii: "0") + UInt8(value))
             return
         }
-        forEachDigit(of: value) { out.append($0) }
+        // The digits in a buffer of their own, appended in one copy (an
+        // append per digit checked the array's uniqueness and room each time).
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes ≥ 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var count = 0
+            forEachDigit(of: value) { digit in
+                buffer[count] = digit
+                count += 1
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
     }
 
     /// `append` into a buffer being filled in place.

@@ -71,6 +71,37 @@ import Testing
         })
     }
 
+    /// Lines are found sixteen bytes at a time: an LF at every offset of a
+    /// chunk, and at the body's end or not, is found where a byte-by-byte
+    /// scan finds it.
+    @Test func lineEndsAreFoundAtEveryOffset() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let body = (0..<Int.random(in: 0...80, using: &generator)).map { _ in
+                UInt8.random(in: 0...3, using: &generator) == 0 ? UInt8(ascii: "\n") : UInt8(ascii: "x")
+            }
+            body.withUnsafeBytes { bytes in
+                for start in 0...bytes.count {
+                    let expected = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+                    #expect(PublishBatch.lineEnd(bytes, from: start) == expected, "\(body) from \(start)")
+                }
+            }
+        }
+    }
+
+    /// Lines of every length around the sixteen-byte chunks, blank ones of
+    /// whitespace longer than a chunk between them.
+    @Test func linesOfEveryLengthAroundAChunk() {
+        var text = ""
+        var expected: [Line] = []
+        for padding in 0..<40 {
+            let data = "\"" + String(repeating: "x", count: padding) + "\""
+            text += #"{"topic":"t","data":"# + data + "}\n" + String(repeating: " \t\r", count: padding % 9) + "\n"
+            expected.append(Line(topics: ["t"], single: true, data: data))
+        }
+        #expect(Self.lines(text, messagesMax: 40) == expected.map { .success($0) })
+    }
+
     @Test func limitsCountLinesAndTopics() {
         #expect(Self.parse(" \n\r\n") == .empty)
         #expect(Self.parse(String(repeating: "{\"topic\":\"a\",\"data\":1}\n", count: 3), messagesMax: 2) == .tooMany)
