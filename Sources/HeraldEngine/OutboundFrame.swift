@@ -1,3 +1,5 @@
+import HeraldIO
+
 /// Bytes ready for the wire — a complete WebSocket frame (header and
 /// payload) or an HTTP response — stored once and shared by reference.
 ///
@@ -27,7 +29,7 @@ public final class OutboundFrame: @unchecked Sendable {
     }
 
     public init(count: Int, shared: Bool = false, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
-        bytes = .allocate(byteCount: count, alignment: 16)
+        bytes = UnsafeMutableRawBufferPointer(start: Memory.allocate(byteCount: count), count: count)
         queueOverheadBytes = shared ? Overhead.shared : Overhead.owned
         fill(bytes)
     }
@@ -41,7 +43,7 @@ public final class OutboundFrame: @unchecked Sendable {
         }
     }
 
-    deinit { bytes.deallocate() }
+    deinit { Memory.deallocate(bytes.baseAddress!) }
 
     public var count: Int { bytes.count }
 

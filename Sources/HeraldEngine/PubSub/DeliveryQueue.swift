@@ -1,3 +1,4 @@
+import HeraldIO
 import Synchronization
 
 /// The lock-free hand-off of published frames to one shard: many producers
@@ -84,7 +85,8 @@ final class DeliveryQueue: @unchecked Sendable {
     func push(_ delivery: Delivery) -> Bool {
         pendingBytes.add(Self.cost(delivery), ordering: .relaxed)
         pendingCount.add(1, ordering: .relaxed)
-        let node = UnsafeMutablePointer<Node>.allocate(capacity: 1)
+        // malloc's block (`Memory.allocate`): one per publish and shard.
+        let node = Memory.allocate(byteCount: MemoryLayout<Node>.stride).bindMemory(to: Node.self, capacity: 1)
         node.initialize(to: Node(next: nil, delivery: delivery))
         var expected = head.load(ordering: .relaxed)
         while true {
@@ -114,7 +116,7 @@ final class DeliveryQueue: @unchecked Sendable {
             pendingBytes.subtract(Self.cost(current.pointee.delivery), ordering: .relaxed)
             pendingCount.subtract(1, ordering: .relaxed)
             current.deinitialize(count: 1)
-            current.deallocate()
+            Memory.deallocate(current)
         }
     }
 }
