@@ -1,7 +1,8 @@
 import CURing
 import Glibc
 
-/// Returning freed heap memory to the kernel.
+/// Heap memory: blocks straight from malloc, and returning freed memory
+/// to the kernel.
 ///
 /// glibc keeps freed small blocks in its arenas (one per thread that ever
 /// allocated, so one per shard) and only trims the top of the main heap by
@@ -13,9 +14,10 @@ public enum Memory {
     /// `byteCount` bytes from malloc, aligned to 16 (glibc's malloc
     /// alignment on x86-64 and arm64). For blocks made and freed per
     /// message: Swift's `allocate` asks its runtime for 16-byte alignment,
-    /// which on Linux goes through `posix_memalign` — ~220 instructions a
-    /// block against malloc's ~70 (callgrind, two blocks per publish;
-    /// issue 12). Freed with `deallocate`, never with Swift's.
+    /// which on Linux goes through `posix_memalign`, dearer than malloc
+    /// (the two blocks of each publish cost 111 instructions less from
+    /// malloc; callgrind, issue 12). Freed with `deallocate`, never with
+    /// Swift's.
     @inline(__always)
     public static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
         guard let block = malloc(max(byteCount, 1)) else { fatalError("out of memory: malloc(\(byteCount)) failed") }
