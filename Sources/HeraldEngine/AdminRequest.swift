@@ -27,10 +27,24 @@ struct AdminRequestReader {
         case failure(HTTPStatus, String)
     }
 
+    /// Payloads are structs, not tuples: a tuple payload holding the head
+    /// was copied in and out through the runtime's generic tuple witnesses,
+    /// twice per request (callgrind; issue 12).
     private enum Phase {
         case head
-        case contentLength(HTTPRequestHead, remaining: Int)
-        case chunked(HTTPRequestHead, closeAfter: Bool, bodyBytesMax: Int)
+        case contentLength(ContentLengthBody)
+        case chunked(ChunkedBody)
+    }
+
+    private struct ContentLengthBody {
+        let head: HTTPRequestHead
+        var remaining: Int
+    }
+
+    private struct ChunkedBody {
+        let head: HTTPRequestHead
+        let closeAfter: Bool
+        let bodyBytesMax: Int
     }
 
     /// What a Content-Length reserves before its bytes arrive: a client
@@ -60,19 +74,20 @@ struct AdminRequestReader {
         case .head:
             return readHead(bytes, headBytesMax: headBytesMax, bodyBytesMax: bodyBytesMax,
                             batchBodyBytesMax: batchBodyBytesMax)
-        case .contentLength(let head, let remaining):
-            let take = min(remaining, bytes.count)
+        case .contentLength(var pending):
+            let take = min(pending.remaining, bytes.count)
             body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
-            guard take == remaining else {
-                phase = .contentLength(head, remaining: remaining - take)
+            guard take == pending.remaining else {
+                pending.remaining -= take
+                phase = .contentLength(pending)
                 return (take, .needMore)
             }
-            return (take, .request(finish(head, closeAfter: false)))
-        case .chunked(let head, let closeAfter, let limit):
-            switch chunks.feed(bytes, into: &body, bodyBytesMax: limit) {
+            return (take, .request(finish(pending.head, closeAfter: false)))
+        case .chunked(let pending):
+            switch chunks.feed(bytes, into: &body, bodyBytesMax: pending.bodyBytesMax) {
             case .needMore: return (bytes.count, .needMore)
             case .failure(let status, let message): return (bytes.count, .failure(status, message))
-            case .done(let consumed): return (consumed, .request(finish(head, closeAfter: closeAfter)))
+            case .done(let consumed): return (consumed, .request(finish(pending.head, closeAfter: pending.closeAfter)))
             }
         }
     }
@@ -109,14 +124,20 @@ struct AdminRequestReader {
             case .none:
                 return (headLength, .request(finish(head, closeAfter: false)))
             case .contentLength(let length):
+                // The whole body already here (a pipelined publish, nearly
+                // always): the request is complete in this call.
+                if length > 0 && bytes.count - headLength >= length {
+                    body = Array(UnsafeRawBufferPointer(rebasing: bytes[headLength..<(headLength + length)]))
+                    return (headLength + length, .request(finish(head, closeAfter: false)))
+                }
                 // The body's room taken at once, up to `bodyReserveBytesMax`
                 // (growing a batch's 20 KB by doubling was six allocations;
                 // a larger promised length is not trusted before it arrives).
                 body.reserveCapacity(min(length, Self.bodyReserveBytesMax))
-                phase = .contentLength(head, remaining: length)
+                phase = .contentLength(ContentLengthBody(head: head, remaining: length))
             case .chunked(let closeAfter):
                 chunks = ChunkedBodyDecoder()
-                phase = .chunked(head, closeAfter: closeAfter, bodyBytesMax: limit)
+                phase = .chunked(ChunkedBody(head: head, closeAfter: closeAfter, bodyBytesMax: limit))
             }
             if expectsContinue && bytes.count == headLength { return (headLength, .expectsContinue(head)) }
             return (headLength, .needMore)

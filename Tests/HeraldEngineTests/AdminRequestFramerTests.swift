@@ -283,6 +283,36 @@ import Testing
         #expect(try #require(request).body == body)
     }
 
+    /// A body already behind its head completes the request in the same
+    /// read (head and body consumed together), and the reader goes on to
+    /// the next request, whose body arrives in pieces.
+    @Test func aWholeBodyCompletesInOneRead() throws {
+        var reader = AdminRequestReader()
+        let first = Array((publish + "POST /v1/publish?topic=u HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nab").utf8)
+        let (consumed, event) = first.withUnsafeBytes { reader.read($0, headBytesMax: 8192, bodyBytesMax: 1024) }
+        #expect(consumed == publish.utf8.count)
+        guard case .request(let request) = event else {
+            Issue.record("expected the request, got \(event)")
+            return
+        }
+        #expect(request.body == Array("hello".utf8))
+        let rest = Array(first[consumed...])
+        let head = rest.withUnsafeBytes { reader.read($0, headBytesMax: 8192, bodyBytesMax: 1024) }
+        #expect(head.consumed == rest.count - 2)
+        #expect(reader.isInBody)
+        let tail = Array("abc".utf8)
+        let second = tail.withUnsafeBytes {
+            reader.read(UnsafeRawBufferPointer(rebasing: $0[0...]), headBytesMax: 8192, bodyBytesMax: 1024)
+        }
+        guard case .request(let next) = second.event else {
+            Issue.record("expected the second request, got \(second.event)")
+            return
+        }
+        #expect(next.head.query == "topic=u")
+        #expect(next.body == Array("abc".utf8))
+        #expect(second.consumed == 3)
+    }
+
     @Test func expectContinueIsReportedOnceTheHeadIsIn() throws {
         let head = "POST /v1/publish?topic=t HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
         var reader = AdminRequestReader()

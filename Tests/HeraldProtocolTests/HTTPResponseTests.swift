@@ -31,6 +31,35 @@ import Testing
             .hasPrefix("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"))
     }
 
+    /// An answer with no fields of the caller's is written whole: the
+    /// same bytes, field by field, as one with fields, for every status,
+    /// body length (digit count) and connection.
+    @Test func answersWithoutFieldsAreTheSameBytes() {
+        let statuses: [HTTPStatus] = [.ok, .badRequest, .notFound, .payloadTooLarge, .serviceUnavailable]
+        for status in statuses {
+            for length in [0, 9, 10, 99_999, 100_000] {
+                for close in [false, true] {
+                    let body = [UInt8](repeating: 0x7A, count: length)
+                    let text = String(decoding: HTTPResponse.make(status: status, contentType: "application/json",
+                                                                  body: body, close: close), as: UTF8.self)
+                    let head = "HTTP/1.1 \(status.code) \(status.reason)\r\nContent-Length: \(length)\r\n"
+                        + "Content-Type: application/json\r\nConnection: \(close ? "close" : "keep-alive")\r\n\r\n"
+                    #expect(text == head + String(decoding: body, as: UTF8.self), "\(status.code) \(length) \(close)")
+                    let omitted = HTTPResponse.make(status: status, body: body, close: close, omitBody: true)
+                    #expect(String(decoding: omitted, as: UTF8.self).hasSuffix("\r\n\r\n"))
+                }
+            }
+        }
+    }
+
+    /// A content type with a CR or LF in it takes the sanitizing path.
+    @Test func aContentTypeWithALineBreakIsSanitized() {
+        let text = String(decoding: HTTPResponse.make(status: .ok, contentType: "text/plain\r\nX-Evil: 1", body: [],
+                                                      close: false), as: UTF8.self)
+        #expect(text == "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: text/plainX-Evil: 1\r\n"
+                + "Connection: keep-alive\r\n\r\n")
+    }
+
     @Test func headerInjectionIsStripped() {
         let response = HTTPResponse.make(status: .ok, body: [], headers: [("X", "a\r\nSet-Cookie: b")], close: true)
         let text = String(decoding: response, as: UTF8.self)
