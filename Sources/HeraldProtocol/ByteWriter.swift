@@ -29,4 +29,18 @@ struct ByteWriter {
     mutating func write(_ text: StaticString) {
         text.withUTF8Buffer { write(UnsafeRawBufferPointer($0)) }
     }
+
+    /// `count` bytes written by `fill` on the stack, then appended to `out`
+    /// in one copy: a short text of known length (an answer's head, a
+    /// publish result) costs one append instead of one per piece. `fill`
+    /// must write exactly `count` bytes; the process stops otherwise.
+    @inline(__always)
+    static func append(count: Int, to out: inout [UInt8], _ fill: (inout ByteWriter) -> Void) {
+        withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { buffer in
+            var writer = ByteWriter(buffer)
+            fill(&writer)
+            precondition(writer.isFull, "ByteWriter.append: the length must be computed exactly")
+            out.append(contentsOf: UnsafeRawBufferPointer(buffer))
+        }
+    }
 }

@@ -4,10 +4,10 @@
 public enum PublishResult {
     /// Appends the result to `out`. Topic names and local epochs need no
     /// escape, so the result's length is known: it is written whole and
-    /// appended in one copy. Appending its six pieces one by one was
-    /// ~1,000 instructions per batch line (callgrind; issue 12). Anything
-    /// that does need escaping (an epoch read from Redis could) takes the
-    /// escaping path. `out` grows as an array appended to does (never a
+    /// appended in one copy (`ByteWriter.append`). Appending its six pieces
+    /// one by one was ~1,000 instructions per batch line (callgrind; issue
+    /// 12). Anything that does need escaping (an epoch read from Redis
+    /// could) takes the escaping path. `out` grows as an array appended to does (never a
     /// reservation of exactly this result: a batch's results follow one
     /// another in one body, which would then be copied at every line).
     public static func append(topic: String, seq: UInt64, epoch: String, to out: inout [UInt8]) {
@@ -19,10 +19,7 @@ public enum PublishResult {
                       !epochBytes.contains(where: JSONString.needsEscape) else { return false }
                 let count = head.utf8CodeUnitCount + name.count + seqKey.utf8CodeUnitCount + JSONNumber.digitCount(seq)
                     + epochKey.utf8CodeUnitCount + epochBytes.count + tail.utf8CodeUnitCount
-                // Written on the stack (a topic is at most 128 bytes), then
-                // appended in one copy.
-                withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { buffer in
-                    var writer = ByteWriter(buffer)
+                ByteWriter.append(count: count, to: &out) { writer in
                     writer.write(head)
                     writer.write(UnsafeRawBufferPointer(name))
                     writer.write(seqKey)
@@ -30,8 +27,6 @@ public enum PublishResult {
                     writer.write(epochKey)
                     writer.write(UnsafeRawBufferPointer(epochBytes))
                     writer.write(tail)
-                    precondition(writer.isFull, "a publish result's length must be computed exactly")
-                    out.append(contentsOf: UnsafeRawBufferPointer(buffer))
                 }
                 return true
             }
