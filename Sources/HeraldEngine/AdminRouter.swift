@@ -467,7 +467,6 @@ final class AdminRouter {
         return (topic, payload)
     }
 
-
     /// Publishes in order: in this process on a single node, through
     /// Redis in a cluster (one pipelined round trip per instance).
     private func attempt(_ jobs: [(topic: String, payload: Publisher.Payload)]) -> [TopicRegistry.PublishOutcome] {

@@ -28,70 +28,67 @@ public enum HTTPResponse {
         // No reserveCapacity here: `out` may collect a burst's answers, and
         // reserving for each would grow it one answer at a time (Array
         // reserves exactly what is asked); appends grow it geometrically.
-        // herald's own names and values are written as they are; the
-        // status reason, the content type and `headers` are sanitized
-        // (an admin answer's head was ~9 % of a single publish's work on
-        // the admin thread, most of it scanning constants; issue 12).
-        guard !headers.isEmpty || !appendPlainHead(status: status, contentType: contentType, bodyCount: body.count,
-                                                   close: close, to: &out) else {
-            if !omitBody { out.append(contentsOf: body) }
-            return
-        }
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
-        JSONNumber.append(UInt64(status.code), to: &out)
-        out.append(ASCII.space)
-        appendSanitized(status.reason, to: &out)
-        out.append(contentsOf: "\r\nContent-Length: ".utf8)
-        JSONNumber.append(UInt64(body.count), to: &out)
-        out.append(contentsOf: "\r\nContent-Type: ".utf8)
-        appendSanitized(contentType, to: &out)
-        out.append(ASCII.cr)
-        out.append(ASCII.lf)
-        for (name, value) in headers {
-            appendField(name, value, to: &out)
-        }
-        out.append(contentsOf: close ? "Connection: close\r\n\r\n".utf8 : "Connection: keep-alive\r\n\r\n".utf8)
-        if !omitBody { out.append(contentsOf: body) }
-    }
-
-
-    /// The head of an answer with no fields of the caller's (every publish's
-    /// 200), written whole and appended in one copy (`ByteWriter.append`) — the same
-    /// bytes the general path writes piece by piece, which cost ~1,700
-    /// instructions per single publish (callgrind; issue 12). False, with
-    /// nothing written, when the reason or the content type holds a CR or
-    /// LF to drop.
-    private static func appendPlainHead(status: HTTPStatus, contentType: String, bodyCount: Int, close: Bool,
-                                        to out: inout [UInt8]) -> Bool {
-        var reason = status.reason
-        var contentType = contentType
-        return reason.withUTF8 { reason in
-            contentType.withUTF8 { contentType -> Bool in
-                let dropped = { (byte: UInt8) in byte == ASCII.cr || byte == ASCII.lf }
-                guard !reason.contains(where: dropped), !contentType.contains(where: dropped) else { return false }
-                let connection: StaticString = close ? "\r\nConnection: close\r\n\r\n" : "\r\nConnection: keep-alive\r\n\r\n"
-                let count = statusPrefix.utf8CodeUnitCount + JSONNumber.digitCount(UInt64(status.code)) + 1 + reason.count
-                    + lengthField.utf8CodeUnitCount + JSONNumber.digitCount(UInt64(bodyCount))
-                    + typeField.utf8CodeUnitCount + contentType.count + connection.utf8CodeUnitCount
-                ByteWriter.append(count: count, to: &out) { writer in
-                    writer.write(statusPrefix)
-                    JSONNumber.write(UInt64(status.code), to: &writer)
-                    writer.write(ASCII.space)
-                    writer.write(UnsafeRawBufferPointer(reason))
-                    writer.write(lengthField)
-                    JSONNumber.write(UInt64(bodyCount), to: &writer)
-                    writer.write(typeField)
-                    writer.write(UnsafeRawBufferPointer(contentType))
-                    writer.write(connection)
-                }
-                return true
+        // The head's length is counted first, then it is written whole and
+        // appended in one copy (`ByteWriter.append`): written piece by piece
+        // it cost ~1,700 instructions of a single publish (callgrind; issue
+        // 12). herald's own names and values are written as they are; the
+        // status reason, the content type and `headers` are sanitized.
+        let connection: StaticString = close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n"
+        var count = statusPrefix.utf8CodeUnitCount + JSONNumber.digitCount(UInt64(status.code)) + 1
+            + keptCount(status.reason) + lengthField.utf8CodeUnitCount + JSONNumber.digitCount(UInt64(body.count))
+            + typeField.utf8CodeUnitCount + keptCount(contentType) + 2 + connection.utf8CodeUnitCount
+        for (name, value) in headers { count += keptCount(name) + 2 + keptCount(value) + 2 }
+        ByteWriter.append(count: count, to: &out) { writer in
+            writer.write(statusPrefix)
+            JSONNumber.write(UInt64(status.code), to: &writer)
+            writer.write(ASCII.space)
+            writeKept(status.reason, to: &writer)
+            writer.write(lengthField)
+            JSONNumber.write(UInt64(body.count), to: &writer)
+            writer.write(typeField)
+            writeKept(contentType, to: &writer)
+            writer.write(lineEnd)
+            for (name, value) in headers {
+                writeKept(name, to: &writer)
+                writer.write(fieldSeparator)
+                writeKept(value, to: &writer)
+                writer.write(lineEnd)
             }
+            writer.write(connection)
         }
+        if !omitBody { out.append(contentsOf: body) }
     }
 
     private static let statusPrefix: StaticString = "HTTP/1.1 "
     private static let lengthField: StaticString = "\r\nContent-Length: "
     private static let typeField: StaticString = "\r\nContent-Type: "
+    private static let fieldSeparator: StaticString = ": "
+    private static let lineEnd: StaticString = "\r\n"
+
+    /// CR and LF are dropped from whatever goes into a head.
+    @inline(__always)
+    private static func isDropped(_ byte: UInt8) -> Bool { byte == ASCII.cr || byte == ASCII.lf }
+
+    /// The bytes of `s` a head keeps.
+    private static func keptCount(_ s: String) -> Int {
+        var s = s
+        return s.withUTF8 { bytes in
+            guard bytes.contains(where: isDropped) else { return bytes.count }
+            return bytes.count - bytes.reduce(0) { $0 + (isDropped($1) ? 1 : 0) }
+        }
+    }
+
+    /// Writes `s` without its CR and LF (in one copy when it has none).
+    private static func writeKept(_ s: String, to writer: inout ByteWriter) {
+        var s = s
+        s.withUTF8 { bytes in
+            if !bytes.contains(where: isDropped) {
+                writer.write(UnsafeRawBufferPointer(bytes))
+            } else {
+                for byte in bytes where !isDropped(byte) { writer.write(byte) }
+            }
+        }
+    }
 
     /// An interim (1xx) response: status line and an empty field section.
     public static func interim(_ status: HTTPStatus) -> [UInt8] {
@@ -120,12 +117,12 @@ public enum HTTPResponse {
     private static func appendSanitized(_ s: String, to out: inout [UInt8]) {
         // Common case (every header herald writes): nothing to drop, one copy.
         let copied = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
-            guard !bytes.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf }) else { return false }
+            guard !bytes.contains(where: isDropped) else { return false }
             out.append(contentsOf: bytes)
             return true
         }
         if copied == true { return }
-        for byte in s.utf8 where byte != ASCII.cr && byte != ASCII.lf {
+        for byte in s.utf8 where !isDropped(byte) {
             out.append(byte)
         }
     }

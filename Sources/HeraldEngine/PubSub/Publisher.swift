@@ -198,7 +198,7 @@ final class Publisher: Sendable {
     /// `trainQueued` trains it on its own thread. Never blocks.
     private func trainIfDue(topic: String, _ outcome: TopicRegistry.PublishOutcome) {
         guard dictionaries.trainAfter > 0, outcome.seq == UInt64(dictionaries.trainAfter) else { return }
-        guard training.queue.push(.due(topic)) else {
+        if !training.queue.push(.due(topic)) {
             let skipped = training.skipped.add(1, ordering: .relaxed).newValue
             // A burst of skips logs a bounded number of lines: the 1st,
             // 2nd, 4th, 8th… (the counter has every one).
@@ -207,7 +207,6 @@ final class Publisher: Sendable {
                             ["topic": topic, "queue-max": "\(DictionaryTraining.queueMax)",
                              "skipped-total": "\(skipped)"])
             }
-            return
         }
     }
 
